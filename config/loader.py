@@ -1,0 +1,147 @@
+"""Load a station YAML file into :class:`config.schema.StationConfig`, or fail with one full report.
+
+Line numbers come from PyYAML's node marks: the file is composed once into a node tree, every value's
+position is recorded by its path, and pydantic's error locations are looked up in that map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from config.error import ConfigError, Problem
+from config.schema import StationConfig
+
+Loc = tuple[str | int, ...]
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """``("cameras", 1, "url")`` -> ``cameras[1].url``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[tuple[Loc, int, str]]) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                problems.append(((*loc, key), key_node.start_mark.line + 1, f"duplicate key {key!r}"))
+            seen.add(key)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*loc, key), lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*loc, index)] = item.start_mark.line + 1
+            _walk(item, (*loc, index), lines, problems)
+
+
+def _line_for(loc: Loc, lines: Mapping[Loc, int]) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
+def _clean_loc(loc: Sequence[str | int]) -> Loc:
+    # pydantic adds the tag of a union member or validator name ("function-after[...]"): drop those.
+    return tuple(p for p in loc if isinstance(p, int) or not (("[" in p and "]" in p) or p == "__root__"))
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    text = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        return "unknown key (not part of the station configuration; check the spelling)"
+    if error["type"] == "missing":
+        return "required key is missing"
+    return text.removeprefix("Value error, ")
+
+
+def _duplicate_ids(raw: Any) -> Iterator[tuple[Loc, str]]:
+    cameras = raw.get("cameras") if isinstance(raw, dict) else None
+    if not isinstance(cameras, list):
+        return
+    first: dict[str, int] = {}
+    for index, camera in enumerate(cameras):
+        if not isinstance(camera, dict) or not isinstance(camera.get("id"), str):
+            continue
+        cid = camera["id"]
+        if cid in first:
+            yield (
+                ("cameras", index, "id"),
+                f"duplicate camera id {cid!r} (also used by cameras[{first[cid]}])",
+            )
+        else:
+            first[cid] = index
+
+
+def parse_config(text: str, *, source: str = "station.yaml") -> StationConfig:
+    """Parse YAML text. Raises :class:`ConfigError` listing every problem found."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        detail = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ConfigError([Problem(source, "", f"YAML syntax error: {detail}", line)]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(source, "", f"YAML error: {exc}")]) from exc
+    if node is None or raw is None:
+        raise ConfigError([Problem(source, "", "file is empty: expected station, storage and cameras")])
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            [Problem(source, "", "top level must be a mapping (station:, storage:, cameras:)", 1)]
+        )
+
+    lines: dict[Loc, int] = {}
+    yaml_problems: list[tuple[Loc, int, str]] = []
+    _walk(node, (), lines, yaml_problems)
+    problems = [Problem(source, format_loc(loc), msg, line) for loc, line, msg in yaml_problems]
+    duplicates = list(_duplicate_ids(raw))
+    problems += [Problem(source, format_loc(loc), msg, _line_for(loc, lines)) for loc, msg in duplicates]
+
+    try:
+        config = StationConfig.model_validate(raw)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = _clean_loc(error["loc"])
+            message = _message(error)
+            if duplicates and "duplicate camera id" in message:
+                continue  # already reported with its exact path
+            problems.append(Problem(source, format_loc(loc), message, _line_for(loc, lines)))
+        raise ConfigError(_by_line(problems)) from exc
+    if problems:
+        raise ConfigError(_by_line(problems))
+    return config
+
+
+def _by_line(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+
+
+def load_config(path: Path) -> StationConfig:
+    """Read and parse a config file; a missing or unreadable file is a :class:`ConfigError` too."""
+    source = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError([Problem(str(path), "", "file not found")]) from exc
+    except IsADirectoryError as exc:
+        raise ConfigError([Problem(str(path), "", "is a directory, expected a YAML file")]) from exc
+    except PermissionError as exc:
+        raise ConfigError([Problem(str(path), "", "permission denied reading the file")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(str(path), "", f"not UTF-8 text (byte {exc.start})")]) from exc
+    return parse_config(text, source=source)

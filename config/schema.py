@@ -1,0 +1,367 @@
+"""The station configuration schema: one YAML file describes one station.
+
+Every model is frozen and forbids unknown keys, and every field carries a title and a description so that
+``station config schema`` prints a self-documenting JSON schema. Validators here are pure: no file system, no
+network. Checks that need I/O (is the data dir writable?) live in :mod:`config.verify`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+_SLUG = re.compile(SLUG_PATTERN)
+
+CameraId = Annotated[
+    str,
+    Field(
+        pattern=SLUG_PATTERN,
+        title="Camera id",
+        description="Slug used in file paths and URLs: lower-case letters, digits, '-' and '_', 1-32 chars.",
+        examples=["entrance-1"],
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Transport(StrEnum):
+    """RTSP lower transport."""
+
+    TCP = "tcp"
+    UDP = "udp"
+
+
+class StationInfo(_Model):
+    name: str = Field(
+        min_length=1, max_length=120, title="Station name", description="Shown in the console and exports."
+    )
+    timezone: str = Field(
+        default="Asia/Almaty",
+        title="Time zone",
+        description="IANA time zone used to show times in the console; storage is always UTC.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (expected an IANA name such as Asia/Almaty)"
+            ) from exc
+        return value
+
+
+class StorageConfig(_Model):
+    data_dir: Path = Field(
+        title="Data directory",
+        description="Holds the database (SQLite default), recordings, exports and the station key.",
+    )
+    recordings_dir: Path | None = Field(
+        default=None,
+        title="Recordings directory",
+        description="Where segments are written; defaults to DATA_DIR/recordings. May be a separate disk.",
+    )
+    db_url: str | None = Field(
+        default=None,
+        title="Database URL",
+        description="SQLAlchemy URL. Defaults to SQLite at DATA_DIR/station.db; "
+        "use postgresql+psycopg://user@host/db for PostgreSQL. STATION_DB_URL overrides it.",
+    )
+    min_free_bytes: int = Field(
+        default=5 * 1024**3,
+        ge=0,
+        title="Free-space floor (bytes)",
+        description="Retention deletes the oldest unprotected footage to keep at least this much free.",
+    )
+    min_free_percent: float = Field(
+        default=5.0,
+        ge=0,
+        le=90,
+        title="Free-space floor (percent)",
+        description="Same as min_free_bytes, as a share of the recordings file system; the larger wins.",
+    )
+    closed_case_retention_days: int = Field(
+        default=365,
+        ge=0,
+        le=36500,
+        title="Closed-case retention (days)",
+        description="How long evidence locks of a closed complaint keep footage after the case is closed.",
+    )
+
+    @property
+    def effective_recordings_dir(self) -> Path:
+        return self.recordings_dir if self.recordings_dir is not None else self.data_dir / "recordings"
+
+
+class RecordingConfig(_Model):
+    enabled: bool = Field(default=True, title="Record", description="Record the main stream continuously.")
+    segment_seconds: int = Field(
+        default=60,
+        ge=2,
+        le=3600,
+        title="Segment length (s)",
+        description="Target length of one file. Segments start on a keyframe, so a segment is this long "
+        "rounded up to the next keyframe. Crash safety comes from fragments, not from short segments.",
+    )
+    fragment_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        title="Fragment length (s)",
+        description="Fragmented-MP4 flush interval: at most about this much received video is lost "
+        "on a crash.",
+    )
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        title="Retention (days)",
+        description="Unprotected footage older than this is deleted.",
+    )
+
+
+class RecordingOverride(_Model):
+    enabled: bool | None = Field(default=None, title="Record", description="Override recording.enabled.")
+    segment_seconds: int | None = Field(
+        default=None, ge=2, le=3600, title="Segment length (s)", description="Override."
+    )
+    retention_days: int | None = Field(
+        default=None, ge=1, le=3650, title="Retention (days)", description="Override for this camera."
+    )
+
+
+class Zone(_Model):
+    name: str = Field(pattern=SLUG_PATTERN, title="Zone name", description="Slug, unique per camera.")
+    points: list[tuple[float, float]] = Field(
+        min_length=3,
+        title="Polygon",
+        description="Vertices as [x, y] fractions of the frame (0..1), at least three.",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _normalised(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for x, y in value:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point ({x}, {y}) is outside the frame: use fractions between 0 and 1")
+        return value
+
+
+class DetectionKind(StrEnum):
+    MOTION = "motion"
+    PERSON = "person"
+    LITTERING = "littering"
+    SMOKING = "smoking"
+
+
+class CameraDetection(_Model):
+    enabled: bool = Field(default=False, title="Detect", description="Run detection on this camera.")
+    kinds: list[DetectionKind] = Field(
+        default_factory=lambda: [DetectionKind.MOTION],
+        title="Detections",
+        description="Which detections to run: motion, person, littering, smoking.",
+    )
+    fps: float = Field(
+        default=5.0, gt=0, le=30, title="Detection rate", description="Frames per second decoded."
+    )
+    zones: list[Zone] = Field(
+        default_factory=list, title="Zones", description="Where hits count; empty = all."
+    )
+
+
+class Location(_Model):
+    building: str | None = Field(
+        default=None, max_length=64, title="Building", description="e.g. '5' or 'Б'."
+    )
+    entrance: str | None = Field(default=None, max_length=64, title="Entrance", description="Подъезд number.")
+    floor: str | None = Field(default=None, max_length=32, title="Floor", description="Floor or stairwell.")
+    area: str | None = Field(
+        default=None, max_length=64, title="Area", description="Yard, parking, playground, bins..."
+    )
+
+    def label(self) -> str:
+        parts = [p for p in (self.building, self.entrance, self.floor, self.area) if p]
+        return " / ".join(parts)
+
+
+def _check_stream_url(value: str) -> str:
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme in ("rtsp", "rtsps"):
+        if not parts.hostname:
+            raise ValueError("RTSP URL has no host (expected rtsp://[user:pass@]host[:port]/path)")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError("RTSP URL has an invalid port") from exc
+        if port is not None and not 0 < port < 65536:
+            raise ValueError("RTSP URL has an invalid port")
+        return value
+    if scheme == "file":
+        if not parts.path:
+            raise ValueError("file URL has no path (expected file:///path/to/clip.mp4)")
+        return value
+    raise ValueError(
+        f"unsupported URL scheme {parts.scheme or '(none)'!r}: expected rtsp://, rtsps:// or file://"
+    )
+
+
+class CameraConfig(_Model):
+    id: CameraId
+    name: str = Field(min_length=1, max_length=120, title="Name", description="Shown to officers.")
+    url: str = Field(
+        title="Main stream URL",
+        description="rtsp://[user[:password]@]host[:port]/path, or file:///path.mp4 (looped in real time). "
+        "The password may be left out and given by password_env or the secrets file.",
+    )
+    sub_url: str | None = Field(
+        default=None,
+        title="Sub-stream URL",
+        description="Lower-resolution stream used for wall tiles and detection. Same credentials as url.",
+    )
+    transport: Transport = Field(
+        default=Transport.TCP, title="Transport", description="RTSP over tcp or udp."
+    )
+    username: str | None = Field(
+        default=None, title="User name", description="Overrides the user name in the URL."
+    )
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        title="Password variable",
+        description="Name of an environment variable that holds the camera password.",
+    )
+    open_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, title="Open timeout (s)", description="Give up connecting after this."
+    )
+    read_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        title="Read timeout (s)",
+        description="A stream silent this long is stalled.",
+    )
+    enabled: bool = Field(default=True, title="Enabled", description="Disabled cameras are not connected.")
+    location: Location = Field(default_factory=Location, title="Location", description="Where it looks.")
+    recording: RecordingOverride = Field(
+        default_factory=RecordingOverride, title="Recording", description="Per-camera recording overrides."
+    )
+    detection: CameraDetection = Field(
+        default_factory=CameraDetection, title="Detection", description="Per-camera detection settings."
+    )
+
+    @field_validator("url", "sub_url")
+    @classmethod
+    def _stream_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_stream_url(value)
+
+
+class DetectionConfig(_Model):
+    model_path: Path | None = Field(
+        default=None,
+        title="Detector model",
+        description="Path to an ONNX object detector (COCO classes). Never downloaded; person, littering and "
+        "smoking detection need it, motion does not.",
+    )
+    confidence: float = Field(default=0.4, ge=0.01, le=1, title="Confidence", description="Minimum score.")
+    event_clip_pre_s: float = Field(
+        default=5, ge=0, le=120, title="Pre-roll (s)", description="Clip starts this much before the hit."
+    )
+    event_clip_post_s: float = Field(
+        default=10, ge=0, le=600, title="Post-roll (s)", description="Clip ends this much after the hit."
+    )
+
+
+class IceServer(_Model):
+    urls: list[str] = Field(min_length=1, title="URLs", description="stun: or turn: URLs.")
+    username: str | None = Field(default=None, title="User name", description="TURN user name.")
+    credential: str | None = Field(default=None, title="Credential", description="TURN password.")
+
+
+class ConsoleConfig(_Model):
+    host: str = Field(default="127.0.0.1", title="Listen address", description="Web console bind address.")
+    port: int = Field(default=8080, ge=1, le=65535, title="Port", description="Web console port.")
+    language: Literal["ru", "kk", "en"] = Field(
+        default="ru", title="Language", description="Default UI language: ru, kk or en."
+    )
+    session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, title="Session lifetime (h)", description="A shift plus margin."
+    )
+    login_attempts_per_minute: int = Field(
+        default=5, ge=1, le=1000, title="Login rate limit", description="Failed logins per user and address."
+    )
+    officer_recording_days: int = Field(
+        default=7,
+        ge=0,
+        le=3650,
+        title="Officer playback window (days)",
+        description="Officers see recordings this recent (plus those attached to their complaints).",
+    )
+    reason_required_after_days: int = Field(
+        default=1,
+        ge=0,
+        le=3650,
+        title="Reason window (days)",
+        description="Playback older than this, and every export, needs a reason or complaint number.",
+    )
+    ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        title="ICE servers",
+        description="STUN/TURN servers for WebRTC behind NAT. Empty by default: no public STUN is used.",
+    )
+    secure_cookies: bool = Field(
+        default=False, title="Secure cookies", description="Set when the console is served over HTTPS."
+    )
+
+
+class StationConfig(_Model):
+    station: StationInfo = Field(title="Station", description="Name and time zone of this police point.")
+    storage: StorageConfig = Field(title="Storage", description="Where data lives.")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, title="Cameras", description="Yard and entrance cameras; empty runs no cameras."
+    )
+    recording: RecordingConfig = Field(
+        default_factory=RecordingConfig, title="Recording", description="Defaults for all cameras."
+    )
+    detection: DetectionConfig = Field(
+        default_factory=DetectionConfig, title="Detection", description="Detector model and clip settings."
+    )
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig, title="Console", description="Web console.")
+    secrets_file: Path | None = Field(
+        default=None,
+        title="Secrets file",
+        description="YAML file mapping camera id to password (chmod 600), kept out of this file.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> StationConfig:
+        seen: dict[str, int] = {}
+        for index, camera in enumerate(self.cameras):
+            if camera.id in seen:
+                raise ValueError(
+                    f"duplicate camera id {camera.id!r} (also used by cameras[{seen[camera.id]}])"
+                )
+            seen[camera.id] = index
+        return self
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise KeyError(camera_id)
+
+
+def is_slug(value: str) -> bool:
+    return bool(_SLUG.match(value))

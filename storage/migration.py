@@ -1,0 +1,65 @@
+"""Schema migrations (Alembic), run on start and by ``station db upgrade``.
+
+A database stamped with a revision this code does not know is newer than the code: it is refused rather than
+touched, because running old code on a newer schema can lose data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseTooNewError(RuntimeError):
+    """The database was migrated by a newer Station Console than this one."""
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found in " + str(MIGRATIONS_DIR))
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_not_newer(engine: Engine) -> None:
+    current = current_revision(engine)
+    if current is None:
+        return
+    scripts = ScriptDirectory.from_config(alembic_config())
+    known = {rev.revision for rev in scripts.walk_revisions()}
+    if current not in known:
+        raise DatabaseTooNewError(
+            f"database schema revision {current} is newer than this Station Console "
+            f"(which knows up to {head_revision()}); upgrade the software, do not downgrade the database"
+        )
+
+
+def upgrade_to_head(engine: Engine) -> tuple[str | None, str]:
+    """Migrate to the newest schema; returns (revision before, revision after)."""
+    check_not_newer(engine)
+    before = current_revision(engine)
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+    return before, head_revision()

@@ -1,0 +1,44 @@
+"""What a camera connection delivers to its consumers (recorder, live viewers, frame sampler).
+
+Packets are plain immutable values: consumers build their own ``av.Packet`` from ``data`` when they need one,
+so no consumer can disturb another by setting ``packet.stream`` or timestamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFormat:
+    """The video stream of one connection; a reconnect may deliver a different one (new ``connection_id``)."""
+
+    camera_id: str
+    stream: str  # "main" or "sub"
+    connection_id: int  # increases with every successful (re)connect of this camera stream
+    codec: str  # FFmpeg codec name: "h264", "hevc", "mjpeg", ...
+    width: int
+    height: int
+    time_base: Fraction
+    extradata: bytes | None  # codec configuration (SPS/PPS for H.264) as the demuxer reported it
+    average_fps: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPacket:
+    """One demuxed video packet (an access unit), stamped on arrival."""
+
+    format: StreamFormat
+    data: bytes
+    pts: int | None  # in format.time_base
+    dts: int | None
+    duration: int | None
+    is_keyframe: bool
+    ts_utc: datetime  # presentation time on the wall clock: connection anchor + (pts - anchor pts)
+    arrival_utc: datetime  # when the station received it
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
