@@ -1,0 +1,139 @@
+"""Wall-clock time for stream timestamps: anchor a connection's pts to UTC and watch the two clocks drift.
+
+Pure: ``plan_stamp(clock, ...)`` returns the new clock state and a reading; nothing here reads the time.
+
+How the anchor works. A packet cannot arrive before it was captured, so ``arrival - (pts - anchor_pts)`` over
+all packets bounds the anchor from above, and its minimum is the best estimate (a one-way "minimum delay"
+filter). The anchor starts at the first packet's arrival and only moves earlier while that bound goes down:
+the burst of buffered packets after connecting collapses onto its arrival time instead of being stamped in the
+future. Stamps never go backwards and are never later than the arrival.
+
+What is reported, never silently absorbed:
+- ``TIMESTAMPS_BACKWARDS`` / ``TIMESTAMPS_JUMP``: the decoding timestamp went back, or forward by more than
+  ``max_jump_s`` -> re-anchored at that packet (a discontinuity: the ingest starts a new logical connection).
+- ``CLOCK_SLOW``: stream time fell behind the wall clock by more than ``max_drift_s`` (camera clock slow,
+  frames lost, or delivery delayed) -> re-anchored at the arrival.
+- ``CLOCK_FAST``: after the settling period the anchor had to be pulled earlier by more than ``max_drift_s``
+  in total (camera clock fast) -> reported (the stamps were already clamped to the arrival).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from fractions import Fraction
+
+
+class ClockEvent(StrEnum):
+    TIMESTAMPS_BACKWARDS = "timestamps_backwards"
+    TIMESTAMPS_JUMP = "timestamps_jump"
+    CLOCK_SLOW = "clock_slow"
+    CLOCK_FAST = "clock_fast"
+
+    @property
+    def is_discontinuity(self) -> bool:
+        return self in (ClockEvent.TIMESTAMPS_BACKWARDS, ClockEvent.TIMESTAMPS_JUMP)
+
+
+@dataclass(frozen=True, slots=True)
+class ClockPolicy:
+    max_drift_s: float = 2.0
+    max_jump_s: float = 10.0
+    settle_s: float = 3.0  # the first seconds after anchoring absorb the connect burst without reporting
+
+    def __post_init__(self) -> None:
+        if self.max_drift_s <= 0 or self.max_jump_s <= 0 or self.settle_s < 0:
+            raise ValueError("clock policy needs max_drift_s > 0, max_jump_s > 0 and settle_s >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamClock:
+    time_base: Fraction
+    anchor_pts: int
+    anchor_utc: datetime
+    anchored_at_utc: datetime  # arrival time when this anchor was set (settling starts here)
+    last_order: int  # last dts (or pts) seen, for order checks
+    last_ts_utc: datetime
+    pulled_s: float = 0.0  # how far the anchor was moved earlier since settling
+
+
+@dataclass(frozen=True, slots=True)
+class ClockReading:
+    ts_utc: datetime
+    lag_s: float  # arrival - ts_utc: >= 0, the delivery delay as far as we can tell
+    event: ClockEvent | None = None
+
+
+def _seconds(ticks: int, time_base: Fraction) -> float:
+    return float(ticks * time_base)
+
+
+def start_clock(*, pts: int, dts: int | None, time_base: Fraction, arrival_utc: datetime) -> StreamClock:
+    """Anchor a new connection at its first packet."""
+    if arrival_utc.tzinfo is None:
+        raise ValueError("arrival_utc must be timezone-aware")
+    if time_base <= 0:
+        raise ValueError("time_base must be positive")
+    return StreamClock(
+        time_base=time_base,
+        anchor_pts=pts,
+        anchor_utc=arrival_utc,
+        anchored_at_utc=arrival_utc,
+        last_order=dts if dts is not None else pts,
+        last_ts_utc=arrival_utc,
+    )
+
+
+def _reanchor(clock: StreamClock, pts: int, order: int, arrival_utc: datetime) -> StreamClock:
+    ts = max(arrival_utc, clock.last_ts_utc)
+    return replace(
+        clock,
+        anchor_pts=pts,
+        anchor_utc=ts,
+        anchored_at_utc=arrival_utc,
+        last_order=order,
+        last_ts_utc=ts,
+        pulled_s=0.0,
+    )
+
+
+def plan_stamp(
+    clock: StreamClock,
+    *,
+    pts: int,
+    dts: int | None,
+    arrival_utc: datetime,
+    policy: ClockPolicy,
+) -> tuple[StreamClock, ClockReading]:
+    """Stamp one packet: its UTC presentation time, and any clock event it revealed."""
+    order = dts if dts is not None else pts
+    step_s = _seconds(order - clock.last_order, clock.time_base)
+    if step_s < 0 or step_s > policy.max_jump_s:
+        event = ClockEvent.TIMESTAMPS_BACKWARDS if step_s < 0 else ClockEvent.TIMESTAMPS_JUMP
+        clock = _reanchor(clock, pts, order, arrival_utc)
+        return clock, ClockReading(
+            clock.last_ts_utc, (arrival_utc - clock.last_ts_utc).total_seconds(), event
+        )
+
+    offset = timedelta(seconds=_seconds(pts - clock.anchor_pts, clock.time_base))
+    ts = clock.anchor_utc + offset
+    lag_s = (arrival_utc - ts).total_seconds()
+    found: ClockEvent | None = None
+    settled = (arrival_utc - clock.anchored_at_utc).total_seconds() >= policy.settle_s
+    if lag_s < 0:  # stamped in the future: move the anchor earlier (connect burst, jitter or a fast clock)
+        pulled = clock.pulled_s - lag_s if settled else 0.0
+        clock = replace(clock, anchor_utc=arrival_utc - offset, pulled_s=pulled)
+        ts, lag_s = arrival_utc, 0.0
+        if pulled > policy.max_drift_s:
+            found = ClockEvent.CLOCK_FAST
+            clock = replace(clock, pulled_s=0.0)
+    elif lag_s > policy.max_drift_s:
+        event = ClockEvent.CLOCK_SLOW
+        clock = _reanchor(clock, pts, order, arrival_utc)
+        return clock, ClockReading(
+            clock.last_ts_utc, (arrival_utc - clock.last_ts_utc).total_seconds(), event
+        )
+    ts = max(ts, clock.last_ts_utc)
+    clock = replace(clock, last_order=max(order, clock.last_order), last_ts_utc=ts)
+    return clock, ClockReading(ts, lag_s, found)

@@ -1,0 +1,338 @@
+"""Camera ingest: one named thread per camera stream that connects, demuxes, stamps and publishes packets.
+
+``IngestWorker`` (one camera stream) runs ``ingest-<camera>-<stream>``: connect -> read packets -> on any
+failure report health, publish ``StreamStopped``, back off and reconnect, until ``stop()``. It never
+decodes. ``IngestManager`` starts a worker for the main stream (and the sub-stream when configured) of every
+enabled camera and stops them all. One camera's failure never touches another: each worker has its own
+thread, error handling and back-off.
+
+What subscribers get is documented in :mod:`streams.fanout`. A logical connection (``connection_id``)
+starts on a keyframe; packets before it, and packets without a pts, are skipped and counted in health.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from config.error import ConfigError
+from config.schema import CameraConfig
+from config.secret import camera_url, redact_text, redact_url
+from streams.backoff import Backoff, BackoffPolicy
+from streams.clock import ClockPolicy, ClockReading, StreamClock, plan_stamp, start_clock
+from streams.error import StreamError, StreamUnauthorizedError
+from streams.fanout import Fanout, FanoutPolicy, StreamStarted, StreamStopped, Subscription
+from streams.health import HealthState, HealthTracker, QualityPolicy, StreamHealth
+from streams.packet import MediaPacket, StreamFormat
+from streams.source import Connection, SourceSpec, open_connection
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Live:
+    """The logical connection currently published."""
+
+    format: StreamFormat
+    last_ts_utc: datetime | None = None
+
+
+class IngestWorker:
+    """Keeps one camera stream connected and publishes its packets to subscribers."""
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        *,
+        backoff: BackoffPolicy | None = None,
+        clock: ClockPolicy | None = None,
+        quality: QualityPolicy | None = None,
+        now: Clock = utc_now,
+        open_source: Callable[[SourceSpec, int], Connection] = open_connection,
+    ) -> None:
+        self.spec = spec
+        self.name = f"ingest-{spec.camera_id}-{spec.stream}"
+        self._backoff = Backoff(backoff)
+        self._clock_policy = clock or ClockPolicy()
+        self._now = now
+        self._open_source = open_source
+        self._fanout = Fanout(self.name)
+        self._health = HealthTracker(
+            camera_id=spec.camera_id,
+            stream=spec.stream,
+            url=spec.redacted_url,
+            transport="file" if spec.is_file else spec.transport,
+            now_utc=now(),
+            policy=quality,
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._connection_id = 0
+        self._connections = 0
+        self._live: _Live | None = None
+        self._prefix = f"{spec.camera_id}/{spec.stream}"
+
+    @classmethod
+    def from_camera(
+        cls,
+        camera: CameraConfig,
+        stream: str = "main",
+        *,
+        secrets: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        **kwargs: object,
+    ) -> IngestWorker:
+        """The worker of ``camera``'s main or sub stream; raises ConfigError if a password is missing."""
+        if stream not in ("main", "sub"):
+            raise ValueError("stream must be 'main' or 'sub'")
+        raw = camera.url if stream == "main" else camera.sub_url
+        if raw is None:
+            raise ValueError(f"camera {camera.id} has no sub-stream URL")
+        spec = SourceSpec(
+            camera_id=camera.id,
+            stream=stream,
+            url=camera_url(camera, raw, secrets=secrets, environ=environ),
+            transport=camera.transport.value,
+            open_timeout_s=camera.open_timeout_s,
+            read_timeout_s=camera.read_timeout_s,
+        )
+        return cls(spec, **kwargs)  # type: ignore[arg-type]
+
+    # public API --------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name} was already started (workers are single-use)")
+        self._health.started(self._now())
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float | None = None) -> bool:
+        """Stop and join. Returns False if the thread is still blocked in PyAV after ``timeout_s``
+        (default: the open/read timeout plus a margin); it then ends on its own at the next timeout."""
+        self.request_stop()
+        return self.join(timeout_s)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        if self._thread is None:
+            return True
+        limit = (
+            timeout_s
+            if timeout_s is not None
+            else max(self.spec.open_timeout_s, self.spec.read_timeout_s) + 2
+        )
+        self._thread.join(limit)
+        if self._thread.is_alive():
+            log.warning("%s: worker did not stop within %.1f s", self._prefix, limit)
+            return False
+        return True
+
+    @property
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def subscribe(
+        self, name: str, *, policy: FanoutPolicy = FanoutPolicy.DROP_OLDEST, maxsize: int = 512
+    ) -> Subscription:
+        return self._fanout.subscribe(name, policy=policy, maxsize=maxsize)
+
+    @property
+    def fanout(self) -> Fanout:
+        return self._fanout
+
+    def health(self) -> StreamHealth:
+        return self._health.snapshot()
+
+    # worker thread -----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._connect_and_pump()
+        finally:
+            self._end_live("stopped")
+            self._health.stopped(self._now())
+            self._fanout.close()
+            log.info("%s: stopped", self._prefix)
+
+    def _connect_and_pump(self) -> None:
+        self._health.attempt()
+        self._connection_id += 1
+        try:
+            connection = self._open_source(self.spec, self._connection_id)
+        except StreamError as exc:
+            self._after_failure(exc, lost=False)
+            return
+        except Exception as exc:  # a worker must survive anything; the cause is logged with its traceback
+            log.exception("%s: unexpected error connecting", self._prefix)
+            self._after_failure(exc, lost=False)
+            return
+        log.info("%s: connected to %s (%s)", self._prefix, self.spec.redacted_url, connection.format.codec)
+        opened = time.monotonic()
+        try:
+            self._pump(connection)
+        except StreamError as exc:
+            self._after_failure(exc, lost=self._live is not None, connected_for_s=time.monotonic() - opened)
+        except Exception as exc:
+            log.exception("%s: unexpected error reading", self._prefix)
+            self._after_failure(exc, lost=self._live is not None, connected_for_s=time.monotonic() - opened)
+        finally:
+            connection.close()
+
+    def _after_failure(self, exc: Exception, *, lost: bool, connected_for_s: float = 0.0) -> None:
+        reason = exc.reason if isinstance(exc, StreamError) else "internal_error"
+        message = redact_text(str(exc)) or type(exc).__name__
+        if not message.startswith(reason):
+            message = f"{reason}: {message}"
+        self._end_live(reason)
+        if self._stop.is_set():
+            return
+        self._backoff.connection_ended(connected_for_s)
+        delay = self._backoff.next_delay_s(unauthorized=isinstance(exc, StreamUnauthorizedError))
+        now = self._now()
+        self._health.failed(message, now, lost=lost, next_retry_utc=now + timedelta(seconds=delay))
+        log.warning("%s: %s; retrying in %.1f s", self._prefix, message, delay)
+        self._stop.wait(delay)
+
+    def _end_live(self, reason: str) -> None:
+        live, self._live = self._live, None
+        if live is not None:
+            self._fanout.publish(StreamStopped(live.format, self._now(), reason, live.last_ts_utc))
+
+    def _pump(self, connection: Connection) -> None:
+        fmt = connection.format
+        clock: StreamClock | None = None
+        for raw in connection.packets(self._stop):
+            if self._stop.is_set():
+                return
+            arrival = self._now()
+            if raw.pts is None or (clock is None and not raw.is_keyframe):
+                self._health.skipped()
+                continue
+            if clock is None:
+                clock = start_clock(pts=raw.pts, dts=raw.dts, time_base=fmt.time_base, arrival_utc=arrival)
+                reading = ClockReading(arrival, 0.0)
+            else:
+                clock, reading = plan_stamp(
+                    clock, pts=raw.pts, dts=raw.dts, arrival_utc=arrival, policy=self._clock_policy
+                )
+            if reading.event is not None:
+                log.warning("%s: %s (lag %.2f s)", self._prefix, reading.event, reading.lag_s)
+                if reading.event.is_discontinuity and self._live is not None:
+                    self._end_live(str(reading.event))
+                    self._connection_id += 1
+                    fmt = replace(fmt, connection_id=self._connection_id)
+            if self._live is None:
+                if not raw.is_keyframe:
+                    self._health.skipped()
+                    continue
+                self._begin_live(fmt, arrival)
+            packet = MediaPacket(
+                format=fmt,
+                data=raw.data,
+                pts=raw.pts,
+                dts=raw.dts,
+                duration=raw.duration,
+                is_keyframe=raw.is_keyframe,
+                ts_utc=reading.ts_utc,
+                arrival_utc=arrival,
+            )
+            if raw.is_corrupt:
+                log.warning("%s: corrupt packet at pts %s", self._prefix, raw.pts)
+            self._health.packet(
+                packet, corrupt=raw.is_corrupt, lag_s=reading.lag_s, clock_event=reading.event
+            )
+            self._fanout.publish(packet)
+            assert self._live is not None
+            self._live.last_ts_utc = packet.ts_utc
+
+    def _begin_live(self, fmt: StreamFormat, arrival: datetime) -> None:
+        self._connections += 1
+        reconnect = self._connections > 1
+        self._health.connected(fmt, arrival, reconnect=reconnect)
+        self._live = _Live(fmt)
+        self._fanout.publish(StreamStarted(fmt, arrival))
+        if reconnect:
+            log.info("%s: streaming again (connection %d)", self._prefix, fmt.connection_id)
+
+
+class IngestManager:
+    """Starts a worker per enabled camera stream (main, and sub when configured) and stops them all."""
+
+    def __init__(
+        self,
+        cameras: Sequence[CameraConfig],
+        *,
+        secrets: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        **worker_kwargs: object,
+    ) -> None:
+        self.workers: dict[tuple[str, str], IngestWorker] = {}
+        self._unusable: dict[tuple[str, str], StreamHealth] = {}
+        for camera in cameras:
+            if not camera.enabled:
+                continue
+            streams = ["main"] + (["sub"] if camera.sub_url else [])
+            for stream in streams:
+                key = (camera.id, stream)
+                try:
+                    self.workers[key] = IngestWorker.from_camera(
+                        camera, stream, secrets=secrets, environ=environ, **worker_kwargs
+                    )
+                except ConfigError as exc:
+                    log.error("%s/%s: cannot connect: %s", camera.id, stream, exc)
+                    self._unusable[key] = _config_failure(camera, stream, str(exc))
+
+    def start(self) -> None:
+        for worker in self.workers.values():
+            worker.start()
+
+    def stop(self, timeout_s: float | None = None) -> bool:
+        """Ask every worker to stop, then join them (in parallel, so the total wait is one timeout)."""
+        for worker in self.workers.values():
+            worker.request_stop()
+        joined = [worker.join(timeout_s) for worker in self.workers.values()]
+        return all(joined)
+
+    def worker(self, camera_id: str, stream: str = "main") -> IngestWorker:
+        return self.workers[(camera_id, stream)]
+
+    def subscribe(
+        self,
+        camera_id: str,
+        name: str,
+        *,
+        stream: str = "main",
+        policy: FanoutPolicy = FanoutPolicy.DROP_OLDEST,
+        maxsize: int = 512,
+    ) -> Subscription:
+        return self.worker(camera_id, stream).subscribe(name, policy=policy, maxsize=maxsize)
+
+    def health(self) -> list[StreamHealth]:
+        snapshots = [w.health() for w in self.workers.values()] + list(self._unusable.values())
+        return sorted(snapshots, key=lambda h: (h.camera_id, h.stream))
+
+
+def _config_failure(camera: CameraConfig, stream: str, message: str) -> StreamHealth:
+    now = utc_now()
+    url = camera.url if stream == "main" else camera.sub_url or ""
+    tracker = HealthTracker(
+        camera_id=camera.id, stream=stream, url=redact_url(url), transport=camera.transport.value, now_utc=now
+    )
+    tracker.failed(f"config: {message}", now, lost=False, next_retry_utc=None)
+    health = tracker.snapshot()
+    assert health.state is HealthState.OFFLINE
+    return health

@@ -1,0 +1,300 @@
+"""One connection to a camera stream: open it with PyAV, demux (never decode), close it.
+
+``open_connection(spec, connection_id)`` returns an ``RtspConnection`` for ``rtsp://``/``rtsps://`` URLs or a
+``FileConnection`` for ``file:///clip.mp4`` (read in real time, looped, with continuous timestamps). PyAV
+errors are translated here, once, into ``streams.error`` types whose messages have the URL redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import av
+import av.error
+
+from config.secret import redact_text, redact_url
+from streams.error import (
+    StreamEndedError,
+    StreamError,
+    StreamFormatError,
+    StreamOpenError,
+    StreamStalledError,
+    StreamUnauthorizedError,
+)
+from streams.packet import StreamFormat
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """Where and how to connect. ``url`` may hold credentials: use ``redacted_url`` for anything shown."""
+
+    camera_id: str
+    stream: str  # "main" or "sub"
+    url: str
+    transport: str = "tcp"  # "tcp" or "udp" (RTSP only)
+    open_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("tcp", "udp"):
+            raise ValueError(f"transport must be 'tcp' or 'udp', not {self.transport!r}")
+        if self.open_timeout_s <= 0 or self.read_timeout_s <= 0:
+            raise ValueError("timeouts must be positive")
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def is_file(self) -> bool:
+        return urlsplit(self.url).scheme.lower() == "file"
+
+    def __repr__(self) -> str:  # dataclass repr would show the password
+        return f"SourceSpec({self.camera_id!r}, {self.stream!r}, {self.redacted_url!r}, {self.transport!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class RawPacket:
+    """A demuxed packet before it is stamped (times in the connection's ``format.time_base``)."""
+
+    data: bytes
+    pts: int | None
+    dts: int | None
+    duration: int | None
+    is_keyframe: bool
+    is_corrupt: bool
+
+
+class Connection(Protocol):
+    format: StreamFormat
+
+    def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
+        """Packets until ``stop`` is set; raises StreamError subclasses when the stream breaks."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _message(exc: BaseException) -> str:
+    return redact_text(str(exc)) or type(exc).__name__
+
+
+def translate_open_error(exc: Exception) -> StreamError:
+    """Map a PyAV/OS error raised while opening to our error tree (message redacted)."""
+    message = _message(exc)
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError | PermissionError):
+        return StreamUnauthorizedError(f"unauthorized: {message}")
+    if isinstance(exc, av.error.ExitError | TimeoutError):
+        return StreamOpenError(f"timed out connecting: {message}")
+    if isinstance(exc, av.error.HTTPNotFoundError | FileNotFoundError):
+        return StreamOpenError(f"not found: {message}")
+    if isinstance(exc, ConnectionRefusedError):
+        return StreamOpenError(f"connection refused: {message}")
+    return StreamOpenError(message)
+
+
+def translate_read_error(exc: Exception) -> StreamError:
+    message = _message(exc)
+    if isinstance(exc, av.error.ExitError | TimeoutError):
+        return StreamStalledError(f"no data within the read timeout: {message}")
+    if isinstance(exc, EOFError):
+        return StreamEndedError(f"stream ended: {message}")
+    return StreamEndedError(f"read failed: {message}")
+
+
+def _video_format(
+    container: Any, camera_id: str, stream: str, connection_id: int
+) -> tuple[Any, StreamFormat]:
+    if not container.streams.video:
+        raise StreamFormatError("no video stream")
+    video = container.streams.video[0]
+    ctx = video.codec_context
+    codec = ctx.name if ctx is not None else None
+    if not codec or codec == "none":
+        raise StreamFormatError("video stream with an unknown codec")
+    if video.time_base is None or video.time_base <= 0:
+        raise StreamFormatError("video stream without a time base")
+    rate = video.average_rate or video.base_rate or video.guessed_rate
+    fmt = StreamFormat(
+        camera_id=camera_id,
+        stream=stream,
+        connection_id=connection_id,
+        codec=codec,
+        width=int(ctx.width or 0),
+        height=int(ctx.height or 0),
+        time_base=Fraction(video.time_base),
+        extradata=bytes(ctx.extradata) if ctx.extradata else None,
+        average_fps=float(rate) if rate else None,
+    )
+    return video, fmt
+
+
+class RtspConnection:
+    """An open RTSP session (demux only)."""
+
+    def __init__(self, spec: SourceSpec, connection_id: int) -> None:
+        self.spec = spec
+        options = {"rtsp_transport": spec.transport, "allowed_media_types": "video"}
+        # FFmpeg's H.264 parser holds one access unit until the next starts, so a stall surfaces after two
+        # read timeouts: ask PyAV for half of ours.
+        timeout = (spec.open_timeout_s, spec.read_timeout_s / 2)
+        try:
+            self._container: Any = av.open(spec.url, options=options, timeout=timeout)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise translate_open_error(exc) from None  # the cause's message holds the password
+        try:
+            self._video, self.format = _video_format(
+                self._container, spec.camera_id, spec.stream, connection_id
+            )
+        except StreamError:
+            self._container.close()
+            raise
+
+    def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
+        try:
+            for packet in self._container.demux(self._video):
+                if packet.size == 0:
+                    continue  # the demuxer's flush packet at the end
+                yield RawPacket(
+                    bytes(packet),
+                    packet.pts,
+                    packet.dts,
+                    packet.duration,
+                    packet.is_keyframe,
+                    packet.is_corrupt,
+                )
+                if stop.is_set():
+                    return
+        except (av.error.FFmpegError, OSError) as exc:
+            raise translate_read_error(exc) from None
+        raise StreamEndedError("the server ended the stream")
+
+    def close(self) -> None:
+        try:
+            self._container.close()
+        except (av.error.FFmpegError, OSError) as exc:
+            log.debug("%s/%s: error closing: %s", self.spec.camera_id, self.spec.stream, _message(exc))
+
+
+def annexb_extradata(avcc: bytes) -> bytes | None:
+    """SPS/PPS from an MP4 ``avcC`` record as Annex B (start codes), or None when it is not one."""
+    if len(avcc) < 7 or avcc[0] != 1:
+        return None
+    out = bytearray()
+    pos = 5
+    try:
+        for count_mask in (0x1F, 0xFF):
+            count = avcc[pos] & count_mask
+            pos += 1
+            for _ in range(count):
+                size = int.from_bytes(avcc[pos : pos + 2], "big")
+                pos += 2
+                if pos + size > len(avcc):
+                    return None
+                out += b"\x00\x00\x00\x01" + avcc[pos : pos + size]
+                pos += size
+    except IndexError:
+        return None
+    return bytes(out) or None
+
+
+class FileConnection:
+    """A local video file played in real time (paced by pts), looped, with continuous timestamps.
+
+    MP4 H.264/HEVC is converted to Annex B with SPS/PPS in band, exactly like an RTSP camera delivers it.
+    """
+
+    def __init__(self, spec: SourceSpec, connection_id: int) -> None:
+        self.spec = spec
+        self.path = Path(unquote(urlsplit(spec.url).path))
+        try:
+            self._container: Any = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise translate_open_error(exc) from None
+        try:
+            self._video, fmt = _video_format(self._container, spec.camera_id, spec.stream, connection_id)
+        except StreamError:
+            self._container.close()
+            raise
+        self._filter_name: str | None = None
+        extradata = fmt.extradata
+        if fmt.codec in ("h264", "hevc") and extradata and extradata[0] == 1:  # avcC / hvcC: MP4 style
+            self._filter_name = "h264_mp4toannexb" if fmt.codec == "h264" else "hevc_mp4toannexb"
+            extradata = annexb_extradata(extradata) if fmt.codec == "h264" else None
+        self.format = StreamFormat(
+            camera_id=fmt.camera_id,
+            stream=fmt.stream,
+            connection_id=fmt.connection_id,
+            codec=fmt.codec,
+            width=fmt.width,
+            height=fmt.height,
+            time_base=fmt.time_base,
+            extradata=extradata,
+            average_fps=fmt.average_fps,
+        )
+
+    def _frame_ticks(self) -> int:
+        fps = self.format.average_fps or 25.0
+        return max(1, round(1 / (fps * self.format.time_base)))
+
+    def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
+        offset = 0  # added to every pts/dts: grows by the clip length at each loop
+        first_pts: int | None = None
+        end_pts = 0  # pts just after the last packet of the current loop (before offset)
+        started = time.monotonic()
+        time_base = self.format.time_base
+        while not stop.is_set():
+            delivered = 0
+            bsf = av.BitStreamFilterContext(self._filter_name, self._video) if self._filter_name else None
+            try:
+                for packet in self._container.demux(self._video):
+                    if packet.size == 0 or packet.pts is None:
+                        continue
+                    if first_pts is None:
+                        first_pts = packet.pts
+                    duration = packet.duration or self._frame_ticks()
+                    end_pts = max(end_pts, packet.pts + duration)
+                    outputs = bsf.filter(packet) if bsf is not None else [packet]
+                    for out in outputs:
+                        pts = out.pts + offset if out.pts is not None else None
+                        dts = out.dts + offset if out.dts is not None else None
+                        if pts is not None and stop.wait(
+                            max(0.0, started + float((pts - first_pts) * time_base) - time.monotonic())
+                        ):
+                            return
+                        delivered += 1
+                        yield RawPacket(bytes(out), pts, dts, out.duration, out.is_keyframe, out.is_corrupt)
+            except (av.error.FFmpegError, OSError) as exc:
+                raise translate_read_error(exc) from None
+            if delivered == 0 or first_pts is None:
+                raise StreamFormatError("the file has no video packets")
+            offset += end_pts - first_pts
+            end_pts = 0
+            try:
+                self._container.seek(0, stream=self._video)
+            except (av.error.FFmpegError, OSError) as exc:
+                raise translate_read_error(exc) from None
+            log.debug("%s/%s: file looped", self.spec.camera_id, self.spec.stream)
+
+    def close(self) -> None:
+        try:
+            self._container.close()
+        except (av.error.FFmpegError, OSError) as exc:
+            log.debug("%s/%s: error closing: %s", self.spec.camera_id, self.spec.stream, _message(exc))
+
+
+def open_connection(spec: SourceSpec, connection_id: int) -> Connection:
+    """Connect; raises StreamOpenError (StreamUnauthorizedError for 401/403) or StreamFormatError."""
+    if spec.is_file:
+        return FileConnection(spec, connection_id)
+    return RtspConnection(spec, connection_id)

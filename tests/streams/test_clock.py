@@ -1,0 +1,101 @@
+"""Anchoring stream timestamps to UTC, and reporting clock trouble instead of absorbing it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from streams.clock import ClockEvent, ClockPolicy, ClockReading, StreamClock, plan_stamp, start_clock
+
+TB = Fraction(1, 90_000)
+T0 = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)
+FRAME = 3600  # 25 fps at 90 kHz
+POLICY = ClockPolicy(max_drift_s=2.0, max_jump_s=10.0, settle_s=3.0)
+
+
+def _feed(
+    clock: StreamClock, frames: list[tuple[int, float]], policy: ClockPolicy = POLICY
+) -> tuple[StreamClock, list[ClockReading]]:
+    """frames: (pts, arrival seconds after T0)."""
+    readings = []
+    for pts, arrival_s in frames:
+        clock, reading = plan_stamp(
+            clock, pts=pts, dts=pts, arrival_utc=T0 + timedelta(seconds=arrival_s), policy=policy
+        )
+        readings.append(reading)
+    return clock, readings
+
+
+def test_steady_stream_is_stamped_from_pts() -> None:
+    clock = start_clock(pts=1000, dts=1000, time_base=TB, arrival_utc=T0)
+    frames = [(1000 + i * FRAME, i * 0.04 + 0.01) for i in range(1, 100)]
+    _, readings = _feed(clock, frames)
+    assert all(r.event is None for r in readings)
+    assert readings[-1].ts_utc == T0 + timedelta(seconds=99 * 0.04)
+    assert all(0 <= r.lag_s < 0.02 for r in readings)
+
+
+def test_connect_burst_collapses_onto_arrival_and_never_stamps_the_future() -> None:
+    # 25 buffered frames arrive at once 1 s after their capture, then the stream runs live.
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    burst = [(i * FRAME, 0.001 * i) for i in range(1, 25)]
+    live = [(i * FRAME, (i - 25) * 0.04 + 0.05) for i in range(25, 100)]
+    clock, readings = _feed(clock, burst + live)
+    arrivals = [T0 + timedelta(seconds=a) for _, a in burst + live]
+    assert all(r.ts_utc <= arrival for r, arrival in zip(readings, arrivals, strict=True))
+    stamps = [r.ts_utc for r in readings]
+    assert stamps == sorted(stamps)
+    assert all(r.event is None for r in readings)
+    # The anchor moved back to about the capture time of the first frame.
+    assert abs((clock.anchor_utc - (T0 - timedelta(seconds=0.95))).total_seconds()) < 0.06
+
+
+def test_backwards_timestamps_are_reported_and_reanchored() -> None:
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    clock, readings = _feed(clock, [(FRAME, 0.04), (2 * FRAME, 0.08), (0, 0.12)])
+    assert readings[-1].event is ClockEvent.TIMESTAMPS_BACKWARDS
+    assert readings[-1].event.is_discontinuity
+    assert readings[-1].ts_utc >= readings[-2].ts_utc
+    _, more = _feed(clock, [(FRAME, 0.16)])
+    assert more[0].event is None
+    assert more[0].ts_utc == readings[-1].ts_utc + timedelta(seconds=0.04)
+
+
+def test_forward_jump_is_reported() -> None:
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    _, readings = _feed(clock, [(FRAME, 0.04), (FRAME + 90_000 * 3600, 0.08)])
+    assert readings[-1].event is ClockEvent.TIMESTAMPS_JUMP
+    assert readings[-1].ts_utc == T0 + timedelta(seconds=0.08)
+
+
+def test_slow_camera_clock_is_reported_then_reanchored() -> None:
+    # The camera's 1 s of pts takes 1.05 s of wall time: 2 s of lag after 40 s.
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    frames = [(i * FRAME, i * 0.04 * 1.05) for i in range(1, 1200)]
+    _, readings = _feed(clock, frames)
+    events = [(i, r.event) for i, r in enumerate(readings) if r.event]
+    assert events, "drift was absorbed silently"
+    assert events[0][1] is ClockEvent.CLOCK_SLOW
+    assert 35 < frames[events[0][0]][1] < 45
+    assert all(r.lag_s <= POLICY.max_drift_s + 0.05 for r in readings)
+
+
+def test_fast_camera_clock_is_reported() -> None:
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    frames = [(i * FRAME, i * 0.04 * 0.95) for i in range(1, 1500)]
+    _, readings = _feed(clock, frames)
+    events = {r.event for r in readings if r.event}
+    assert events == {ClockEvent.CLOCK_FAST}
+    assert all(r.ts_utc <= T0 + timedelta(seconds=a) for r, (_, a) in zip(readings, frames, strict=True))
+
+
+def test_naive_arrival_is_rejected() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        start_clock(pts=0, dts=0, time_base=TB, arrival_utc=datetime(2025, 1, 1))
+
+
+def test_invalid_policy_is_rejected() -> None:
+    with pytest.raises(ValueError, match="clock policy"):
+        ClockPolicy(max_drift_s=0)

@@ -1,0 +1,144 @@
+"""Health state machine, quality assessment and the thread-safe tracker."""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from streams.clock import ClockEvent
+from streams.health import (
+    HealthEvent,
+    HealthState,
+    HealthTracker,
+    QualityPolicy,
+    RateMeter,
+    assess_quality,
+    next_state,
+)
+from streams.packet import MediaPacket, StreamFormat
+
+T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+S = HealthState
+E = HealthEvent
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "expected"),
+    [
+        (S.OFFLINE, E.STARTED, S.CONNECTING),
+        (S.CONNECTING, E.CONNECTED, S.ONLINE),
+        (S.OFFLINE, E.CONNECTED, S.ONLINE),
+        (S.ONLINE, E.QUALITY_BAD, S.DEGRADED),
+        (S.DEGRADED, E.QUALITY_BAD, S.DEGRADED),
+        (S.DEGRADED, E.QUALITY_OK, S.ONLINE),
+        (S.CONNECTING, E.QUALITY_BAD, S.CONNECTING),
+        (S.ONLINE, E.LOST, S.CONNECTING),
+        (S.DEGRADED, E.LOST, S.CONNECTING),
+        (S.CONNECTING, E.FAILED, S.OFFLINE),
+        (S.OFFLINE, E.FAILED, S.OFFLINE),
+        (S.OFFLINE, E.LOST, S.OFFLINE),
+        (S.ONLINE, E.STOPPED, S.OFFLINE),
+    ],
+)
+def test_transitions(state: HealthState, event: HealthEvent, expected: HealthState) -> None:
+    assert next_state(state, event) is expected
+
+
+def _assess(**kwargs: object) -> str | None:
+    base: dict[str, object] = {
+        "measured_fps": 25.0,
+        "expected_fps": 25.0,
+        "window_full": True,
+        "last_corrupt_utc": None,
+        "last_clock_event": None,
+        "now_utc": T0,
+        "policy": QualityPolicy(),
+    }
+    base.update(kwargs)
+    return assess_quality(**base)  # type: ignore[arg-type]
+
+
+def test_quality_reasons() -> None:
+    assert _assess() is None
+    assert _assess(measured_fps=10.0) == "low_fps"
+    assert _assess(measured_fps=10.0, window_full=False) is None
+    assert _assess(measured_fps=10.0, expected_fps=None) is None
+    assert _assess(last_corrupt_utc=T0 - timedelta(seconds=2)) == "corrupt_packets"
+    assert _assess(last_corrupt_utc=T0 - timedelta(seconds=20)) is None
+    event = (T0 - timedelta(seconds=1), ClockEvent.TIMESTAMPS_BACKWARDS)
+    assert _assess(last_clock_event=event) == "timestamps_backwards"
+
+
+def test_rate_meter_measures_fps_bitrate_and_keyframe_interval() -> None:
+    meter = RateMeter(window_s=5.0)
+    for i in range(300):  # 12 s at 25 fps, 1000 bytes a frame, keyframe every 50
+        meter.add(i / 25, 1000, keyframe=i % 50 == 0)
+    assert meter.fps == pytest.approx(25.0)
+    assert meter.bitrate_bps == pytest.approx(200_000.0)
+    assert meter.keyframe_interval_s == pytest.approx(2.0)
+    assert meter.keyframe_interval_frames == 50
+    assert meter.window_full
+
+
+def _fmt() -> StreamFormat:
+    return StreamFormat("cam1", "main", 1, "h264", 640, 360, Fraction(1, 90_000), None, 25.0)
+
+
+def _packet(i: int, fps: float = 25.0) -> MediaPacket:
+    ts = T0 + timedelta(seconds=i / fps)
+    pts = round(i * 90_000 / fps)
+    return MediaPacket(_fmt(), b"x" * 100, pts, pts, None, i % 25 == 0, ts, ts)
+
+
+def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
+    tracker = HealthTracker(
+        camera_id="cam1", stream="main", url="rtsp://admin:hunter2@10.0.0.5/s", transport="tcp", now_utc=T0
+    )
+    assert tracker.snapshot().state is S.OFFLINE
+    assert "hunter2" not in tracker.snapshot().url
+    tracker.started(T0)
+    tracker.attempt()
+    tracker.connected(_fmt(), T0, reconnect=False)
+    for i in range(200):
+        tracker.packet(_packet(i), corrupt=False, lag_s=0.01, clock_event=None)
+    health = tracker.snapshot()
+    assert health.state is S.ONLINE
+    assert health.fps == pytest.approx(25.0)
+    assert health.keyframe_interval_frames == 25
+    assert (health.packets, health.bytes) == (200, 20_000)
+    with pytest.raises(FrozenInstanceError):
+        health.state = S.OFFLINE  # type: ignore[misc]
+
+    tracker.packet(_packet(200), corrupt=True, lag_s=0.01, clock_event=None)
+    assert tracker.snapshot().state is S.DEGRADED
+    assert tracker.snapshot().degraded_reason == "corrupt_packets"
+
+    later = T0 + timedelta(seconds=30)
+    tracker.failed(
+        "stalled: no data for rtsp://admin:hunter2@10.0.0.5/s", later, lost=True, next_retry_utc=later
+    )
+    health = tracker.snapshot()
+    assert health.state is S.CONNECTING
+    assert health.since_utc == later
+    assert health.last_error is not None and "hunter2" not in health.last_error
+    tracker.failed("connect_failed: refused", later + timedelta(seconds=1), lost=False, next_retry_utc=None)
+    assert tracker.snapshot().state is S.OFFLINE
+    tracker.connected(_fmt(), later + timedelta(seconds=2), reconnect=True)
+    assert tracker.snapshot().reconnects == 1
+    tracker.stopped(later + timedelta(seconds=3))
+    assert tracker.snapshot().state is S.OFFLINE
+    assert not tracker.snapshot().running
+
+
+def test_low_frame_rate_degrades() -> None:
+    tracker = HealthTracker(camera_id="cam1", stream="main", url="rtsp://h/s", transport="tcp", now_utc=T0)
+    tracker.started(T0)
+    tracker.connected(_fmt(), T0, reconnect=False)
+    for i in range(60):
+        tracker.packet(_packet(i, fps=5.0), corrupt=False, lag_s=0.0, clock_event=None)
+    health = tracker.snapshot()
+    assert health.state is S.DEGRADED
+    assert health.degraded_reason == "low_fps"
