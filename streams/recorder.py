@@ -1,0 +1,748 @@
+"""Continuous recording of one camera stream: keyframe-aligned fragmented-MP4 segments plus their index rows.
+
+:class:`SegmentRecorder` consumes what the fan-out delivers (``MediaPacket``, ``StreamStarted``,
+``StreamStopped``, ``PacketsDropped``, or ingest's ``StreamEnded``) in its own thread named
+``recorder-<camera>``. It never re-encodes and never silently loses footage:
+
+- a file starts on a keyframe (packets before the first keyframe of a connection are dropped and counted) and
+  is cut at the first keyframe at or after ``segment_seconds``; consecutive files of a connection touch;
+- every span without footage becomes a gap row with its reason: connection lost (``camera_unreachable``,
+  ``stream_stalled``...), packets lost inside a connection (``recorder_error``), disk errors (``disk_full`` /
+  ``recorder_error``), retention stopping the camera (``evidence_only_left`` / ``disk_full``), station stop;
+- index writes go through an ordered outbox: while the database is unreachable the files are still written
+  and the rows follow once it is back (start-up reconcile indexes whatever was lost beyond that);
+- disk errors close what can be saved (the last complete fragment), raise an alarm in the status and retry
+  after ``disk_retry_s`` -- the station never crashes because a disk is full.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from config.schema import StationConfig
+from storage.database import Database
+from storage.gap import close_gap, open_gap
+from storage.layout import segment_path, segment_relative_path
+from storage.model import GapReason, SegmentStatus, utcnow
+from storage.segment import (
+    SegmentClose,
+    close_segment,
+    discard_segment,
+    open_segment,
+    update_segment_progress,
+)
+from streams.fanout import PacketsDropped, StreamStarted, StreamStopped, SubscriptionClosedError
+from streams.packet import MediaPacket, StreamEnded, StreamFormat
+from streams.segment_file import SegmentFileError, recover_partial
+from streams.segment_writer import (
+    FileOpener,
+    MalformedPacketError,
+    SegmentWriteError,
+    SegmentWriter,
+    UnsupportedStreamError,
+    open_new_file,
+)
+
+logger = logging.getLogger(__name__)
+
+RecorderItem = MediaPacket | StreamEnded | StreamStarted | StreamStopped | PacketsDropped
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+_STOP_REASONS: dict[str, GapReason] = {
+    "unauthorized": GapReason.UNAUTHORIZED,
+    "stalled": GapReason.STREAM_STALLED,
+    "ended": GapReason.CAMERA_UNREACHABLE,
+    "connect_failed": GapReason.CAMERA_UNREACHABLE,
+    "error": GapReason.CAMERA_UNREACHABLE,
+    "stopped": GapReason.STATION_STOPPED,
+    "disabled": GapReason.CAMERA_DISABLED,
+}
+
+
+def gap_reason_for(reason: str) -> GapReason:
+    """Map an ingest stop reason (or a :class:`GapReason` value) to the gap reason stored; pure."""
+    try:
+        return GapReason(reason)
+    except ValueError:
+        return _STOP_REASONS.get(reason, GapReason.STREAM_ERROR)
+
+
+class RecorderState(StrEnum):
+    WAITING = "waiting_for_keyframe"  # connected or starting: the next keyframe starts a file
+    RECORDING = "recording"
+    NO_SIGNAL = "no_signal"  # the connection ended; a gap is open
+    STOPPED_BY_RETENTION = "stopped_by_retention"  # only evidence left / disk full: not recording
+    DISK_ERROR = "disk_error"  # a write failed; retrying after disk_retry_s
+    UNSUPPORTED = "unsupported_stream"  # this connection's format cannot be recorded
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderSettings:
+    segment_seconds: float = 60.0
+    fragment_seconds: float = 1.0
+    max_packet_gap_s: float = 5.0  # a silence this long inside a connection cuts the file and opens a gap
+    progress_interval_s: float = 10.0  # how often the open row's end and size are updated
+    disk_retry_s: float = 10.0
+    db_retry_s: float = 5.0
+    max_pending_db_ops: int = 10_000
+    fsync: bool = True
+
+    @classmethod
+    def from_config(cls, config: StationConfig, camera_id: str) -> RecorderSettings:
+        override = config.camera(camera_id).recording
+        segment = override.segment_seconds or config.recording.segment_seconds
+        return cls(segment_seconds=float(segment), fragment_seconds=config.recording.fragment_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStatus:
+    """A snapshot for ``/api/health`` and ``/metrics`` (``newest_footage_age_s`` is computed at snapshot)."""
+
+    camera_id: str
+    stream: str
+    state: RecorderState
+    current_segment: str | None  # relative path of the file being written
+    current_segment_start_utc: datetime | None
+    newest_footage_utc: datetime | None  # end of the newest footage written by this run
+    newest_footage_age_s: float | None
+    last_packet_utc: datetime | None  # arrival of the last packet received (recorded or not)
+    bytes_written: int  # by this run, all files
+    segments_closed: int
+    packets_written: int
+    packets_skipped_before_keyframe: int
+    packets_dropped_not_recording: int  # received while stopped by retention or a disk error
+    packets_lost_upstream: int  # reported by the fan-out (this recorder was too slow)
+    packets_malformed: int
+    timestamp_fixes: int  # dts that went backwards/repeated and were nudged to stay monotonic
+    db_pending_ops: int  # index writes waiting for the database
+    gap_reason: GapReason | None  # why the camera is not recording right now (None while recording)
+    stop_reason: GapReason | None  # set while retention keeps this camera stopped
+    alarm: str | None  # disk_full | recorder_error | evidence_only_left | database_unreachable | ...
+    last_error: str | None
+    last_error_utc: datetime | None
+
+
+@runtime_checkable
+class ItemSource(Protocol):
+    """A fan-out subscription: ``get`` returns None on timeout, raises ``EOFError`` once closed."""
+
+    def get(self, timeout_s: float | None = None) -> object | None: ...
+
+
+DbOp = Callable[[Session], object]
+
+
+@dataclass
+class _Segment:
+    writer: SegmentWriter
+    relative: str
+    format: StreamFormat
+    start_utc: datetime
+    base_dts: int
+    end_utc: datetime
+    last_ts_utc: datetime
+    last_dts: int | None = None
+    last_interval_s: float = 0.0
+    last_progress: float = 0.0
+    clock_offset_s: float | None = None
+
+
+class SegmentRecorder:
+    """Records one camera stream. ``process`` is the whole logic; ``start`` runs it in a thread."""
+
+    def __init__(
+        self,
+        *,
+        camera_id: str,
+        db: Database,
+        root: Path,
+        settings: RecorderSettings | None = None,
+        stream: str = "main",
+        clock: Callable[[], datetime] = utcnow,
+        opener: FileOpener = open_new_file,
+    ) -> None:
+        self.camera_id = camera_id
+        self.stream = stream
+        self.db = db
+        self.root = root
+        self.settings = settings or RecorderSettings()
+        self._clock = clock
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._outbox: deque[tuple[str, DbOp]] = deque()
+        self._db_retry_at = 0.0
+        self._disk_retry_at: float | None = None
+        self._pause_request: tuple[GapReason, str] | None = None
+        self._paused: GapReason | None = None
+        self._unsupported_connection: int | None = None
+        self._seg: _Segment | None = None
+        self._gap_reason: GapReason | None = None
+        self._newest_end: datetime | None = None
+        self._state = RecorderState.WAITING
+        self._alarm: str | None = None
+        self._last_error: str | None = None
+        self._last_error_utc: datetime | None = None
+        self._last_packet_utc: datetime | None = None
+        self._counters = dict.fromkeys(
+            ("bytes", "segments", "packets", "skipped", "not_recording", "lost", "malformed", "fixes"), 0
+        )
+        self._finished = False
+
+    # ------------------------------------------------------------------ thread
+
+    def start(self, source: ItemSource | Iterable[RecorderItem]) -> None:
+        """Consume ``source`` (a subscription or any iterable of items) in thread ``recorder-<camera>``."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.camera_id}: recorder already started")
+        self._stop_event.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(source,), name=f"recorder-{self.camera_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, source: ItemSource | Iterable[RecorderItem]) -> None:
+        try:
+            if isinstance(source, ItemSource):
+                self._run_source(source)
+                return
+            for item in source:
+                if self._stop_event.is_set():
+                    return
+                self.process(item)
+            self._finish(GapReason.STATION_STOPPED, "stream source ended")
+        except Exception:
+            logger.exception("%s: recorder thread failed", self.camera_id)
+            self._note_error("recorder thread failed (see log)", alarm="recorder_error")
+            raise
+
+    def _run_source(self, source: ItemSource) -> None:
+        while not self._stop_event.is_set():
+            try:
+                item = source.get(timeout_s=0.5)
+            except (EOFError, SubscriptionClosedError):
+                self._finish(GapReason.STATION_STOPPED, "stream subscription closed")
+                return
+            if item is None:
+                self.tick()
+            else:
+                self.process(item)  # type: ignore[arg-type]
+
+    def stop(self, *, detail: str = "station stopped", timeout_s: float = 15.0) -> None:
+        """Stop the thread, close the file and open a ``station_stopped`` gap; flush index writes."""
+        self._stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                logger.error("%s: recorder thread did not stop within %.0f s", self.camera_id, timeout_s)
+                return
+            self._thread = None
+        self._finish(GapReason.STATION_STOPPED, detail)
+        deadline = time.monotonic() + 5.0
+        while self._outbox and time.monotonic() < deadline:
+            self._db_retry_at = 0.0
+            self._flush_db()
+            if self._outbox:
+                time.sleep(0.2)
+        with self._lock:
+            self._state = RecorderState.STOPPED
+
+    # ------------------------------------------------------------------ retention control (any thread)
+
+    def pause_recording(self, reason: GapReason, detail: str) -> None:
+        with self._lock:
+            self._pause_request = (GapReason(reason), detail)
+
+    def resume_recording(self) -> None:
+        with self._lock:
+            self._pause_request = None
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> RecorderStatus:
+        now = self._clock()
+        with self._lock:
+            seg = self._seg
+            newest = seg.end_utc if seg is not None else self._newest_end
+            c = self._counters
+            return RecorderStatus(
+                camera_id=self.camera_id,
+                stream=self.stream,
+                state=self._state,
+                current_segment=seg.relative if seg is not None else None,
+                current_segment_start_utc=seg.start_utc if seg is not None else None,
+                newest_footage_utc=newest,
+                newest_footage_age_s=None if newest is None else max(0.0, (now - newest).total_seconds()),
+                last_packet_utc=self._last_packet_utc,
+                bytes_written=c["bytes"] + (seg.writer.bytes_written if seg is not None else 0),
+                segments_closed=c["segments"],
+                packets_written=c["packets"],
+                packets_skipped_before_keyframe=c["skipped"],
+                packets_dropped_not_recording=c["not_recording"],
+                packets_lost_upstream=c["lost"],
+                packets_malformed=c["malformed"],
+                timestamp_fixes=c["fixes"],
+                db_pending_ops=len(self._outbox),
+                gap_reason=self._gap_reason if seg is None else None,
+                stop_reason=self._paused,
+                alarm=self._alarm,
+                last_error=self._last_error,
+                last_error_utc=self._last_error_utc,
+            )
+
+    # ------------------------------------------------------------------ processing (recorder thread)
+
+    def process(self, item: RecorderItem) -> None:
+        """Handle one item from the fan-out (also usable directly, without the thread)."""
+        self._apply_pause_request()
+        if isinstance(item, MediaPacket):
+            self._on_packet(item)
+        elif isinstance(item, StreamEnded):
+            if item.camera_id == self.camera_id:
+                self._on_stream_end(item.last_ts_utc or item.at_utc, gap_reason_for(item.reason), item.detail)
+        elif isinstance(item, StreamStopped):
+            detail = f"connection {item.format.connection_id} ended: {item.reason}"
+            self._on_stream_end(item.last_ts_utc or item.at_utc, gap_reason_for(item.reason), detail)
+        elif isinstance(item, StreamStarted):
+            self._on_stream_started(item.format)
+        elif isinstance(item, PacketsDropped):
+            self._on_packets_dropped(item)
+        self._flush_db()
+
+    def tick(self) -> None:
+        """Housekeeping while no item arrives: pause/resume requests, index retries, disk retry."""
+        self._apply_pause_request()
+        self._flush_db()
+
+    def _on_packet(self, packet: MediaPacket) -> None:
+        with self._lock:
+            self._last_packet_utc = packet.arrival_utc
+        if packet.format.camera_id != self.camera_id:
+            return
+        if self._paused is not None or not self._disk_ready():
+            self._count("not_recording")
+            return
+        if self._unsupported_connection == packet.format.connection_id:
+            self._count("not_recording")
+            return
+        seg = self._seg
+        if seg is not None:
+            if packet.format != seg.format:
+                self._close_segment()
+                if packet.ts_utc - seg.end_utc > timedelta(seconds=self.settings.max_packet_gap_s):
+                    self._open_gap(seg.end_utc, GapReason.STREAM_ERROR, "connection changed without notice")
+            elif self._is_discontinuity(packet, seg):
+                self._close_segment()
+                silence = (packet.ts_utc - seg.last_ts_utc).total_seconds()
+                self._open_gap(seg.end_utc, GapReason.STREAM_ERROR, f"stream time jumped {silence:+.1f} s")
+            elif packet.is_keyframe and self._segment_full(packet, seg):
+                self._close_segment(end_utc=packet.ts_utc)
+        if self._seg is None:
+            if not packet.is_keyframe:
+                self._count("skipped")
+                return
+            if not self._start_segment(packet):
+                return
+        self._write(packet)
+
+    def _is_discontinuity(self, packet: MediaPacket, seg: _Segment) -> bool:
+        delta = (packet.ts_utc - seg.last_ts_utc).total_seconds()
+        return delta > self.settings.max_packet_gap_s or delta < -1.0
+
+    def _segment_full(self, packet: MediaPacket, seg: _Segment) -> bool:
+        return (packet.ts_utc - seg.start_utc).total_seconds() >= self.settings.segment_seconds
+
+    def _start_segment(self, packet: MediaPacket) -> bool:
+        start = packet.ts_utc
+        path = segment_path(self.root, self.camera_id, start)
+        while path.exists() or path.with_name(path.name + ".partial").exists():
+            start += timedelta(microseconds=1)  # never overwrite footage, even if the clock repeats
+            path = segment_path(self.root, self.camera_id, start)
+        try:
+            writer = SegmentWriter(
+                path=path,
+                stream_format=packet.format,
+                fragment_seconds=self.settings.fragment_seconds,
+                opener=self._opener,
+                fsync=self.settings.fsync,
+            )
+        except UnsupportedStreamError as exc:
+            self._unsupported_connection = packet.format.connection_id
+            self._note_error(str(exc), alarm="unsupported_stream", state=RecorderState.UNSUPPORTED)
+            self._open_gap(self._newest_end or start, GapReason.STREAM_ERROR, str(exc))
+            return False
+        except SegmentWriteError as exc:
+            self._on_disk_error(exc, at=self._newest_end or start)
+            return False
+        relative = segment_relative_path(self.camera_id, start)
+        fmt = packet.format
+        offset = (packet.arrival_utc - packet.ts_utc).total_seconds()
+        base = packet.dts if packet.dts is not None else (packet.pts or 0)
+        with self._lock:
+            self._seg = _Segment(
+                writer=writer,
+                relative=relative,
+                format=fmt,
+                start_utc=start,
+                base_dts=base,
+                end_utc=start,
+                last_ts_utc=start,
+                last_progress=time.monotonic(),
+                clock_offset_s=offset,
+            )
+            self._state = RecorderState.RECORDING
+            self._gap_reason = None
+            if self._alarm in ("disk_full", "recorder_error", "unsupported_stream"):
+                self._alarm = None
+        self._queue_db(f"close gap at {start.isoformat()}", _close_gap_op(self.camera_id, start))
+        self._queue_db(
+            f"open segment {relative}",
+            _open_segment_op(self.camera_id, self.stream, relative, start, fmt, offset),
+        )
+        logger.info("%s: recording %s", self.camera_id, relative)
+        return True
+
+    def _write(self, packet: MediaPacket) -> None:
+        seg = self._seg
+        if seg is None:
+            return
+        dts, pts = self._timestamps(packet, seg)
+        try:
+            seg.writer.write(packet, pts=pts, dts=dts)
+        except MalformedPacketError as exc:
+            self._count("malformed")
+            logger.warning("%s: %s", self.camera_id, exc)
+            return
+        except SegmentWriteError as exc:
+            self._on_disk_error(exc, at=seg.end_utc)
+            return
+        interval = (packet.ts_utc - seg.last_ts_utc).total_seconds()
+        if interval > 0:
+            seg.last_interval_s = interval
+        duration_s = seg.last_interval_s
+        if packet.duration:
+            duration_s = float(packet.duration * packet.format.time_base)
+        with self._lock:
+            seg.last_dts = dts
+            seg.last_ts_utc = packet.ts_utc
+            seg.end_utc = max(seg.end_utc, packet.ts_utc + timedelta(seconds=duration_s))
+            seg.clock_offset_s = (packet.arrival_utc - packet.ts_utc).total_seconds()
+            self._counters["packets"] += 1
+        if time.monotonic() - seg.last_progress >= self.settings.progress_interval_s:
+            seg.last_progress = time.monotonic()
+            self._queue_db(
+                f"progress {seg.relative}",
+                _progress_op(seg.relative, seg.end_utc, seg.writer.bytes_written, seg.writer.keyframes),
+            )
+
+    def _timestamps(self, packet: MediaPacket, seg: _Segment) -> tuple[int, int]:
+        """Rebase to the file's first dts and keep dts strictly increasing (the muxer refuses otherwise)."""
+        if packet.dts is not None:
+            dts = packet.dts - seg.base_dts
+        elif packet.pts is not None:
+            dts = packet.pts - seg.base_dts
+        else:
+            step = max(1, round(seg.last_interval_s / float(packet.format.time_base)))
+            dts = (seg.last_dts if seg.last_dts is not None else -step) + step
+        pts = packet.pts - seg.base_dts if packet.pts is not None else dts
+        if seg.last_dts is not None and dts <= seg.last_dts:
+            dts = seg.last_dts + 1
+            self._count("fixes")
+        return dts, max(pts, dts)
+
+    def _close_segment(self, end_utc: datetime | None = None) -> None:
+        seg = self._seg
+        if seg is None:
+            return
+        end = end_utc if end_utc is not None else seg.end_utc
+        with self._lock:
+            self._seg = None
+            self._newest_end = end
+            if self._state is RecorderState.RECORDING:
+                self._state = RecorderState.WAITING
+        try:
+            written = seg.writer.close()
+        except SegmentWriteError as exc:
+            self._salvage(seg, exc)
+            return
+        close = SegmentClose(
+            end_utc=end,
+            duration_s=(end - seg.start_utc).total_seconds(),
+            bytes=written.bytes,
+            sha256=written.sha256,
+            keyframes=written.keyframes,
+            clock_offset_s=seg.clock_offset_s,
+        )
+        with self._lock:
+            self._counters["bytes"] += written.bytes
+            self._counters["segments"] += 1
+        self._queue_db(f"close segment {seg.relative}", _close_segment_op(seg.relative, close))
+        logger.info(
+            "%s: closed %s (%.1f s, %d bytes)", self.camera_id, seg.relative, close.duration_s, close.bytes
+        )
+
+    def _salvage(self, seg: _Segment, exc: SegmentWriteError) -> None:
+        """After a write error: keep what is complete in the ``.partial`` (or drop it if it holds nothing)."""
+        seg.writer.abort()
+        partial = seg.writer.partial
+        try:
+            finished = recover_partial(partial)
+        except SegmentFileError:
+            partial.unlink(missing_ok=True)  # header only: provably no footage
+            logger.warning("%s: %s held no complete fragment: removed", self.camera_id, partial.name)
+            self._queue_db(f"discard {seg.relative}", _discard_op(seg.relative, self._clock()))
+            return
+        except OSError as recover_exc:
+            logger.error(
+                "%s: %s left for start-up reconcile: %s (after %s)", self.camera_id, partial, recover_exc, exc
+            )
+            return
+        end = seg.start_utc + timedelta(seconds=finished.probe.duration_s)
+        with self._lock:
+            self._newest_end = end
+            self._counters["bytes"] += finished.bytes
+            self._counters["segments"] += 1
+        close = SegmentClose(
+            end_utc=end,
+            duration_s=finished.probe.duration_s,
+            bytes=finished.bytes,
+            sha256=finished.sha256,
+            keyframes=finished.probe.keyframes,
+            clock_offset_s=seg.clock_offset_s,
+        )
+        self._queue_db(
+            f"close segment {seg.relative} (recovered)",
+            _close_segment_op(seg.relative, close, SegmentStatus.RECOVERED),
+        )
+
+    def _on_disk_error(self, exc: SegmentWriteError, *, at: datetime) -> None:
+        reason = GapReason.DISK_FULL if exc.errno in DISK_FULL_ERRNOS else GapReason.RECORDER_ERROR
+        seg = self._seg
+        if seg is not None:
+            with self._lock:
+                self._seg = None
+            self._salvage(seg, exc)
+        gap_start = self._newest_end or at
+        self._disk_retry_at = time.monotonic() + self.settings.disk_retry_s
+        self._note_error(
+            f"{exc}; retrying in {self.settings.disk_retry_s:.0f} s",
+            alarm=reason.value,
+            state=RecorderState.DISK_ERROR,
+        )
+        logger.error(
+            "%s: %s: not recording, retry in %.0f s", self.camera_id, exc, self.settings.disk_retry_s
+        )
+        self._open_gap(gap_start, reason, str(exc))
+
+    def _disk_ready(self) -> bool:
+        if self._disk_retry_at is None:
+            return True
+        if time.monotonic() < self._disk_retry_at:
+            return False
+        self._disk_retry_at = None
+        with self._lock:
+            self._state = RecorderState.WAITING
+        return True
+
+    def _on_stream_end(self, last_ts: datetime, reason: GapReason, detail: str) -> None:
+        seg = self._seg
+        self._close_segment()
+        if self._paused is not None:
+            return  # the retention gap stays: it explains the whole span
+        start = seg.end_utc if seg is not None else last_ts
+        self._open_gap(start, reason, detail)
+        with self._lock:
+            if self._state is not RecorderState.DISK_ERROR:
+                self._state = RecorderState.NO_SIGNAL
+
+    def _on_stream_started(self, fmt: StreamFormat) -> None:
+        seg = self._seg
+        if seg is not None and fmt != seg.format:
+            self._close_segment()
+        with self._lock:
+            if self._state is RecorderState.NO_SIGNAL:
+                self._state = RecorderState.WAITING
+
+    def _on_packets_dropped(self, item: PacketsDropped) -> None:
+        self._count("lost", item.count)
+        seg = self._seg
+        if seg is None:
+            return
+        self._close_segment()
+        self._open_gap(
+            seg.end_utc,
+            GapReason.RECORDER_ERROR,
+            f"recorder fell behind: {item.count} packets lost between "
+            f"{item.first_ts_utc.isoformat()} and {item.last_ts_utc.isoformat()}",
+        )
+
+    def _apply_pause_request(self) -> None:
+        with self._lock:
+            request = self._pause_request
+        if request is not None and self._paused is None:
+            reason, detail = request
+            seg = self._seg
+            self._close_segment()
+            start = seg.end_utc if seg is not None else (self._newest_end or self._clock())
+            self._open_gap(start, reason, detail)
+            with self._lock:
+                self._paused = reason
+                self._state = RecorderState.STOPPED_BY_RETENTION
+                self._alarm = reason.value
+            logger.warning("%s: recording stopped by retention: %s", self.camera_id, detail)
+        elif request is None and self._paused is not None:
+            with self._lock:
+                self._paused = None
+                self._state = RecorderState.WAITING
+                self._alarm = None
+            logger.info("%s: recording resumed", self.camera_id)
+
+    def _finish(self, reason: GapReason, detail: str) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        seg = self._seg
+        self._close_segment()
+        start = seg.end_utc if seg is not None else (self._newest_end or self._clock())
+        self._open_gap(start, reason, detail)
+        self._flush_db()
+
+    def _open_gap(self, start: datetime, reason: GapReason, detail: str) -> None:
+        if self._gap_reason is reason:
+            return
+        with self._lock:
+            self._gap_reason = reason
+        self._queue_db(f"open gap {reason.value}", _open_gap_op(self.camera_id, start, reason, detail))
+
+    # ------------------------------------------------------------------ index writes
+
+    def _queue_db(self, what: str, op: DbOp) -> None:
+        with self._lock:
+            if len(self._outbox) >= self.settings.max_pending_db_ops:
+                dropped, _ = self._outbox.popleft()
+                logger.error(
+                    "%s: index outbox full, dropped %s (reconcile will re-index)", self.camera_id, dropped
+                )
+            self._outbox.append((what, op))
+        self._flush_db()
+
+    def _flush_db(self) -> None:
+        while self._outbox and time.monotonic() >= self._db_retry_at:
+            what, op = self._outbox[0]
+            try:
+                with self.db.session() as session:
+                    op(session)
+            except DBAPIError as exc:
+                if not _is_transient(exc):
+                    self._drop_op(what, exc)
+                    continue
+                self._db_retry_at = time.monotonic() + self.settings.db_retry_s
+                self._note_error(f"database unreachable: {exc.orig or exc}", alarm="database_unreachable")
+                logger.warning("%s: index write '%s' failed, retry later: %s", self.camera_id, what, exc)
+                return
+            except (SQLAlchemyError, LookupError, ValueError) as exc:
+                self._drop_op(what, exc)
+                continue
+            with self._lock:
+                self._outbox.popleft()
+                if self._alarm == "database_unreachable":
+                    self._alarm = None
+
+    def _drop_op(self, what: str, exc: Exception) -> None:
+        logger.error("%s: index write '%s' refused, dropped: %s", self.camera_id, what, exc)
+        self._note_error(f"index write '{what}' refused: {exc}")
+        with self._lock:
+            self._outbox.popleft()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counters[name] += amount
+
+    def _note_error(
+        self, message: str, *, alarm: str | None = None, state: RecorderState | None = None
+    ) -> None:
+        with self._lock:
+            self._last_error = message
+            self._last_error_utc = self._clock()
+            if alarm is not None:
+                self._alarm = alarm
+            if state is not None:
+                self._state = state
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """Connection lost, server down, database locked: worth retrying (constraint violations are not)."""
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+
+
+def _open_segment_op(
+    camera_id: str, stream: str, relative: str, start: datetime, fmt: StreamFormat, offset: float
+) -> DbOp:
+    def op(session: Session) -> None:
+        open_segment(
+            session,
+            camera_id=camera_id,
+            stream=stream,
+            path=relative,
+            start_utc=start,
+            codec=fmt.codec,
+            width=fmt.width,
+            height=fmt.height,
+            clock_offset_s=offset,
+        )
+
+    return op
+
+
+def _close_segment_op(
+    relative: str, close: SegmentClose, status: SegmentStatus = SegmentStatus.CLOSED
+) -> DbOp:
+    return lambda session: close_segment(session, path=relative, close=close, status=status)
+
+
+def _progress_op(relative: str, end: datetime, size: int, keyframes: int) -> DbOp:
+    return lambda session: update_segment_progress(
+        session, path=relative, end_utc=end, bytes_written=size, keyframes=keyframes
+    )
+
+
+def _discard_op(relative: str, at: datetime) -> DbOp:
+    return lambda session: discard_segment(session, path=relative, at=at)
+
+
+def _open_gap_op(camera_id: str, start: datetime, reason: GapReason, detail: str) -> DbOp:
+    return lambda session: open_gap(
+        session, camera_id=camera_id, start_utc=start, reason=reason, detail=detail
+    )
+
+
+def _close_gap_op(camera_id: str, end: datetime) -> DbOp:
+    return lambda session: close_gap(session, camera_id=camera_id, end_utc=end)
+
+
+__all__ = [
+    "ItemSource",
+    "RecorderItem",
+    "RecorderSettings",
+    "RecorderState",
+    "RecorderStatus",
+    "SegmentRecorder",
+    "gap_reason_for",
+]

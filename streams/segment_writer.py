@@ -1,0 +1,196 @@
+"""One segment file being written: stream copy of :class:`streams.packet.MediaPacket` into fragmented MP4.
+
+The output stream is built from the connection's :class:`StreamFormat` (codec name, width, height, time base)
+with ``add_mux_stream``: no codec context is opened, so nothing is encoded (``add_stream("h264")`` would open
+libx264, which replaces the camera's SPS/PPS in the ``avcC`` record with its own). H.264/HEVC go in as
+Annex B (see :mod:`streams.bitstream`): the muxer takes the parameter sets of the first keyframe for
+``avcC``/``hvcC``.
+
+The file is ``<name>.mp4.partial`` while open, flushed to the kernel at every fragment and ``fsync``-ed about
+every ``fragment_seconds``; :meth:`SegmentWriter.close` finishes it, hashes it (as it was written) and renames
+it to ``<name>.mp4``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import av
+
+from storage.layout import partial_path
+from streams.bitstream import byte_stream_config, to_annexb
+from streams.packet import MediaPacket, StreamFormat
+from streams.segment_file import HashingFile, sync_directory
+
+logger = logging.getLogger(__name__)
+
+FileOpener = Callable[[Path], BinaryIO]
+
+
+def open_new_file(path: Path) -> BinaryIO:
+    """Create ``path`` exclusively (never overwrite footage), unbuffered: the muxer buffers already."""
+    return path.open("xb", buffering=0)
+
+
+class UnsupportedStreamError(ValueError):
+    """The stream's format cannot be recorded (unknown codec, malformed extradata)."""
+
+
+class MalformedPacketError(ValueError):
+    """One packet could not be converted for muxing; the recorder drops it and goes on."""
+
+
+class SegmentWriteError(OSError):
+    """Writing the segment file failed (disk full, I/O error, muxer refused the data); ``errno`` is kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    path: Path
+    bytes: int
+    sha256: str
+    packets: int
+    keyframes: int
+
+
+def mux_options(fragment_seconds: float) -> dict[str, str]:
+    """Fragmented MP4: empty ``moov`` first, then a fragment at every keyframe and ``fragment_seconds``."""
+    return {
+        "movflags": "frag_keyframe+empty_moov+default_base_moof",
+        "frag_duration": str(max(1, round(fragment_seconds * 1_000_000))),
+        "flush_packets": "1",
+    }
+
+
+class SegmentWriter:
+    """Writes one ``.partial`` file; not thread-safe (one recorder thread owns it)."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        stream_format: StreamFormat,
+        fragment_seconds: float = 1.0,
+        opener: FileOpener = open_new_file,
+        fsync: bool = True,
+    ) -> None:
+        self.path = path
+        self.partial = partial_path(path)
+        self.format = stream_format
+        self.time_base: Fraction = stream_format.time_base
+        self._fsync = fsync
+        self._sync_interval_s = fragment_seconds
+        self._last_sync = time.monotonic()
+        self.packets = 0
+        self.keyframes = 0
+        self._closed = False
+        try:
+            self._bytestream = byte_stream_config(stream_format.codec, stream_format.extradata)
+        except ValueError as exc:
+            raise UnsupportedStreamError(f"cannot record {stream_format.codec}: {exc}") from exc
+        try:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self._file = HashingFile(opener(self.partial), self.partial)
+        except OSError as exc:
+            raise SegmentWriteError(
+                exc.errno, f"cannot create {self.partial}: {exc.strerror or exc}"
+            ) from exc
+        try:
+            self._container: Any = av.open(
+                self._file, mode="w", format="mp4", options=mux_options(fragment_seconds)
+            )
+            self._stream = self._build_stream(stream_format)
+        except ValueError as exc:
+            self._file.close()
+            raise UnsupportedStreamError(f"cannot record {stream_format.codec}: {exc}") from exc
+        except (av.error.FFmpegError, OSError) as exc:
+            self._file.close()
+            raise _write_error(exc, f"cannot start {self.partial.name}") from exc
+
+    def _build_stream(self, fmt: StreamFormat) -> Any:
+        rate = Fraction(fmt.average_fps).limit_denominator(1001) if fmt.average_fps else None
+        stream = self._container.add_mux_stream(fmt.codec, rate=rate, width=fmt.width, height=fmt.height)
+        stream.time_base = fmt.time_base
+        return stream
+
+    @property
+    def bytes_written(self) -> int:
+        return self._file.bytes_written
+
+    def write(self, packet: MediaPacket, *, pts: int, dts: int) -> None:
+        """Mux one packet with timestamps already rebased to this file (``format.time_base``)."""
+        try:
+            data = to_annexb(packet.data, self._bytestream, first_keyframe=self.packets == 0)
+        except ValueError as exc:
+            raise MalformedPacketError(f"{self.partial.name}: packet dropped: {exc}") from exc
+        out = av.Packet(data)
+        out.pts = pts
+        out.dts = dts
+        if packet.duration is not None:
+            out.duration = packet.duration
+        out.time_base = self.time_base
+        out.is_keyframe = packet.is_keyframe
+        out.stream = self._stream
+        try:
+            self._container.mux(out)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise _write_error(exc, f"cannot write {self.partial.name}") from exc
+        self.packets += 1
+        self.keyframes += int(packet.is_keyframe)
+        if self._fsync and time.monotonic() - self._last_sync >= self._sync_interval_s:
+            self.sync()
+
+    def sync(self) -> None:
+        try:
+            self._file.sync()
+        except OSError as exc:
+            raise _write_error(exc, f"cannot sync {self.partial.name}") from exc
+        self._last_sync = time.monotonic()
+
+    def close(self) -> WrittenFile:
+        """Write the trailer, sync, hash, rename ``.partial`` to ``.mp4``."""
+        if self._closed:
+            raise RuntimeError(f"{self.partial.name} already closed")
+        self._closed = True
+        try:
+            self._container.close()
+            if self._fsync:
+                self._file.sync()
+            digest = self._file.sha256()
+            size = self._file.bytes_written
+            self._file.close()
+            self.partial.replace(self.path)
+        except (av.error.FFmpegError, OSError) as exc:
+            self._file.close()
+            raise _write_error(exc, f"cannot finish {self.partial.name}") from exc
+        if self._fsync:
+            sync_directory(self.path.parent)
+        return WrittenFile(
+            path=self.path, bytes=size, sha256=digest, packets=self.packets, keyframes=self.keyframes
+        )
+
+    def abort(self) -> None:
+        """Give up on the file after an error; the ``.partial`` stays for :func:`recover_partial`."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._container.close()
+        except (av.error.FFmpegError, OSError) as exc:
+            logger.debug("%s: closing after an error failed too: %s", self.partial.name, exc)
+        finally:
+            self._file.close()
+
+
+def _write_error(exc: BaseException, message: str) -> SegmentWriteError:
+    errno = getattr(exc, "errno", None)
+    if isinstance(exc.__context__, OSError) and exc.__context__.errno is not None:
+        errno = exc.__context__.errno
+    detail = getattr(exc, "strerror", None) or str(exc)
+    return SegmentWriteError(errno, f"{message}: {detail}")

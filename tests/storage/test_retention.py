@@ -1,0 +1,273 @@
+"""Retention: the pure plan, its application on real files and a real database, and the worker."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from storage.database import Database
+from storage.disk import DiskUsage
+from storage.layout import segment_path, segment_relative_path
+from storage.lock import LockSpan, create_lock, release_lock
+from storage.model import GapReason, Segment, SegmentStatus
+from storage.retention import (
+    RetentionSettings,
+    RetentionWorker,
+    SegmentInfo,
+    apply_plan,
+    plan_deletions,
+)
+from storage.segment import SegmentClose, add_finished_segment
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+MB = 1_000_000
+
+
+def seg(segment_id: int, camera: str, days_ago: float, *, size: int = MB, minutes: int = 1) -> SegmentInfo:
+    start = NOW - timedelta(days=days_ago)
+    return SegmentInfo(
+        segment_id, camera, start, start + timedelta(minutes=minutes), size, f"{camera}/{segment_id}"
+    )
+
+
+def lock(camera: str, start: datetime, end: datetime, **kwargs: datetime | None) -> LockSpan:
+    return LockSpan(lock_id=1, camera_id=camera, start_utc=start, end_utc=end, **kwargs)
+
+
+def ids(plan_deletions_result: object) -> list[int]:
+    return [d.segment.segment_id for d in plan_deletions_result.deletions]  # type: ignore[attr-defined]
+
+
+def test_age_deletes_only_past_each_cameras_retention() -> None:
+    segments = [seg(1, "a", 40), seg(2, "a", 20), seg(3, "b", 20), seg(4, "b", 5), seg(5, "c", 400)]
+    plan = plan_deletions(segments, [], NOW, {"a": 30, "b": 7}, 0)
+    assert ids(plan) == [1, 3]
+    assert {d.why for d in plan.deletions} == {"age"}
+    assert plan.stop_reason is None and plan.shortfall_bytes == 0
+    with_default = plan_deletions(segments, [], NOW, {"a": 30, "b": 7}, 0, default_retention_days=365)
+    assert ids(with_default) == [5, 1, 3]
+
+
+def test_space_deletes_oldest_unprotected_first_until_enough() -> None:
+    segments = [seg(i, "a" if i % 2 else "b", 10 - i) for i in range(1, 10)]
+    plan = plan_deletions(segments, [], NOW, {"a": 30, "b": 30}, int(2.5 * MB))
+    assert ids(plan) == [1, 2, 3]
+    assert plan.bytes_freed == 3 * MB
+    assert plan.early_deletions() == {"a": 2, "b": 1}
+
+
+def test_locked_footage_is_never_planned() -> None:
+    segments = [seg(1, "a", 40), seg(2, "a", 39), seg(3, "a", 1)]
+    locked = lock(
+        "a", segments[0].start_utc + timedelta(seconds=30), segments[0].end_utc + timedelta(hours=1)
+    )
+    plan = plan_deletions(segments, [locked], NOW, {"a": 30}, 10 * MB)
+    assert ids(plan) == [2, 3]
+    assert plan.protected_bytes == MB
+    assert plan.shortfall_bytes == 8 * MB
+    assert plan.stop_reason is GapReason.EVIDENCE_ONLY_LEFT
+
+
+def test_lock_of_another_camera_does_not_protect() -> None:
+    segments = [seg(1, "a", 40)]
+    plan = plan_deletions(segments, [lock("b", NOW - timedelta(days=50), NOW)], NOW, {"a": 30}, 0)
+    assert ids(plan) == [1]
+
+
+def test_released_or_expired_locks_do_not_protect() -> None:
+    segments = [seg(1, "a", 40), seg(2, "a", 40)]
+    spans = [
+        lock("a", NOW - timedelta(days=50), NOW, released_at=NOW - timedelta(days=1)),
+        lock("a", NOW - timedelta(days=50), NOW, expires_at=NOW - timedelta(seconds=1)),
+    ]
+    assert ids(plan_deletions(segments, spans, NOW, {"a": 30}, 0)) == [1, 2]
+    future = lock("a", NOW - timedelta(days=50), NOW, expires_at=NOW + timedelta(days=1))
+    assert ids(plan_deletions(segments, [future], NOW, {"a": 30}, 0)) == []
+
+
+def test_lock_touching_a_segment_edge_protects_it() -> None:
+    segments = [seg(1, "a", 40)]
+    edge = lock("a", segments[0].end_utc, segments[0].end_utc + timedelta(minutes=5))
+    assert ids(plan_deletions(segments, [edge], NOW, {"a": 30}, 0)) == []
+
+
+def test_nothing_left_to_delete_means_disk_full() -> None:
+    plan = plan_deletions([], [], NOW, {"a": 30}, MB)
+    assert plan.stop_reason is GapReason.DISK_FULL and plan.shortfall_bytes == MB
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_plans_never_touch_locked_footage(seed: int) -> None:
+    rng = random.Random(seed)
+    cameras = ["a", "b", "c"]
+    segments = [
+        seg(i, rng.choice(cameras), rng.uniform(0, 60), size=rng.randint(1, 5) * MB) for i in range(200)
+    ]
+    spans = []
+    for _ in range(rng.randint(0, 6)):
+        start = NOW - timedelta(days=rng.uniform(0, 60))
+        spans.append(lock(rng.choice(cameras), start, start + timedelta(hours=rng.uniform(0.1, 48))))
+    plan = plan_deletions(
+        segments, spans, NOW, {c: rng.randint(1, 30) for c in cameras}, rng.randint(0, 900) * MB
+    )
+    for deletion in plan.deletions:
+        s = deletion.segment
+        assert not any(sp.covers(s.camera_id, s.start_utc, s.end_utc) for sp in spans)
+    unprotected = sum(
+        s.bytes for s in segments if not any(sp.covers(s.camera_id, s.start_utc, s.end_utc) for sp in spans)
+    )
+    assert plan.bytes_freed <= unprotected
+    assert (plan.shortfall_bytes > 0) == (plan.stop_reason is not None)
+
+
+# --------------------------------------------------------------------------- real files, real database
+
+
+def _store_segments(db: Database, root: Path, camera: str, starts: list[datetime], size: int) -> list[Path]:
+    paths = []
+    with db.session() as session:
+        for start in starts:
+            path = segment_path(root, camera, start)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"\0" * size)
+            end = start + timedelta(minutes=1)
+            add_finished_segment(
+                session,
+                camera_id=camera,
+                path=segment_relative_path(camera, start),
+                start_utc=start,
+                close=SegmentClose(end, 60.0, size, "0" * 64, 60),
+                status=SegmentStatus.CLOSED,
+            )
+            paths.append(path)
+    return paths
+
+
+def test_apply_plan_deletes_files_marks_rows_and_rechecks_locks(database: Database, tmp_path: Path) -> None:
+    starts = [NOW - timedelta(days=40, minutes=m) for m in (3, 2, 1)]
+    paths = _store_segments(database, tmp_path, "cam-1", starts, 1000)
+    with database.session() as session:
+        rows = session.scalars(select(Segment).order_by(Segment.start_utc)).all()
+        infos = [SegmentInfo(r.id, r.camera_id, r.start_utc, r.end_utc, r.bytes, r.path) for r in rows]
+    plan = plan_deletions(infos, [], NOW, {"cam-1": 30}, 0)
+    assert len(plan.deletions) == 3
+    # a lock created after planning, and a file already gone: the lock wins, the missing file is reported
+    with database.session() as session:
+        create_lock(
+            session,
+            camera_id="cam-1",
+            start_utc=starts[1] + timedelta(seconds=10),
+            end_utc=starts[1] + timedelta(seconds=20),
+            reason="case 17",
+        )
+    paths[2].unlink()
+    result = apply_plan(database, plan, root=tmp_path, now=NOW)
+    assert [s.path for s in result.skipped_locked] == [infos[1].path]
+    assert result.missing_files == (infos[2].path,)
+    assert not paths[0].exists() and paths[1].exists()
+    with database.session() as session:
+        statuses = {r.path: r.status for r in session.scalars(select(Segment))}
+        deleted = session.scalars(select(Segment).where(Segment.status == "deleted")).all()
+    assert statuses == {infos[0].path: "deleted", infos[1].path: "closed", infos[2].path: "deleted"}
+    assert all(r.deleted_at == NOW for r in deleted)
+
+
+@dataclass
+class FakeDisk:
+    """The free-space seam: a disk of ``total`` bytes whose usage is what the test's files take."""
+
+    root: Path
+    total: int
+    other_used: int = 0
+
+    def __call__(self, path: Path) -> DiskUsage:
+        used = self.other_used + sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        return DiskUsage(total_bytes=self.total, used_bytes=used, free_bytes=self.total - used)
+
+
+@dataclass
+class FakeControl:
+    """Records what retention asks of a recorder (the RecordingControl seam)."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def pause_recording(self, reason: GapReason, detail: str) -> None:
+        self.calls.append(f"pause:{reason.value}")
+
+    def resume_recording(self) -> None:
+        self.calls.append("resume")
+
+
+def test_worker_frees_space_oldest_first_and_never_deletes_evidence(
+    database: Database, tmp_path: Path
+) -> None:
+    tmp_path = tmp_path / "recordings"  # the database file lives in tmp_path: keep it off the fake disk
+    starts = [NOW - timedelta(hours=10 - h) for h in range(10)]  # all young: only space pressure deletes
+    paths = _store_segments(database, tmp_path, "cam-1", starts, 10_000)
+    with database.session() as session:
+        evidence = create_lock(
+            session,
+            camera_id="cam-1",
+            start_utc=starts[0],
+            end_utc=starts[1] + timedelta(seconds=1),
+            reason="case 1",
+        )
+        evidence_id = evidence.id
+    disk = FakeDisk(tmp_path, total=150_000)  # 100 kB used, 50 kB free; floor 75 kB -> free 25 kB
+    control = FakeControl()
+    clock = [NOW]
+    worker = RetentionWorker(
+        db=database,
+        root=tmp_path,
+        settings=RetentionSettings({"cam-1": 30}, min_free_bytes=75_000, min_free_percent=0),
+        controls={"cam-1": control},
+        disk_usage=disk,
+        clock=lambda: clock[0],
+    )
+    status = worker.run_once()
+    assert status.last_deleted_segments == 3 and status.bytes_needed == 25_000
+    assert [p.exists() for p in paths] == [True, True, False, False, False] + [True] * 5
+    assert status.recording_stopped is False and control.calls == []
+    assert [a.code for a in status.alarms] == ["footage_deleted_early"]
+    assert status.forecast is not None and status.forecast.days_left is not None
+
+    # the disk fills up (something else takes space): everything unlocked goes, then recording stops
+    disk.other_used = 100_000
+    status = worker.run_once()
+    assert [p.exists() for p in paths] == [True, True] + [False] * 8
+    assert status.recording_stopped and status.stop_reason is GapReason.EVIDENCE_ONLY_LEFT
+    assert "evidence_only_left" in [a.code for a in status.alarms]
+    assert control.calls == ["pause:evidence_only_left"]
+
+    # still short: evidence kept, recording stays stopped
+    worker.run_once()
+    assert paths[0].exists() and paths[1].exists()
+
+    # the case closes, the lock is released and space is back: recording resumes; the released footage is
+    # young and no longer needed for space, so it simply stays until its retention ends
+    with database.session() as session:
+        release_lock(session, lock_id=evidence_id, at=NOW)
+    disk.other_used = 40_000
+    clock[0] = NOW + timedelta(minutes=1)
+    status = worker.run_once()
+    assert not status.recording_stopped
+    assert control.calls == ["pause:evidence_only_left", "pause:evidence_only_left", "resume"]
+    assert status.deleted_segments_total == 8 and paths[0].exists()
+
+
+def test_worker_reports_database_errors_without_raising(tmp_path: Path) -> None:
+    broken = Database(f"sqlite:///{tmp_path / 'absent-dir' / 'x.db'}")
+    worker = RetentionWorker(
+        db=broken,
+        root=tmp_path,
+        settings=RetentionSettings({}, min_free_bytes=0, min_free_percent=0),
+        disk_usage=FakeDisk(tmp_path, total=10**9),
+    )
+    status = worker.run_once()
+    assert status.last_error and status.alarms[0].code == "retention_error"
+    broken.dispose()
