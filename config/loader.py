@@ -7,12 +7,14 @@ position is recorded by its path, and pydantic's error locations are looked up i
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from config.crosscheck import verify_config
 from config.error import ConfigError, Problem
 from config.schema import StationConfig
 
@@ -86,8 +88,25 @@ def _duplicate_ids(raw: Any) -> Iterator[tuple[Loc, str]]:
             first[cid] = index
 
 
-def parse_config(text: str, *, source: str = "station.yaml") -> StationConfig:
-    """Parse YAML text. Raises :class:`ConfigError` listing every problem found."""
+@dataclass(frozen=True)
+class ConfigDocument:
+    """A parsed config and where each of its values sits in the file."""
+
+    config: StationConfig
+    source: str
+    lines: Mapping[Loc, int]
+
+    def line(self, loc: Sequence[str | int]) -> int | None:
+        """Line of the value at ``loc`` (or of its nearest parent present in the file)."""
+        return _line_for(tuple(loc), self.lines)
+
+    def problem(self, loc: Sequence[str | int], message: str) -> Problem:
+        """A :class:`Problem` about the value at ``loc``, with its line."""
+        return Problem(self.source, format_loc(loc), message, self.line(loc))
+
+
+def parse_document(text: str, *, source: str = "station.yaml") -> ConfigDocument:
+    """Parse YAML text into a config with its line map. Raises :class:`ConfigError` listing every problem."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
@@ -97,7 +116,7 @@ def parse_config(text: str, *, source: str = "station.yaml") -> StationConfig:
         detail = " ".join(p for p in (exc.context, exc.problem) if p)
         raise ConfigError([Problem(source, "", f"YAML syntax error: {detail}", line)]) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError([Problem(source, "", f"YAML error: {exc}")]) from exc
+        raise ConfigError([Problem(source, "", "YAML error: the file cannot be parsed")]) from exc
     if node is None or raw is None:
         raise ConfigError([Problem(source, "", "file is empty: expected station, storage and cameras")])
     if not isinstance(raw, dict):
@@ -122,20 +141,26 @@ def parse_config(text: str, *, source: str = "station.yaml") -> StationConfig:
                 continue  # already reported with its exact path
             problems.append(Problem(source, format_loc(loc), message, _line_for(loc, lines)))
         raise ConfigError(_by_line(problems)) from exc
+    document = ConfigDocument(config=config, source=source, lines=lines)
+    problems += [document.problem(f.loc, f.message) for f in verify_config(config)]
     if problems:
         raise ConfigError(_by_line(problems))
-    return config
+    return document
+
+
+def parse_config(text: str, *, source: str = "station.yaml") -> StationConfig:
+    """Parse YAML text. Raises :class:`ConfigError` listing every problem found."""
+    return parse_document(text, source=source).config
 
 
 def _by_line(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.line is None, p.line or 0))
 
 
-def load_config(path: Path) -> StationConfig:
-    """Read and parse a config file; a missing or unreadable file is a :class:`ConfigError` too."""
-    source = path.name
+def read_config_text(path: Path) -> str:
+    """The file's text; a missing or unreadable file is a :class:`ConfigError`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError([Problem(str(path), "", "file not found")]) from exc
     except IsADirectoryError as exc:
@@ -144,4 +169,15 @@ def load_config(path: Path) -> StationConfig:
         raise ConfigError([Problem(str(path), "", "permission denied reading the file")]) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(str(path), "", f"not UTF-8 text (byte {exc.start})")]) from exc
-    return parse_config(text, source=source)
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), "", f"cannot read the file: {exc.strerror}")]) from exc
+
+
+def load_document(path: Path) -> ConfigDocument:
+    """Read and parse a config file, keeping the line map (for checks that run later)."""
+    return parse_document(read_config_text(path), source=path.name)
+
+
+def load_config(path: Path) -> StationConfig:
+    """Read and parse a config file; a missing or unreadable file is a :class:`ConfigError` too."""
+    return load_document(path).config

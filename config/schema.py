@@ -7,6 +7,7 @@ network. Checks that need I/O (is the data dir writable?) live in :mod:`config.v
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -63,6 +64,9 @@ class StationInfo(_Model):
         return value
 
 
+DB_SCHEMES = frozenset({"sqlite", "postgresql", "postgresql+psycopg", "postgres"})
+
+
 class StorageConfig(_Model):
     data_dir: Path = Field(
         title="Data directory",
@@ -99,6 +103,20 @@ class StorageConfig(_Model):
         title="Closed-case retention (days)",
         description="How long evidence locks of a closed complaint keep footage after the case is closed.",
     )
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in DB_SCHEMES:
+            # Never echo the URL: it may hold the database password.
+            raise ValueError(
+                "unsupported database URL: expected sqlite:////absolute/path.db or "
+                "postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DBNAME"
+            )
+        return value
 
     @property
     def effective_recordings_dir(self) -> Path:
@@ -289,9 +307,45 @@ class IceServer(_Model):
     username: str | None = Field(default=None, title="User name", description="TURN user name.")
     credential: str | None = Field(default=None, title="Credential", description="TURN password.")
 
+    @field_validator("urls")
+    @classmethod
+    def _ice_urls(cls, value: list[str]) -> list[str]:
+        for index, url in enumerate(value):
+            if url.split(":", 1)[0].lower() not in ("stun", "stuns", "turn", "turns"):
+                raise ValueError(f"urls[{index}] must start with stun:, stuns:, turn: or turns:")
+        return value
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_listen_address(value: str) -> str:
+    """An IPv4/IPv6 literal or a DNS host name; no scheme, no port, no brackets."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        pass
+    else:
+        return value
+    if "://" in value or "/" in value:
+        raise ValueError("listen address must be a bare IP address or host name, without scheme or path")
+    if ":" in value:
+        raise ValueError("listen address must not include a port: set console.port instead")
+    labels = value.rstrip(".").split(".")
+    if len(value) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValueError(f"{value!r} is neither an IP address nor a valid host name")
+    if all(label.isdigit() for label in labels):
+        raise ValueError(f"{value!r} is not a valid IPv4 address")
+    return value
+
 
 class ConsoleConfig(_Model):
-    host: str = Field(default="127.0.0.1", title="Listen address", description="Web console bind address.")
+    host: str = Field(
+        default="127.0.0.1",
+        title="Listen address",
+        description="Web console bind address: an IP address (0.0.0.0 = all IPv4, :: = all IPv6) or a "
+        "host name, without scheme or port.",
+    )
     port: int = Field(default=8080, ge=1, le=65535, title="Port", description="Web console port.")
     language: Literal["ru", "kk", "en"] = Field(
         default="ru", title="Language", description="Default UI language: ru, kk or en."
@@ -324,6 +378,11 @@ class ConsoleConfig(_Model):
     secure_cookies: bool = Field(
         default=False, title="Secure cookies", description="Set when the console is served over HTTPS."
     )
+
+    @field_validator("host")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        return check_listen_address(value)
 
 
 class StationConfig(_Model):

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from config.error import ConfigError, Problem
 from config.loader import load_config
 from config.schema import StationConfig, StorageConfig
 from config.secret import load_secrets
@@ -39,16 +42,32 @@ class Settings:
         return url if url else f"sqlite:///{self.data_dir / 'station.db'}"
 
 
+#: storage field -> the environment variable that overrides it
+OVERRIDES = {"data_dir": ENV_DATA_DIR, "db_url": ENV_DB_URL}
+
+
+def overridden_fields(environ: Mapping[str, str]) -> dict[str, str]:
+    """The storage fields the environment overrides, each with its variable name."""
+    return {key: var for key, var in OVERRIDES.items() if environ.get(var)}
+
+
 def apply_overrides(config: StationConfig, environ: Mapping[str, str]) -> StationConfig:
-    """STATION_DATA_DIR and STATION_DB_URL replace the file's values."""
-    storage_update: dict[str, object] = {}
-    if environ.get(ENV_DATA_DIR):
-        storage_update["data_dir"] = Path(environ[ENV_DATA_DIR])
-    if environ.get(ENV_DB_URL):
-        storage_update["db_url"] = environ[ENV_DB_URL]
+    """STATION_DATA_DIR and STATION_DB_URL replace the file's values (validated like the file's)."""
+    storage_update: dict[str, object] = {
+        key: (Path(environ[var]) if key == "data_dir" else environ[var])
+        for key, var in overridden_fields(environ).items()
+    }
     if not storage_update:
         return config
-    storage = StorageConfig.model_validate({**config.storage.model_dump(), **storage_update})
+    try:
+        storage = StorageConfig.model_validate({**config.storage.model_dump(), **storage_update})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(Problem("environment", OVERRIDES.get(key, f"storage.{key}"), message))
+        raise ConfigError(problems) from exc
     return config.model_copy(update={"storage": storage})
 
 
@@ -65,13 +84,17 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     config_path = resolve_config_path(path, env)
     config = apply_overrides(load_config(config_path), env)
-    secrets: dict[str, str] = {}
-    if config.secrets_file is not None:
-        secrets_path = config.secrets_file
-        if not secrets_path.is_absolute():
-            secrets_path = config_path.parent / secrets_path
-        secrets = load_secrets(secrets_path)
+    secrets_path = resolve_secrets_path(config, config_path)
+    secrets = load_secrets(secrets_path) if secrets_path is not None else {}
     return Settings(config=config, config_path=config_path, secrets=secrets)
+
+
+def resolve_secrets_path(config: StationConfig, config_path: Path | None) -> Path | None:
+    """The secrets file; a relative path is relative to the config file's folder."""
+    path = config.secrets_file
+    if path is None or path.is_absolute() or config_path is None:
+        return path
+    return config_path.parent / path
 
 
 def settings_from_config(config: StationConfig, environ: Mapping[str, str] | None = None) -> Settings:

@@ -25,7 +25,9 @@ def alembic_config(engine: Engine | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
-        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        # configparser interpolates '%': escape it (a password may contain one)
+        url = engine.url.render_as_string(hide_password=False)
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
@@ -41,13 +43,23 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def known_revisions() -> set[str]:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in scripts.walk_revisions()}
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    """True when the database is at the newest schema this code knows."""
+    check_not_newer(engine)
+    return current_revision(engine) == head_revision()
+
+
 def check_not_newer(engine: Engine) -> None:
+    """Raise :class:`DatabaseTooNewError` when the database carries a revision this code does not know."""
     current = current_revision(engine)
     if current is None:
         return
-    scripts = ScriptDirectory.from_config(alembic_config())
-    known = {rev.revision for rev in scripts.walk_revisions()}
-    if current not in known:
+    if current not in known_revisions():
         raise DatabaseTooNewError(
             f"database schema revision {current} is newer than this Station Console "
             f"(which knows up to {head_revision()}); upgrade the software, do not downgrade the database"

@@ -236,6 +236,22 @@ class AuditEntry(Base):
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class AuditAnchor(Base):
+    """The newest audit row's id and hash, written in the same transaction as that row (one row, id 1).
+
+    Deleting the last rows of ``audit_log`` leaves the chain itself intact; the anchor still names the row
+    that was last written, so verification reports the truncation (see :mod:`storage.audit`).
+    """
+
+    __tablename__ = "audit_anchor"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Complaint(Base):
     __tablename__ = "complaints"
 
