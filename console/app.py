@@ -1,0 +1,49 @@
+"""The web console application: ``create_app(settings)``.
+
+Nothing happens at import time or in :func:`create_app` beyond wiring routes; the lifespan opens the station
+(:func:`console.station.open_station`) under one :class:`contextlib.AsyncExitStack`, so shutdown is the
+reverse of start-up. The running :class:`console.station.Station` is kept in ``app.state.station`` and read
+through :data:`console.deps.StationDep`.
+
+Adding a resource: write ``console/routes/<resource>.py`` with ``router = APIRouter(prefix="/api/...")``,
+use ``CurrentUser`` / ``require(Permission.X)`` in its routes, and list the router in
+``console.routes.ROUTERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from config.settings import Settings
+from console.error import install_error_handlers
+from console.page import render_error_page
+from console.routes import ROUTERS
+from console.station import open_station, station_version
+from console.template import STATIC_DIR
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.station = await open_station(settings, stack)
+            stack.callback(delattr, app.state, "station")
+            yield
+
+    app = FastAPI(
+        title="Station Console",
+        version=station_version(),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served to signed-in users by console.routes.openapi
+    )
+    install_error_handlers(app, render_page_error=render_error_page)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

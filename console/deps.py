@@ -1,0 +1,224 @@
+"""Typed FastAPI dependencies. Use the ``Annotated`` aliases in route signatures::
+
+    @router.get("/api/things")
+    def list_things(session: SessionDep, user: CurrentUser) -> list[ThingPublic]: ...
+
+    @router.post("/api/cameras", dependencies=[require(Permission.CAMERAS_MANAGE)])
+    def add_camera(...): ...
+
+    # or, to get the checked user as a value:
+    def export(user: Annotated[Principal, require(Permission.EXPORTS_CREATE)]): ...
+
+Authentication: ``Authorization: Bearer <api token>`` or the ``station_session`` cookie. A request
+authenticated by cookie that changes state (any method but GET/HEAD/OPTIONS) must carry the session's CSRF
+token in the ``X-CSRF-Token`` header (pages get it from ``<meta name="csrf-token">``). Bearer requests are
+exempt: a browser never sends them on its own.
+
+All dependencies here are sync and touch the database, so FastAPI runs them in its thread pool; routes that
+use ``SessionDep`` should be plain ``def`` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from console.account import Actor
+from console.credential import csrf_token_for, is_valid_csrf, token_hash
+from console.error import ApiError, LoginRequiredError
+from console.i18n import LANGUAGE_COOKIE, negotiate_language
+from console.permission import Permission, permissions_for
+from console.station import Station
+from storage.api_token import find_active_token, mark_token_used
+from storage.audit import append_audit
+from storage.login_session import find_active_session, touch_session
+from storage.model import Role, User, utcnow
+
+SESSION_COOKIE = "station_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOUCH_EVERY = timedelta(minutes=1)  # how often last_seen_at / last_used_at are written
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+class AuthMethod(StrEnum):
+    SESSION = "session"
+    TOKEN = "token"  # noqa: S105 - an auth method name
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated user of one request (a snapshot, safe to pass around)."""
+
+    user_id: int
+    username: str
+    display_name: str | None
+    role: Role
+    permissions: frozenset[Permission]
+    auth: AuthMethod
+    source: str
+    session_id: int | None = None
+    token_id: int | None = None
+    csrf_token: str | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+    def actor(self) -> Actor:
+        return Actor(source=self.source, user_id=self.user_id, username=self.username)
+
+
+def get_station(request: Request) -> Station:
+    station = getattr(request.app.state, "station", None)
+    if not isinstance(station, Station):
+        raise ApiError(503, "starting", "the station is not running yet")
+    return station
+
+
+StationDep = Annotated[Station, Depends(get_station)]
+
+
+def get_db_session(station: StationDep) -> Iterator[Session]:
+    """One session per request; commits when the route returns, rolls back when it raises."""
+    with station.database.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db_session)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _principal(user: User, request: Request, **kwargs: Any) -> Principal:
+    role = Role(user.role)
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=role,
+        permissions=permissions_for(role),
+        source=client_address(request),
+        **kwargs,
+    )
+
+
+def get_optional_user(request: Request, session: SessionDep) -> Principal | None:
+    """The authenticated user, or None for an anonymous request. A bad bearer token is an error."""
+    now = utcnow()
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(
+                401, "invalid_token", "expected 'Authorization: Bearer <token>'", headers=_CHALLENGE
+            )
+        found_token = find_active_token(session, token_hash=token_hash(value.strip()), now=now)
+        if found_token is None:
+            raise ApiError(
+                401, "invalid_token", "API token is unknown, revoked or expired", headers=_CHALLENGE
+            )
+        token, user = found_token
+        if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
+            mark_token_used(session, token=token, now=now)
+        return _principal(user, request, auth=AuthMethod.TOKEN, token_id=token.id)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found_session = find_active_session(session, token_hash=token_hash(cookie), now=now)
+    if found_session is None:
+        return None
+    login_session, user = found_session
+    if now - login_session.last_seen_at > TOUCH_EVERY:
+        touch_session(session, login_session=login_session, now=now)
+    return _principal(
+        user,
+        request,
+        auth=AuthMethod.SESSION,
+        session_id=login_session.id,
+        csrf_token=csrf_token_for(cookie),
+    )
+
+
+OptionalUser = Annotated[Principal | None, Depends(get_optional_user)]
+
+
+def get_current_user(request: Request, user: OptionalUser) -> Principal:
+    """An authenticated user (401 otherwise); cookie requests that change state must pass CSRF."""
+    if user is None:
+        raise ApiError(401, "not_authenticated", "sign in or send an API token", headers=_CHALLENGE)
+    if user.auth is AuthMethod.SESSION and request.method not in SAFE_METHODS:
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        if not is_valid_csrf(cookie, request.headers.get(CSRF_HEADER)):
+            raise ApiError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header for this session")
+    return user
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def get_page_user(request: Request, user: OptionalUser) -> Principal:
+    """For HTML pages: an anonymous browser is redirected to the login page."""
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequiredError(target)
+    return user
+
+
+PageUser = Annotated[Principal, Depends(get_page_user)]
+
+
+def require(*permissions: Permission) -> Any:
+    """A dependency that lets the request through only when the user holds every permission.
+
+    Refusals are audited (``access.denied``) and answered with 403 ``forbidden``.
+    """
+    wanted = frozenset(permissions)
+
+    def check(request: Request, user: CurrentUser, session: SessionDep) -> Principal:
+        missing = sorted(wanted - user.permissions)
+        if missing:
+            append_audit(
+                session,
+                action="access.denied",
+                allowed=False,
+                user_id=user.user_id,
+                username=user.username,
+                source=user.source,
+                resource_type="route",
+                resource_id=f"{request.method} {request.url.path}"[:128],
+                reason="missing permission: " + ", ".join(missing),
+            )
+            session.commit()  # the error below rolls the request's session back; keep the audit row
+            raise ApiError(
+                403,
+                "forbidden",
+                f"the {user.role.value} role may not do this (needs {', '.join(missing)})",
+                extra={"missing": missing},
+            )
+        return user
+
+    return Depends(check)
+
+
+def get_language(request: Request, station: StationDep) -> str:
+    return negotiate_language(
+        query=request.query_params.get("lang"),
+        cookie=request.cookies.get(LANGUAGE_COOKIE),
+        accept_language=request.headers.get("accept-language"),
+        default=station.settings.config.console.language,
+    )
+
+
+LanguageDep = Annotated[str, Depends(get_language)]

@@ -1,0 +1,21 @@
+"""One router per resource. Add a module here with ``router = APIRouter(...)`` and list it in ROUTERS.
+
+Routers under ``/api`` answer JSON and authenticate with :data:`console.deps.CurrentUser`; page routers
+answer HTML and use :data:`console.deps.PageUser`. ``tests/console/test_route_access.py`` walks every route
+and fails if an anonymous request gets through, so a forgotten dependency cannot ship.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from console.routes import auth, health, openapi, page, token, user
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    auth.router,
+    token.router,
+    user.router,
+    openapi.router,
+    page.router,
+)

@@ -1,0 +1,114 @@
+"""User administration (``users.manage``): list, create, change role / name / disabled, reset password."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from console.account import add_user, change_disabled, change_password, change_role
+from console.deps import Principal, SessionDep, require
+from console.error import ApiError
+from console.password import WeakPasswordError
+from console.permission import Permission, permissions_for
+from storage.model import Role, User
+from storage.user import UserExistsError, UserNotFoundError, get_user_by_id, list_users
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+UserAdmin = Annotated[Principal, require(Permission.USERS_MANAGE)]
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str | None
+    role: Role
+    permissions: list[str]
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=Role(user.role),
+            permissions=sorted(permissions_for(user.role)),
+            disabled=user.disabled,
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+        )
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    role: Role
+    password: str = Field(min_length=1, max_length=256)
+    display_name: str | None = Field(default=None, max_length=120)
+
+
+class UserUpdate(BaseModel):
+    role: Role | None = None
+    disabled: bool | None = None
+    display_name: str | None = Field(default=None, max_length=120)
+
+
+class PasswordSet(BaseModel):
+    password: str = Field(min_length=1, max_length=256)
+
+
+def _user(session: SessionDep, user_id: int) -> User:
+    try:
+        return get_user_by_id(session, user_id=user_id)
+    except UserNotFoundError as exc:
+        raise ApiError(404, "user_not_found", str(exc)) from exc
+
+
+@router.get("", summary="List users")
+def get_users(session: SessionDep, _admin: UserAdmin) -> list[UserPublic]:
+    return [UserPublic.of(user) for user in list_users(session)]
+
+
+@router.post("", status_code=201, summary="Create a user")
+def post_user(body: UserCreate, session: SessionDep, admin: UserAdmin) -> UserPublic:
+    try:
+        user = add_user(
+            session,
+            actor=admin.actor(),
+            username=body.username,
+            role=body.role,
+            password=body.password,
+            display_name=body.display_name,
+        )
+    except UserExistsError as exc:
+        raise ApiError(409, "user_exists", str(exc)) from exc
+    except ValueError as exc:  # WeakPasswordError, invalid user name
+        raise ApiError(422, "invalid_user", str(exc)) from exc
+    return UserPublic.of(user)
+
+
+@router.patch("/{user_id}", summary="Change role, display name or disabled")
+def patch_user(user_id: int, body: UserUpdate, session: SessionDep, admin: UserAdmin) -> UserPublic:
+    user = _user(session, user_id)
+    if user.id == admin.user_id and (body.disabled or (body.role is not None and body.role != Role.ADMIN)):
+        raise ApiError(409, "self_lockout", "you cannot disable yourself or drop your own admin role")
+    if body.display_name is not None:
+        user.display_name = body.display_name.strip() or None
+    if body.role is not None and body.role.value != user.role:
+        change_role(session, actor=admin.actor(), user=user, role=body.role)
+    if body.disabled is not None and body.disabled != user.disabled:
+        change_disabled(session, actor=admin.actor(), user=user, disabled=body.disabled)
+    return UserPublic.of(user)
+
+
+@router.put("/{user_id}/password", status_code=204, summary="Set a user's password (ends their sessions)")
+def put_password(user_id: int, body: PasswordSet, session: SessionDep, admin: UserAdmin) -> None:
+    user = _user(session, user_id)
+    try:
+        change_password(session, actor=admin.actor(), user=user, password=body.password)
+    except WeakPasswordError as exc:
+        raise ApiError(422, "weak_password", str(exc)) from exc

@@ -1,0 +1,76 @@
+"""The running station: one typed object built at start-up and closed in reverse order at shutdown.
+
+:func:`open_station` builds it under the caller's :class:`contextlib.AsyncExitStack`; every resource that
+needs closing registers its own callback right after it is opened, so shutdown is reverse start-up by
+construction. The web app keeps the one :class:`Station` in ``app.state.station`` and routes reach it through
+the typed dependency :data:`console.deps.StationDep`.
+
+Blocking work (opening the database, migrations, compiling catalogs) runs in a worker thread so the event
+loop is never blocked.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+
+from anyio import to_thread
+from fastapi.templating import Jinja2Templates
+
+from config.settings import Settings
+from console.bootstrap import prepare_database
+from console.health import HealthRegistry
+from console.i18n import Catalogs
+from console.rate_limit import LoginRateLimiter
+from console.template import build_templates
+from storage.database import Database
+from storage.model import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def station_version() -> str:
+    try:
+        return version("station-console")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(slots=True)
+class Station:
+    """Everything the web console needs while it runs."""
+
+    settings: Settings
+    database: Database
+    health: HealthRegistry
+    catalogs: Catalogs
+    templates: Jinja2Templates
+    login_limiter: LoginRateLimiter
+    version: str = field(default_factory=station_version)
+    started_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def name(self) -> str:
+        return self.settings.config.station.name
+
+    def uptime_s(self, now: datetime | None = None) -> float:
+        return ((now or utcnow()) - self.started_at).total_seconds()
+
+
+async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:
+    database = await to_thread.run_sync(prepare_database, settings)
+    stack.callback(database.dispose)
+    catalogs = await to_thread.run_sync(Catalogs.load, settings.config.console.language)
+    station = Station(
+        settings=settings,
+        database=database,
+        health=HealthRegistry(settings.config.cameras),
+        catalogs=catalogs,
+        templates=build_templates(timezone=settings.config.station.timezone),
+        login_limiter=LoginRateLimiter(settings.config.console.login_attempts_per_minute),
+    )
+    logger.info("station %r ready: %d camera(s) configured", station.name, len(settings.config.cameras))
+    return station

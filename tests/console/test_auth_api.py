@@ -1,0 +1,216 @@
+"""Sign-in, sessions, CSRF, API tokens and the audit trail, through the real app."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from console.credential import token_hash
+from console.deps import SESSION_COOKIE
+from storage.model import AuditEntry, LoginSession, Role, utcnow
+from tests.support.console import make_user, running_station, sign_in
+
+
+def audit_rows(client: TestClient, action: str) -> list[AuditEntry]:
+    with running_station(client).database.session() as session:
+        return list(
+            session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))
+        )
+
+
+def test_login_sets_a_strict_httponly_cookie_and_stores_only_its_hash(console_client: TestClient) -> None:
+    station = running_station(console_client)
+    make_user(station.database, "ivanov", Role.OFFICER, display_name="Иванов")
+    response = console_client.post(
+        "/api/auth/login", json={"username": "Ivanov ", "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user"]["username"] == "ivanov" and body["user"]["role"] == "officer"
+    assert "live.view" in body["user"]["permissions"] and body["csrf_token"]
+    cookie_header = response.headers["set-cookie"]
+    assert (
+        "HttpOnly" in cookie_header and "SameSite=strict" in cookie_header and "Secure" not in cookie_header
+    )
+    token = console_client.cookies[SESSION_COOKIE]
+    with station.database.session() as session:
+        row = session.scalars(select(LoginSession)).one()
+        assert row.token_hash == token_hash(token) and row.token_hash != token
+        hours = (row.expires_at - row.created_at) / timedelta(hours=1)
+        assert abs(hours - station.settings.config.console.session_hours) < 0.01
+    [entry] = audit_rows(console_client, "auth.login")
+    assert entry.allowed and entry.username == "ivanov" and entry.source == "testclient"
+    me = console_client.get("/api/auth/me").json()
+    assert me["user"]["display_name"] == "Иванов" and me["auth"] == "session"
+
+
+def test_failed_logins_are_audited_then_rate_limited(console_client: TestClient) -> None:
+    station = running_station(console_client)
+    make_user(station.database, "ivanov")
+    limit = station.settings.config.console.login_attempts_per_minute
+    for _ in range(limit):
+        response = console_client.post(
+            "/api/auth/login", json={"username": "ivanov", "password": "wrong-password"}
+        )
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "invalid_credentials"
+    refused = console_client.post(
+        "/api/auth/login", json={"username": "ivanov", "password": "correct-horse-battery"}
+    )
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.json()["error"]["code"] == "too_many_attempts"
+    failures = audit_rows(console_client, "auth.login")
+    assert len(failures) == limit and not any(e.allowed for e in failures)
+    assert {e.reason for e in failures} == {"bad_credentials"}
+
+
+def test_unknown_user_gets_the_same_answer_and_is_audited(console_client: TestClient) -> None:
+    response = console_client.post(
+        "/api/auth/login", json={"username": "nobody", "password": "whatever-pass"}
+    )
+    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_credentials"
+    [entry] = audit_rows(console_client, "auth.login")
+    assert entry.username == "nobody" and entry.user_id is None and not entry.allowed
+
+
+def test_cookie_requests_that_change_state_need_the_csrf_header(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "ivanov")
+    csrf = sign_in(console_client, "ivanov")
+    assert console_client.post("/api/tokens", json={"name": "x"}).json()["error"]["code"] == "csrf_failed"
+    wrong = console_client.post("/api/tokens", json={"name": "x"}, headers={"X-CSRF-Token": "0" * 64})
+    assert wrong.status_code == 403
+    ok = console_client.post("/api/tokens", json={"name": "x"}, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 201
+    assert console_client.get("/api/tokens").status_code == 200  # reads need no header
+
+
+def test_logout_revokes_the_session(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "ivanov")
+    csrf = sign_in(console_client, "ivanov")
+    token = console_client.cookies[SESSION_COOKIE]
+    assert console_client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    console_client.cookies.set(SESSION_COOKIE, token)  # a stolen copy of the cookie is dead too
+    assert console_client.get("/api/auth/me").status_code == 401
+    assert len(audit_rows(console_client, "auth.logout")) == 1
+
+
+def test_disabling_a_user_ends_their_session_and_tokens_at_once(console_client: TestClient) -> None:
+    station = running_station(console_client)
+    user_id = make_user(station.database, "ivanov")
+    csrf = sign_in(console_client, "ivanov")
+    secret = console_client.post("/api/tokens", json={"name": "cron"}, headers={"X-CSRF-Token": csrf}).json()[
+        "token"
+    ]
+    with station.database.session() as session:
+        from storage.model import User
+
+        session.execute(update(User).where(User.id == user_id).values(disabled=True))
+    assert console_client.get("/api/auth/me").status_code == 401
+    console_client.cookies.clear()
+    bearer = console_client.get("/api/auth/me", headers={"Authorization": f"Bearer {secret}"})
+    assert bearer.status_code == 401 and bearer.json()["error"]["code"] == "invalid_token"
+
+
+def test_expired_session_is_refused(console_client: TestClient) -> None:
+    station = running_station(console_client)
+    make_user(station.database, "ivanov")
+    sign_in(console_client, "ivanov")
+    with station.database.session() as session:
+        session.execute(update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert console_client.get("/api/auth/me").status_code == 401
+
+
+def test_api_tokens_create_list_use_revoke(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "ivanov", Role.INVESTIGATOR)
+    csrf = sign_in(console_client, "ivanov")
+    created = console_client.post(
+        "/api/tokens", json={"name": "export script", "expires_days": 30}, headers={"X-CSRF-Token": csrf}
+    ).json()
+    secret = created["token"]
+    assert secret.startswith("stn_") and created["prefix"] == secret[:12]
+    listed = console_client.get("/api/tokens").json()
+    assert [t["name"] for t in listed] == ["export script"] and "token" not in listed[0]
+
+    script = TestClient(console_client.app)  # no cookies: a script with only the token
+    headers = {"Authorization": f"Bearer {secret}"}
+    me = script.get("/api/auth/me", headers=headers).json()
+    assert me["auth"] == "token" and me["csrf_token"] is None
+    # bearer requests are exempt from CSRF
+    assert script.post("/api/tokens", json={"name": "second"}, headers=headers).status_code == 201
+    assert script.get("/api/auth/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert script.get("/api/auth/me", headers={"Authorization": "Basic abc"}).status_code == 401
+
+    gone = console_client.delete(f"/api/tokens/{created['id']}", headers={"X-CSRF-Token": csrf})
+    assert gone.status_code == 204
+    assert script.get("/api/auth/me", headers=headers).status_code == 401
+    assert console_client.delete("/api/tokens/999", headers={"X-CSRF-Token": csrf}).status_code == 404
+    actions = [
+        e.action
+        for e in audit_rows(console_client, "token.create") + audit_rows(console_client, "token.revoke")
+    ]
+    assert actions == ["token.create", "token.create", "token.revoke"]
+
+
+def test_secure_cookie_when_configured(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from config.settings import Settings
+    from console.app import create_app
+    from tests.support.console import station_config
+
+    assert isinstance(tmp_path, Path)
+    settings = Settings(config=station_config(tmp_path / "d", secure_cookies=True), config_path=None)
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        make_user(running_station(client).database, "ivanov")
+        response = client.post(
+            "/api/auth/login", json={"username": "ivanov", "password": "correct-horse-battery"}
+        )
+        assert "Secure" in response.headers["set-cookie"]
+
+
+def test_permission_denied_is_403_and_audited(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "officer1", Role.OFFICER)
+    sign_in(console_client, "officer1")
+    response = console_client.get("/api/users")
+    assert response.status_code == 403
+    body = response.json()["error"]
+    assert body["code"] == "forbidden" and body["missing"] == ["users.manage"]
+    [entry] = audit_rows(console_client, "access.denied")
+    assert not entry.allowed and entry.username == "officer1" and entry.resource_id == "GET /api/users"
+    assert json.loads(entry.detail or "null") is None
+
+
+def test_admin_manages_users_over_the_api(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "admin", Role.ADMIN)
+    csrf = sign_in(console_client, "admin")
+    headers = {"X-CSRF-Token": csrf}
+    created = console_client.post(
+        "/api/users",
+        json={"username": "petrov", "role": "officer", "password": "long-enough-pw"},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    dup = console_client.post(
+        "/api/users",
+        json={"username": "petrov", "role": "officer", "password": "long-enough-pw"},
+        headers=headers,
+    )
+    assert dup.status_code == 409 and dup.json()["error"]["code"] == "user_exists"
+    weak = console_client.post(
+        "/api/users", json={"username": "x", "role": "officer", "password": "short"}, headers=headers
+    )
+    assert weak.status_code == 422 and "too short" in weak.json()["error"]["message"]
+    patched = console_client.patch(
+        f"/api/users/{user_id}", json={"role": "supervisor", "disabled": True}, headers=headers
+    )
+    assert patched.json()["role"] == "supervisor" and patched.json()["disabled"] is True
+    me = console_client.get("/api/auth/me").json()["user"]["id"]
+    lockout = console_client.patch(f"/api/users/{me}", json={"disabled": True}, headers=headers)
+    assert lockout.status_code == 409
+    assert [u["username"] for u in console_client.get("/api/users").json()] == ["admin", "petrov"]
+    assert {e.action for e in audit_rows(console_client, "user.create")} == {"user.create"}
