@@ -20,13 +20,17 @@ from datetime import datetime
 from enum import StrEnum
 
 from config.schema import CameraConfig
+from console.recording import CameraSnapshot
 from storage.model import utcnow
+from streams.health import HealthState, StreamHealth
+from streams.recorder import RecorderState
 
 
 class CameraStatus(StrEnum):
     UNKNOWN = "unknown"  # nothing reported yet
     CONNECTING = "connecting"
     ONLINE = "online"
+    DEGRADED = "degraded"  # delivering, but below the expected rate, with broken packets or clock trouble
     OFFLINE = "offline"  # cannot connect (refused, timeout, unreachable)
     UNAUTHORIZED = "unauthorized"  # the camera refused our credentials
     STALLED = "stalled"  # connected but no packets within read_timeout_s
@@ -95,3 +99,39 @@ class HealthRegistry:
     def snapshot(self) -> list[CameraHealth]:
         with self._lock:
             return list(self._cameras.values())
+
+
+def status_of(health: StreamHealth) -> CameraStatus:
+    """The console's status for one stream's ingest state (pure)."""
+    if health.state is HealthState.OFFLINE:
+        error = (health.last_error or "").lower()
+        if error.startswith("unauthorized"):
+            return CameraStatus.UNAUTHORIZED
+        if error.startswith("stalled"):
+            return CameraStatus.STALLED
+        if error.startswith(("config", "bad_format", "unsupported")):
+            return CameraStatus.ERROR
+        return CameraStatus.OFFLINE
+    return {
+        HealthState.CONNECTING: CameraStatus.CONNECTING,
+        HealthState.ONLINE: CameraStatus.ONLINE,
+        HealthState.DEGRADED: CameraStatus.DEGRADED,
+    }[health.state]
+
+
+def apply_snapshot(registry: HealthRegistry, camera_id: str, snapshot: CameraSnapshot) -> None:
+    """Update ``registry`` from the recording pipeline's snapshot of one camera (disabled cameras stay)."""
+    main = snapshot.main
+    if main is None:
+        return
+    recorder = snapshot.recorder
+    registry.update(
+        camera_id,
+        status_of(main),
+        detail=main.degraded_reason or main.last_error,
+        recording=recorder is not None and recorder.state is RecorderState.RECORDING,
+        last_packet_at=main.last_packet_utc,
+        fps=main.fps,
+        bitrate_kbps=None if main.bitrate_bps is None else round(main.bitrate_bps / 1000, 1),
+        now=main.since_utc,
+    )

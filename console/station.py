@@ -22,12 +22,15 @@ from fastapi.templating import Jinja2Templates
 
 from config.settings import Settings
 from console.bootstrap import prepare_database
-from console.health import HealthRegistry
+from console.health import HealthRegistry, apply_snapshot
 from console.i18n import Catalogs
+from console.live import LiveRegistry, open_live
 from console.rate_limit import LoginRateLimiter
+from console.recording import RecordingPipeline
 from console.template import build_templates
 from storage.database import Database
 from storage.model import utcnow
+from streams.ingest import IngestManager
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ class Station:
     catalogs: Catalogs
     templates: Jinja2Templates
     login_limiter: LoginRateLimiter
+    recording: RecordingPipeline
+    live: LiveRegistry | None = None  # WebRTC viewers and snapshots (console.live)
     version: str = field(default_factory=station_version)
     started_at: datetime = field(default_factory=utcnow)
 
@@ -59,11 +64,24 @@ class Station:
     def uptime_s(self, now: datetime | None = None) -> float:
         return ((now or utcnow()) - self.started_at).total_seconds()
 
+    @property
+    def ingest(self) -> IngestManager:
+        """The camera connections: subscribe here for live view, snapshots and detection."""
+        return self.recording.ingest
+
+    def refresh_health(self) -> None:
+        """Copy the pipeline's live state into the health registry (cheap: in-memory snapshots)."""
+        for camera_id, snapshot in self.recording.snapshot().items():
+            apply_snapshot(self.health, camera_id, snapshot)
+
 
 async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:
     database = await to_thread.run_sync(prepare_database, settings)
     stack.callback(database.dispose)
     catalogs = await to_thread.run_sync(Catalogs.load, settings.config.console.language)
+    recording = RecordingPipeline(settings, database)
+    await to_thread.run_sync(recording.start)
+    stack.push_async_callback(to_thread.run_sync, recording.stop)
     station = Station(
         settings=settings,
         database=database,
@@ -71,6 +89,8 @@ async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:
         catalogs=catalogs,
         templates=build_templates(timezone=settings.config.station.timezone),
         login_limiter=LoginRateLimiter(settings.config.console.login_attempts_per_minute),
+        recording=recording,
     )
+    station.live = await open_live(settings, station.ingest, stack)
     logger.info("station %r ready: %d camera(s) configured", station.name, len(settings.config.cameras))
     return station

@@ -15,9 +15,9 @@ from typing import Any
 
 from config.settings import Settings, settings_from_config
 from console.account import Actor, add_user
-from console.cli.common import add_config_argument, database_errors, open_database
-from console.demo import DEMO_USERNAME, demo_config, demo_data_dir
 from console.bootstrap import prepare_database
+from console.cli.common import add_config_argument, database_errors, open_database
+from console.demo import DEMO_USERNAME, demo_data_dir, prepare_demo
 from storage.migration import DatabaseTooNewError
 from storage.model import Role
 from storage.user import count_users
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    settings = settings_from_config(demo_config(demo_data_dir()))
+    settings = settings_from_config(prepare_demo(demo_data_dir()))
     try:
         database = prepare_database(settings, hint_first_user=False)
     except DatabaseTooNewError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.routes import auth, health, openapi, page, token, user
+from console.routes import auth, health, live, metrics, openapi, page, token, user
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -17,5 +17,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     token.router,
     user.router,
     openapi.router,
+    metrics.router,
+    live.router,
     page.router,
 )

@@ -10,7 +10,11 @@ from sqlalchemy import text
 
 from console.deps import StationDep
 from console.health import CameraHealth, CameraStatus
+from console.recording import CameraSnapshot
 from console.station import Station
+from storage.retention import RetentionStatus
+from streams.health import StreamHealth
+from streams.recorder import RecorderStatus
 
 router = APIRouter(prefix="/api", tags=["health"])
 
@@ -25,9 +29,11 @@ class CameraHealthPublic(BaseModel):
     last_packet_at: datetime | None
     fps: float | None
     bitrate_kbps: float | None
+    streams: list[StreamHealthPublic] = []
+    recorder: RecorderPublic | None = None
 
     @classmethod
-    def of(cls, health: CameraHealth) -> CameraHealthPublic:
+    def of(cls, health: CameraHealth, snapshot: CameraSnapshot | None = None) -> CameraHealthPublic:
         return cls(
             id=health.id,
             name=health.name,
@@ -38,6 +44,133 @@ class CameraHealthPublic(BaseModel):
             last_packet_at=health.last_packet_at,
             fps=health.fps,
             bitrate_kbps=health.bitrate_kbps,
+            streams=[] if snapshot is None else [StreamHealthPublic.of(h) for h in snapshot.streams],
+            recorder=None
+            if snapshot is None or snapshot.recorder is None
+            else RecorderPublic.of(snapshot.recorder),
+        )
+
+
+class StreamHealthPublic(BaseModel):
+    """One camera stream's ingest state (URL redacted)."""
+
+    stream: str
+    state: str
+    since: datetime
+    url: str
+    transport: str
+    last_error: str | None
+    last_error_at: datetime | None
+    next_retry_at: datetime | None
+    degraded_reason: str | None
+    codec: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    expected_fps: float | None
+    bitrate_bps: float | None
+    keyframe_interval_s: float | None
+    keyframe_interval_frames: int | None
+    reconnects: int
+    connect_attempts: int
+    corrupt_packets: int
+    clock_lag_s: float | None
+    last_clock_event: str | None
+
+    @classmethod
+    def of(cls, h: StreamHealth) -> StreamHealthPublic:
+        return cls(
+            stream=h.stream,
+            state=h.state.value,
+            since=h.since_utc,
+            url=h.url,
+            transport=h.transport,
+            last_error=h.last_error,
+            last_error_at=h.last_error_utc,
+            next_retry_at=h.next_retry_utc,
+            degraded_reason=h.degraded_reason,
+            codec=h.codec,
+            width=h.width,
+            height=h.height,
+            fps=None if h.fps is None else round(h.fps, 2),
+            expected_fps=h.expected_fps,
+            bitrate_bps=None if h.bitrate_bps is None else round(h.bitrate_bps),
+            keyframe_interval_s=None if h.keyframe_interval_s is None else round(h.keyframe_interval_s, 3),
+            keyframe_interval_frames=h.keyframe_interval_frames,
+            reconnects=h.reconnects,
+            connect_attempts=h.connect_attempts,
+            corrupt_packets=h.corrupt_packets,
+            clock_lag_s=None if h.clock_lag_s is None else round(h.clock_lag_s, 3),
+            last_clock_event=h.last_clock_event,
+        )
+
+
+class RecorderPublic(BaseModel):
+    """The camera's recorder: what it is doing and how fresh the newest footage is."""
+
+    state: str
+    current_segment_start: datetime | None
+    newest_footage_at: datetime | None
+    newest_footage_age_s: float | None
+    segments_closed: int
+    bytes_written: int
+    gap_reason: str | None
+    stop_reason: str | None
+    alarm: str | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, r: RecorderStatus) -> RecorderPublic:
+        return cls(
+            state=r.state.value,
+            current_segment_start=r.current_segment_start_utc,
+            newest_footage_at=r.newest_footage_utc,
+            newest_footage_age_s=None if r.newest_footage_age_s is None else round(r.newest_footage_age_s, 1),
+            segments_closed=r.segments_closed,
+            bytes_written=r.bytes_written,
+            gap_reason=None if r.gap_reason is None else str(r.gap_reason),
+            stop_reason=None if r.stop_reason is None else str(r.stop_reason),
+            alarm=r.alarm,
+            last_error=r.last_error,
+        )
+
+
+class AlarmPublic(BaseModel):
+    code: str
+    message: str
+    camera_id: str | None
+
+
+class DiskPublic(BaseModel):
+    """Recordings file system and retention: free space, floor, forecast, alarms."""
+
+    total_bytes: int | None
+    free_bytes: int | None
+    floor_bytes: int | None
+    days_left: float | None
+    days_left_by_camera: dict[str, float | None]
+    recording_stopped: bool
+    deleted_bytes_total: int
+    alarms: list[AlarmPublic]
+    last_run_at: datetime | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, r: RetentionStatus) -> DiskPublic:
+        forecast = r.forecast
+        return cls(
+            total_bytes=r.disk_total_bytes,
+            free_bytes=r.disk_free_bytes,
+            floor_bytes=r.floor_bytes,
+            days_left=None
+            if forecast is None or forecast.days_left is None
+            else round(forecast.days_left, 2),
+            days_left_by_camera={} if forecast is None else dict(forecast.days_left_by_camera),
+            recording_stopped=r.recording_stopped,
+            deleted_bytes_total=r.deleted_bytes_total,
+            alarms=[AlarmPublic(code=a.code, message=a.message, camera_id=a.camera_id) for a in r.alarms],
+            last_run_at=r.last_run_utc,
+            last_error=r.last_error,
         )
 
 
@@ -54,6 +187,7 @@ class HealthPublic(BaseModel):
     started_at: datetime
     uptime_s: float
     database: DatabaseHealth
+    disk: DiskPublic
     cameras: list[CameraHealthPublic]
 
 
@@ -70,12 +204,19 @@ def check_database(station: Station) -> DatabaseHealth:
 @router.get("/health", summary="Process, database and camera status (no sign-in needed)")
 def get_health(station: StationDep) -> HealthPublic:
     database = check_database(station)
+    snapshots = station.recording.snapshot()
+    station.refresh_health()
+    retention = station.recording.retention_status()
+    healthy = database.ok and not retention.recording_stopped and not retention.alarms
     return HealthPublic(
-        status="ok" if database.ok else "degraded",
+        status="ok" if healthy else "degraded",
         station=station.name,
         version=station.version,
         started_at=station.started_at,
         uptime_s=round(station.uptime_s(), 3),
         database=database,
-        cameras=[CameraHealthPublic.of(camera) for camera in station.health.snapshot()],
+        disk=DiskPublic.of(retention),
+        cameras=[
+            CameraHealthPublic.of(camera, snapshots.get(camera.id)) for camera in station.health.snapshot()
+        ],
     )

@@ -44,7 +44,7 @@ def running(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[sub
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
                 output = process.stdout.read() if process.stdout else ""
@@ -55,7 +55,7 @@ def running(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[sub
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("station did not answer within 30 s")
+                pytest.fail("station did not answer within 60 s")
             time.sleep(0.2)
         yield process, base
     finally:
@@ -104,12 +104,24 @@ def test_bad_config_exits_78(tmp_path: Path) -> None:
     assert "cameras" in result.stderr
 
 
+def wait_for_demo_cameras(base: str, timeout_s: float = 30) -> dict[str, dict[str, object]]:
+    """Until every demo camera is online and being recorded; returns the cameras of /api/health."""
+    deadline = time.monotonic() + timeout_s
+    cameras: dict[str, dict[str, object]] = {}
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{base}/api/health").json()
+        cameras = {c["id"]: c for c in health["cameras"]}
+        if cameras and all(c["status"] == "online" and c["recording"] for c in cameras.values()):
+            return cameras
+        time.sleep(0.5)
+    pytest.fail(f"demo cameras not online and recording within {timeout_s} s: {cameras}")
+
+
 def test_demo_creates_a_demo_admin_once(tmp_path: Path) -> None:
     env = {"STATION_DATA_DIR": str(tmp_path / "demo")}
     with running("demo", env=env) as (process, base):
-        first_output = ""
-        health = httpx.get(f"{base}/api/health").json()
-        assert health["status"] == "ok"
+        cameras = wait_for_demo_cameras(base)
+        assert sorted(cameras) == ["demo-entrance", "demo-parking", "demo-yard"]
     first_output = process.stdout.read() if process.stdout else ""
     password = next(
         line.split()[1] for line in first_output.splitlines() if line.strip().startswith("password:")
@@ -117,5 +129,10 @@ def test_demo_creates_a_demo_admin_once(tmp_path: Path) -> None:
     with running("demo", env=env) as (process, base):
         login = httpx.post(f"{base}/api/auth/login", json={"username": "demo", "password": password})
         assert login.status_code == 200 and login.json()["user"]["role"] == "admin"
+        wait_for_demo_cameras(base)
+        metrics = httpx.get(f"{base}/metrics", cookies=login.cookies)
+        assert metrics.status_code == 200
+        assert 'station_camera_up{camera="demo-yard"} 1' in metrics.text
+        assert "station_disk_free_bytes" in metrics.text
     second_output = process.stdout.read() if process.stdout else ""
     assert "existing users kept" in second_output and password not in second_output

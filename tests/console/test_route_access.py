@@ -24,6 +24,8 @@ PUBLIC = {
     ("POST", "/login"),
 }
 PUBLIC_MOUNTS = {"/static"}
+# Machine endpoints outside /api that answer like the API (401, no login redirect): scrapers hold tokens.
+MACHINE_PATHS = {"/metrics"}
 PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 
 
@@ -68,7 +70,7 @@ def anonymous_leaks(client: TestClient) -> tuple[list[str], int]:
             continue
         checked += 1
         response = client.request(method, concrete(path), json={}, follow_redirects=False)
-        if path == "/api" or path.startswith("/api/"):
+        if path == "/api" or path.startswith("/api/") or path in MACHINE_PATHS:
             refused = (
                 response.status_code == 401
                 and response.json()["error"]["code"] == "not_authenticated"

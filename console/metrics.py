@@ -1,0 +1,126 @@
+"""Prometheus exposition of recording health: a pure renderer over snapshots and index figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from console.recording import CameraSnapshot
+from storage.retention import RetentionStatus
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_STATE_VALUES = ("connecting", "online", "degraded", "offline")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexFigures:
+    """Figures read from the database for the metrics page."""
+
+    gap_seconds_hour: Mapping[str, float] = field(default_factory=dict)
+    gap_seconds_day: Mapping[str, float] = field(default_factory=dict)
+    bytes_on_disk: Mapping[str, int] = field(default_factory=dict)
+    newest_segment_end: Mapping[str, datetime] = field(default_factory=dict)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+
+
+class _Family:
+    def __init__(self, name: str, kind: str, help_text: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.help_text = help_text
+        self.samples: list[tuple[dict[str, str], float]] = []
+
+    def add(self, value: float | None, **labels: str) -> None:
+        if value is not None:
+            self.samples.append((labels, float(value)))
+
+    def lines(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help_text}"
+        yield f"# TYPE {self.name} {self.kind}"
+        for labels, value in self.samples:
+            yield f"{self.name}{_labels(labels)} {value:.6g}"
+
+
+def render_metrics(
+    snapshots: Mapping[str, CameraSnapshot],
+    retention: RetentionStatus,
+    figures: IndexFigures,
+    *,
+    now: datetime,
+) -> str:
+    """The whole ``/metrics`` page."""
+    up = _Family("station_camera_up", "gauge", "1 when the camera's main stream delivers video.")
+    state = _Family("station_camera_state", "gauge", "Ingest state of a camera stream (one-hot).")
+    fps = _Family("station_camera_fps", "gauge", "Measured frames per second.")
+    bitrate = _Family("station_camera_bitrate_bps", "gauge", "Measured bitrate in bits per second.")
+    keyint = _Family("station_camera_keyframe_interval_seconds", "gauge", "Measured keyframe interval.")
+    reconnects = _Family("station_camera_reconnects_total", "counter", "Successful reconnections.")
+    gap_hour = _Family(
+        "station_recording_gap_seconds_last_hour", "gauge", "Seconds without footage, last hour."
+    )
+    gap_day = _Family(
+        "station_recording_gap_seconds_last_day", "gauge", "Seconds without footage, last 24 h."
+    )
+    age = _Family("station_recording_newest_segment_age_seconds", "gauge", "Age of the newest footage.")
+    on_disk = _Family("station_recording_bytes_on_disk", "gauge", "Bytes of footage on disk per camera.")
+    recording = _Family("station_recording_active", "gauge", "1 while the camera is being recorded.")
+    for camera_id, snap in sorted(snapshots.items()):
+        main = snap.main
+        up.add(
+            1.0 if main is not None and main.state.value in ("online", "degraded") else 0.0, camera=camera_id
+        )
+        for health in snap.streams:
+            labels = {"camera": camera_id, "stream": health.stream}
+            for value in _STATE_VALUES:
+                state.add(1.0 if health.state.value == value else 0.0, **labels, state=value)
+            fps.add(health.fps, **labels)
+            bitrate.add(health.bitrate_bps, **labels)
+            keyint.add(health.keyframe_interval_s, **labels)
+            reconnects.add(health.reconnects, **labels)
+        gap_hour.add(figures.gap_seconds_hour.get(camera_id, 0.0), camera=camera_id)
+        gap_day.add(figures.gap_seconds_day.get(camera_id, 0.0), camera=camera_id)
+        newest = figures.newest_segment_end.get(camera_id)
+        if snap.recorder is not None and snap.recorder.newest_footage_utc is not None:
+            newest = (
+                max(newest, snap.recorder.newest_footage_utc) if newest else snap.recorder.newest_footage_utc
+            )
+        age.add(None if newest is None else max(0.0, (now - newest).total_seconds()), camera=camera_id)
+        on_disk.add(figures.bytes_on_disk.get(camera_id, 0), camera=camera_id)
+        recording.add(
+            1.0 if snap.recorder is not None and snap.recorder.state.value == "recording" else 0.0,
+            camera=camera_id,
+        )
+    disk_free = _Family("station_disk_free_bytes", "gauge", "Free bytes on the recordings file system.")
+    disk_total = _Family("station_disk_total_bytes", "gauge", "Size of the recordings file system.")
+    days_left = _Family("station_disk_days_left", "gauge", "Days of recording left at the current rate.")
+    cam_days = _Family("station_camera_disk_days_left", "gauge", "Days left if only this camera recorded.")
+    deleted = _Family("station_retention_deleted_bytes_total", "counter", "Bytes deleted by retention.")
+    stopped = _Family("station_recording_stopped_by_retention", "gauge", "1 when only evidence is left.")
+    alarms = _Family("station_alarms", "gauge", "Active alarms by code.")
+    disk_free.add(retention.disk_free_bytes)
+    disk_total.add(retention.disk_total_bytes)
+    if retention.forecast is not None:
+        days_left.add(retention.forecast.days_left)
+        for cam, days in sorted(retention.forecast.days_left_by_camera.items()):
+            cam_days.add(days, camera=cam)
+    deleted.add(retention.deleted_bytes_total)
+    stopped.add(1.0 if retention.recording_stopped else 0.0)
+    codes: dict[str, int] = {}
+    for alarm in retention.alarms:
+        codes[alarm.code] = codes.get(alarm.code, 0) + 1
+    for code, count in sorted(codes.items()):
+        alarms.add(count, code=code)
+    families = [up, state, fps, bitrate, keyint, reconnects, gap_hour, gap_day, age, on_disk, recording]
+    families += [disk_free, disk_total, days_left, cam_days, deleted, stopped, alarms]
+    return "\n".join(line for family in families for line in family.lines()) + "\n"

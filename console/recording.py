@@ -1,0 +1,112 @@
+"""The recording pipeline of a running station: ingest → recorders → retention, wired in one place.
+
+Start order: reconcile the disk with the index (finish ``.partial`` files of a crash, close the
+``station_stopped`` gap), start ingest, one recorder per recorded camera stream, then retention. Stop is the
+reverse: ingest first (each recorder sees the stream stop and closes its file), then the recorders (pending
+index rows written, ``station_stopped`` gap opened), then retention.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from config.settings import Settings
+from storage.database import Database
+from storage.retention import RetentionSettings, RetentionStatus, RetentionWorker
+from streams.health import StreamHealth
+from streams.ingest import IngestManager
+from streams.reconcile import ReconcileReport, reconcile_recordings
+from streams.recorder import RecorderSettings, RecorderStatus, SegmentRecorder
+
+logger = logging.getLogger(__name__)
+
+RECORDER_QUEUE_PACKETS = 2048  # ~80 s of 25 fps video: a DB or disk hiccup never stalls the camera
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSnapshot:
+    """What the station knows about one camera right now."""
+
+    camera_id: str
+    streams: tuple[StreamHealth, ...]
+    recorder: RecorderStatus | None
+
+    @property
+    def main(self) -> StreamHealth | None:
+        return next((h for h in self.streams if h.stream == "main"), None)
+
+
+class RecordingPipeline:
+    """Owns the ingest manager, the recorders and the retention worker of one station."""
+
+    def __init__(self, settings: Settings, database: Database, *, retention_interval_s: float = 60.0) -> None:
+        self.settings = settings
+        self.database = database
+        config = settings.config
+        self.ingest = IngestManager(config.cameras, secrets=settings.secrets)
+        self.recorders: dict[str, SegmentRecorder] = {}
+        for camera in config.cameras:
+            record = camera.recording.enabled
+            if camera.enabled and (record if record is not None else config.recording.enabled):
+                self.recorders[camera.id] = SegmentRecorder(
+                    camera_id=camera.id,
+                    db=database,
+                    root=settings.recordings_dir,
+                    settings=RecorderSettings.from_config(config, camera.id),
+                )
+        self.retention = RetentionWorker(
+            db=database,
+            root=settings.recordings_dir,
+            settings=RetentionSettings.from_config(config, interval_s=retention_interval_s),
+            controls=self.recorders,
+        )
+        self.reconcile_report: ReconcileReport | None = None
+        self._started = False
+
+    def start(self) -> None:
+        root = self.settings.recordings_dir
+        root.mkdir(parents=True, exist_ok=True)
+        self.reconcile_report = reconcile_recordings(
+            self.database, root, camera_ids=[c.id for c in self.settings.config.cameras]
+        )
+        self.ingest.start()
+        for camera_id, recorder in self.recorders.items():
+            if (camera_id, "main") not in self.ingest.workers:
+                logger.error("%s: not recorded: its main stream could not be set up", camera_id)
+                continue
+            recorder.start(self.ingest.subscribe(camera_id, "recorder", maxsize=RECORDER_QUEUE_PACKETS))
+        self.retention.start()
+        self._started = True
+        logger.info(
+            "recording: %d camera stream(s) ingested, %d recorded into %s",
+            len(self.ingest.workers),
+            len(self.recorders),
+            root,
+        )
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self.ingest.stop(timeout_s=10.0)
+        for recorder in self.recorders.values():
+            recorder.stop(detail="station stopped")
+        self.retention.stop()
+        logger.info("recording stopped")
+
+    def snapshot(self) -> dict[str, CameraSnapshot]:
+        by_camera: dict[str, list[StreamHealth]] = {}
+        for health in self.ingest.health():
+            by_camera.setdefault(health.camera_id, []).append(health)
+        return {
+            camera.id: CameraSnapshot(
+                camera_id=camera.id,
+                streams=tuple(by_camera.get(camera.id, ())),
+                recorder=self.recorders[camera.id].status() if camera.id in self.recorders else None,
+            )
+            for camera in self.settings.config.cameras
+        }
+
+    def retention_status(self) -> RetentionStatus:
+        return self.retention.status()

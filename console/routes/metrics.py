@@ -1,0 +1,33 @@
+"""``GET /metrics``: Prometheus exposition of camera, recording and disk figures (signed-in users and API
+tokens only: give the scraper an API token)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from console.deps import CurrentUser, StationDep
+from console.metrics import CONTENT_TYPE, IndexFigures, render_metrics
+from storage.gap import gap_seconds
+from storage.model import utcnow
+from storage.segment import bytes_by_camera, newest_segment_end_by_camera
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+def get_metrics(station: StationDep, _user: CurrentUser) -> PlainTextResponse:
+    now = utcnow()
+    with station.database.session() as session:
+        figures = IndexFigures(
+            gap_seconds_hour=gap_seconds(session, since_utc=now - timedelta(hours=1), now_utc=now),
+            gap_seconds_day=gap_seconds(session, since_utc=now - timedelta(days=1), now_utc=now),
+            bytes_on_disk=bytes_by_camera(session),
+            newest_segment_end=newest_segment_end_by_camera(session),
+        )
+    body = render_metrics(
+        station.recording.snapshot(), station.recording.retention_status(), figures, now=now
+    )
+    return PlainTextResponse(body, media_type=CONTENT_TYPE)
