@@ -1,7 +1,7 @@
 """Continuous recording of one camera stream: keyframe-aligned fragmented-MP4 segments plus their index rows.
 
 :class:`SegmentRecorder` consumes what the fan-out delivers (``MediaPacket``, ``StreamStarted``,
-``StreamStopped``, ``PacketsDropped``, or ingest's ``StreamEnded``) in its own thread named
+``StreamStopped`` or ``PacketsDropped``) in its own thread named
 ``recorder-<camera>``. It never re-encodes and never silently loses footage:
 
 - a file starts on a keyframe (packets before the first keyframe of a connection are dropped and counted) and
@@ -45,7 +45,7 @@ from storage.segment import (
     update_segment_progress,
 )
 from streams.fanout import PacketsDropped, StreamStarted, StreamStopped, SubscriptionClosedError
-from streams.packet import MediaPacket, StreamEnded, StreamFormat
+from streams.packet import MediaPacket, StreamFormat
 from streams.segment_file import SegmentFileError, recover_partial
 from streams.segment_writer import (
     FileOpener,
@@ -58,7 +58,7 @@ from streams.segment_writer import (
 
 logger = logging.getLogger(__name__)
 
-RecorderItem = MediaPacket | StreamEnded | StreamStarted | StreamStopped | PacketsDropped
+RecorderItem = MediaPacket | StreamStarted | StreamStopped | PacketsDropped
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 _STOP_REASONS: dict[str, GapReason] = {
@@ -312,9 +312,6 @@ class SegmentRecorder:
         self._apply_pause_request()
         if isinstance(item, MediaPacket):
             self._on_packet(item)
-        elif isinstance(item, StreamEnded):
-            if item.camera_id == self.camera_id:
-                self._on_stream_end(item.last_ts_utc or item.at_utc, gap_reason_for(item.reason), item.detail)
         elif isinstance(item, StreamStopped):
             detail = f"connection {item.format.connection_id} ended: {item.reason}"
             self._on_stream_end(item.last_ts_utc or item.at_utc, gap_reason_for(item.reason), detail)

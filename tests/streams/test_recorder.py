@@ -20,7 +20,7 @@ from storage.database import Database
 from storage.layout import resolve_relative
 from storage.model import Gap, GapReason, Segment
 from streams.fanout import Fanout, PacketsDropped, StreamStarted, StreamStopped
-from streams.packet import MediaPacket, StreamEnded
+from streams.packet import MediaPacket
 from streams.recorder import RecorderSettings, RecorderState, SegmentRecorder, gap_reason_for
 from tests.support.mp4 import DemuxOptions, demux_packets, probe_file
 from tests.support.paths import shared_file
@@ -132,7 +132,7 @@ def test_stream_end_gap_and_resume_on_next_connection(database: Database, tmp_pa
     # the failing reconnects repeat the same reason: still one gap
     feed(
         recorder,
-        [StreamEnded("cam-1", "main", 1, T0 + timedelta(seconds=10), None, "camera_unreachable", "refused")],
+        [StreamStopped(fmt, T0 + timedelta(seconds=10), "connect_failed", None)],
     )
     feed(recorder, [StreamStarted(second[0].format, T0 + timedelta(seconds=12)), *second])
     recorder.stop()
@@ -163,17 +163,7 @@ def test_stall_and_lost_packets_and_jumps_become_gaps(database: Database, tmp_pa
     ]
     feed(
         recorder,
-        [
-            StreamEnded(
-                "cam-1",
-                "main",
-                1,
-                T0 + timedelta(seconds=6),
-                items[59].ts_utc,
-                "stream_stalled",
-                "silent 5 s",
-            )
-        ],
+        [StreamStopped(items[0].format, T0 + timedelta(seconds=6), "stalled", items[59].ts_utc)],
     )
     feed(recorder, later)
     recorder.stop()
