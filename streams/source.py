@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -161,11 +161,12 @@ class RtspConnection:
             raise
 
     def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
+        untimed: RawPacket | None = None
         try:
             for packet in self._container.demux(self._video):
                 if packet.size == 0:
                     continue  # the demuxer's flush packet at the end
-                yield RawPacket(
+                raw = RawPacket(
                     bytes(packet),
                     packet.pts,
                     packet.dts,
@@ -173,6 +174,15 @@ class RtspConnection:
                     packet.is_keyframe,
                     packet.is_corrupt,
                 )
+                if raw.pts is None and raw.dts is None and raw.is_keyframe:
+                    # FFmpeg's RTSP demuxer hands over the session's first keyframe before it has a
+                    # timestamp; dropping it would cost a whole GOP on every (re)connect.
+                    untimed = raw
+                    continue
+                if untimed is not None:
+                    yield backdate(untimed, raw, frame_ticks(self.format))
+                    untimed = None
+                yield raw
                 if stop.is_set():
                     return
         except (av.error.FFmpegError, OSError) as exc:
@@ -184,6 +194,21 @@ class RtspConnection:
             self._container.close()
         except (av.error.FFmpegError, OSError) as exc:
             log.debug("%s/%s: error closing: %s", self.spec.camera_id, self.spec.stream, _message(exc))
+
+
+def frame_ticks(fmt: StreamFormat) -> int:
+    """One frame's duration in the stream's time base (25 fps when the stream does not say); pure."""
+    fps = fmt.average_fps or 25.0
+    return max(1, round(1 / (fps * fmt.time_base)))
+
+
+def backdate(untimed: RawPacket, successor: RawPacket, ticks: int) -> RawPacket:
+    """Give a timestamp-less packet the time one frame before its successor (never below zero); pure."""
+    anchor = successor.dts if successor.dts is not None else successor.pts
+    if anchor is None:
+        return untimed
+    stamp = max(0, anchor - ticks)
+    return replace(untimed, pts=stamp, dts=stamp)
 
 
 def annexb_extradata(avcc: bytes) -> bytes | None:
@@ -243,10 +268,6 @@ class FileConnection:
             average_fps=fmt.average_fps,
         )
 
-    def _frame_ticks(self) -> int:
-        fps = self.format.average_fps or 25.0
-        return max(1, round(1 / (fps * self.format.time_base)))
-
     def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
         offset = 0  # added to every pts/dts: grows by the clip length at each loop
         first_pts: int | None = None
@@ -262,7 +283,7 @@ class FileConnection:
                         continue
                     if first_pts is None:
                         first_pts = packet.pts
-                    duration = packet.duration or self._frame_ticks()
+                    duration = packet.duration or frame_ticks(self.format)
                     end_pts = max(end_pts, packet.pts + duration)
                     outputs = bsf.filter(packet) if bsf is not None else [packet]
                     for out in outputs:

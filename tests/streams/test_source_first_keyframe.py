@@ -1,0 +1,61 @@
+"""The first keyframe of an RTSP session arrives without a timestamp; ingest must keep it, not wait a GOP."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from streams.fanout import StreamStarted
+from streams.ingest import IngestWorker
+from streams.packet import MediaPacket, StreamFormat
+from streams.source import RawPacket, SourceSpec, backdate, frame_ticks
+from tests.support.rtsp_server import RtspServerFactory
+
+OPEN_BUDGET_S = 2.0  # PyAV needs ~1.2 s to open a session; losing the first GOP would add another 1 s
+FMT = StreamFormat("cam1", "main", 1, "h264", 640, 360, Fraction(1, 90000), None, 25.0)
+
+
+def test_frame_ticks_and_backdate_are_one_frame_before_the_successor() -> None:
+    assert frame_ticks(FMT) == 3600
+    untimed = RawPacket(b"\x00\x00\x00\x01\x65", None, None, None, True, False)
+    successor = RawPacket(b"\x00\x00\x00\x01\x41", 3604, 3604, None, False, False)
+    stamped = backdate(untimed, successor, frame_ticks(FMT))
+    assert (stamped.pts, stamped.dts, stamped.is_keyframe) == (4, 4, True)
+    early = RawPacket(b"x", 100, 100, None, False, False)
+    assert backdate(untimed, early, 3600).pts == 0  # never below zero
+    no_time = RawPacket(b"x", None, None, None, False, False)
+    assert backdate(untimed, no_time, 3600) is untimed
+
+
+@pytest.mark.rtsp
+@pytest.mark.timeout(60)
+def test_first_packet_of_a_session_is_its_first_keyframe(
+    rtsp_server_factory: RtspServerFactory, small_clip: Path
+) -> None:
+    server = rtsp_server_factory({"cam1": small_clip})  # keyframe every 1 s
+    spec = SourceSpec("cam1", "main", server.url("cam1"), "tcp", open_timeout_s=3, read_timeout_s=3)
+    worker = IngestWorker(spec)
+    subscription = worker.subscribe("probe")
+    started = time.monotonic()
+    worker.start()
+    try:
+        first: MediaPacket | None = None
+        while first is None and time.monotonic() - started < 10:
+            item = subscription.get(timeout_s=0.5)
+            if isinstance(item, MediaPacket):
+                first = item
+            elif item is not None:
+                assert isinstance(item, StreamStarted)
+        elapsed = time.monotonic() - started
+        assert first is not None and first.is_keyframe
+        second = subscription.get(timeout_s=2)
+        assert isinstance(second, MediaPacket) and second.pts is not None and first.pts is not None
+        assert 0 < second.pts - first.pts <= 2 * frame_ticks(first.format)
+        health = worker.health()
+        assert health.skipped_packets == 0, "the session's first keyframe was thrown away"
+        assert elapsed < OPEN_BUDGET_S, f"first frame after {elapsed:.2f} s"
+    finally:
+        worker.stop()
