@@ -10,7 +10,9 @@ from tests.support.database import (  # noqa: F401
     postgres_template,
     sqlite_template,
 )
+from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.postgres import postgres_server  # noqa: F401
+from tests.support.rtsp_server import rtsp_server_factory  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
