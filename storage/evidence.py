@@ -1,0 +1,641 @@
+"""Signed evidence packages: build a ZIP of clips with a signed manifest, and verify one.
+
+Package layout (every member stored, not compressed, so members can be hashed and checked in place)::
+
+    clips/<camera>_<UTC start>.mp4   the clip file(s), stream copies of the recordings
+    README.txt                       how to verify (ru/en); listed and hashed in the manifest
+    manifest.json                    what, when, who, why, and the size and SHA-256 of every listed file
+    manifest.sig                     Ed25519 signature over the exact bytes of manifest.json
+    station_public_key.pem           the station's public key; its fingerprint is in the manifest
+
+Verification (:func:`verify_package`) checks the signature over the manifest bytes, that the public key in
+the package has the fingerprint the manifest names, optionally that it is the key the verifier expects
+(``expected_key``), and that every listed file is present with its size and SHA-256. Files in the package
+that the manifest does not list are an ERROR, not a warning: nothing unsigned may travel inside a package
+that is presented as signed, because a reader cannot tell an added ``clip_edited.mp4`` or a replaced README
+from the genuine ones.
+
+Building streams every clip into the ZIP in 1 MiB chunks, hashing as it writes; nothing is held in memory.
+Manifest functions (:func:`build_manifest`, :func:`manifest_bytes`) are pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import struct
+import uuid
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from storage.signing import (
+    PublicKeyError,
+    StationKey,
+    fingerprint,
+    load_public_key_pem,
+    verify_signature,
+)
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_FORMAT = "station-console-evidence/1"
+MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "manifest.sig"
+PUBLIC_KEY_NAME = "station_public_key.pem"
+README_NAME = "README.txt"
+CLIP_DIR = "clips"
+ENVELOPE_NAMES = frozenset({MANIFEST_NAME, SIGNATURE_NAME, PUBLIC_KEY_NAME})
+CHUNK_BYTES = 1 << 20
+MAX_SMALL_MEMBER_BYTES = 16 << 20  # manifest, signature, key: anything larger is not ours
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_HEADER_MAGIC = b"PK\x03\x04"
+
+
+class EvidenceError(Exception):
+    """Base of evidence-package failures."""
+
+
+class PackageBuildError(EvidenceError, OSError):
+    """The package could not be written."""
+
+
+class PackageUnreadableError(EvidenceError, ValueError):
+    """The file is not a readable evidence package (not a ZIP, or no manifest at all)."""
+
+
+def software_version() -> str:
+    try:
+        return metadata.version("station-console")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# --- what goes into a manifest --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """One recorded segment a clip was copied from."""
+
+    relative_path: str
+    sha256: str | None
+    segment_start_utc: datetime
+    segment_end_utc: datetime
+    used_from_utc: datetime
+    used_to_utc: datetime
+    clip_offset_s: float
+
+
+@dataclass(frozen=True)
+class GapEntry:
+    start_utc: datetime
+    end_utc: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class PackageClip:
+    """A finished clip file and what it shows."""
+
+    path: Path
+    camera_id: str
+    camera_name: str
+    requested_start_utc: datetime
+    requested_end_utc: datetime
+    actual_start_utc: datetime
+    actual_end_utc: datetime
+    sources: tuple[SourceEntry, ...] = ()
+    gaps: tuple[GapEntry, ...] = ()
+
+    @property
+    def arcname(self) -> str:
+        return f"{CLIP_DIR}/{self.path.name}"
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    """Who exports what, when and why."""
+
+    station_name: str
+    timezone: str
+    user_id: int
+    username: str
+    reason: str
+    exported_at_utc: datetime
+    complaint_id: int | None = None
+    complaint_number: str | None = None
+    export_id: int | None = None
+    package_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    software_version: str = field(default_factory=software_version)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    size: int
+    sha256: str
+    kind: str  # clip | readme
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).isoformat(timespec="milliseconds")
+
+
+def _range(start: datetime, end: datetime, timezone: str) -> dict[str, str]:
+    return {
+        "start_utc": _utc(start),
+        "end_utc": _utc(end),
+        "start_local": _local(start, timezone),
+        "end_local": _local(end, timezone),
+    }
+
+
+def _clip_entry(clip: PackageClip, timezone: str) -> dict[str, Any]:
+    return {
+        "file": clip.arcname,
+        "camera": {"id": clip.camera_id, "name": clip.camera_name},
+        "requested": _range(clip.requested_start_utc, clip.requested_end_utc, timezone),
+        "actual": _range(clip.actual_start_utc, clip.actual_end_utc, timezone),
+        "gaps": [
+            {
+                "start_utc": _utc(gap.start_utc),
+                "end_utc": _utc(gap.end_utc),
+                "seconds": round((gap.end_utc - gap.start_utc).total_seconds(), 3),
+                "reason": gap.reason,
+            }
+            for gap in clip.gaps
+        ],
+        "sources": [
+            {
+                "path": source.relative_path,
+                "sha256": source.sha256,
+                "segment_start_utc": _utc(source.segment_start_utc),
+                "segment_end_utc": _utc(source.segment_end_utc),
+                "used_from_utc": _utc(source.used_from_utc),
+                "used_to_utc": _utc(source.used_to_utc),
+                "clip_offset_s": round(source.clip_offset_s, 6),
+            }
+            for source in clip.sources
+        ],
+    }
+
+
+def build_manifest(
+    info: PackageInfo, key_fingerprint: str, clips: Sequence[PackageClip], files: Sequence[FileEntry]
+) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict (pure)."""
+    complaint = (
+        {"id": info.complaint_id, "number": info.complaint_number}
+        if info.complaint_id is not None or info.complaint_number
+        else None
+    )
+    return {
+        "format": MANIFEST_FORMAT,
+        "package_id": info.package_id,
+        "export_id": info.export_id,
+        "station": {
+            "name": info.station_name,
+            "timezone": info.timezone,
+            "public_key_fingerprint": key_fingerprint,
+            "public_key_file": PUBLIC_KEY_NAME,
+        },
+        "software": {"name": "station-console", "version": info.software_version},
+        "exported_at": {
+            "utc": _utc(info.exported_at_utc),
+            "local": _local(info.exported_at_utc, info.timezone),
+        },
+        "exported_by": {"user_id": info.user_id, "username": info.username},
+        "complaint": complaint,
+        "reason": info.reason,
+        "clips": [_clip_entry(clip, info.timezone) for clip in clips],
+        "files": [
+            {"name": entry.name, "size": entry.size, "sha256": entry.sha256, "kind": entry.kind}
+            for entry in files
+        ],
+    }
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """The exact bytes that are signed: sorted keys, 2-space indent, UTF-8, trailing newline (pure)."""
+    return (json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def readme_text(info: PackageInfo, key_fingerprint: str) -> str:
+    """The human-readable README (ru/en) (pure)."""
+    exported = _local(info.exported_at_utc, info.timezone)
+    return f"""ПАКЕТ ДОКАЗАТЕЛЬСТВ / EVIDENCE PACKAGE
+Станция / Station: {info.station_name}
+Экспорт / Exported: {exported} ({info.timezone}), {info.username}
+Отпечаток ключа станции / Station key fingerprint:
+  {key_fingerprint}
+
+RU
+Этот архив содержит видеозаписи (папка clips/) без перекодирования, файл manifest.json с описанием
+(камеры, время UTC и местное, исходные сегменты, SHA-256 каждого файла, кто и зачем выгрузил), подпись
+manifest.sig (Ed25519) и открытый ключ станции station_public_key.pem.
+Проверка: station verify ПАКЕТ.zip --key station_public_key.pem
+  (ключ станции нужно получить из надёжного источника, а не из этого архива, и сравнить отпечаток).
+Без программы: проверьте подпись manifest.sig над байтами manifest.json открытым ключом Ed25519
+(например, OpenSSL 3: openssl pkeyutl -verify -pubin -inkey station_public_key.pem -rawin
+ -in manifest.json -sigfile manifest.sig), затем сравните SHA-256 каждого файла (sha256sum) со значениями
+в manifest.json. Любое расхождение означает, что пакет изменён.
+
+EN
+This archive holds the video clips (clips/, stream copies, not re-encoded), manifest.json describing them
+(cameras, UTC and local times, source segments, SHA-256 of every file, who exported them and why), the
+Ed25519 signature manifest.sig over the exact bytes of manifest.json, and the station public key.
+Verify: station verify PACKAGE.zip --key station_public_key.pem
+  (obtain the station key from a trusted source, not from this archive, and compare its fingerprint).
+By hand: verify manifest.sig over manifest.json with the Ed25519 public key (OpenSSL 3:
+openssl pkeyutl -verify -pubin -inkey station_public_key.pem -rawin -in manifest.json -sigfile
+manifest.sig), then compare the SHA-256 of every file (sha256sum) with manifest.json. Any difference means
+the package was altered.
+"""
+
+
+# --- building -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    path: Path
+    size: int
+    sha256: str | None  # of the whole ZIP, when asked for
+    manifest: bytes
+    files: tuple[FileEntry, ...]
+
+
+def _zip_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
+    utc = moment.astimezone(UTC)
+    return (max(utc.year, 1980), utc.month, utc.day, utc.hour, utc.minute, utc.second)
+
+
+def _write_member(archive: zipfile.ZipFile, name: str, source: BinaryIO, size: int, when: datetime) -> str:
+    """Copy ``size`` bytes from ``source`` into a stored member in chunks; returns their SHA-256."""
+    info = zipfile.ZipInfo(name, date_time=_zip_time(when))
+    info.compress_type = zipfile.ZIP_STORED
+    info.file_size = size
+    info.external_attr = 0o644 << 16
+    digest = hashlib.sha256()
+    written = 0
+    with archive.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as member:
+        while chunk := source.read(CHUNK_BYTES):
+            digest.update(chunk)
+            member.write(chunk)
+            written += len(chunk)
+    if written != size:
+        raise PackageBuildError(f"{name}: expected {size} bytes, read {written} (file changed while packing)")
+    return digest.hexdigest()
+
+
+def _write_bytes(archive: zipfile.ZipFile, name: str, data: bytes, when: datetime) -> None:
+    info = zipfile.ZipInfo(name, date_time=_zip_time(when))
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)
+
+
+def build_package(
+    dest: Path,
+    *,
+    key: StationKey,
+    info: PackageInfo,
+    clips: Sequence[PackageClip],
+    hash_package: bool = True,
+) -> PackageResult:
+    """Write the signed package to ``dest`` (via ``dest.partial``, renamed when complete)."""
+    if not clips:
+        raise PackageBuildError("an evidence package needs at least one clip")
+    names = [clip.arcname for clip in clips]
+    if len(set(names)) != len(names):
+        raise PackageBuildError(f"clip file names are not unique: {names}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(dest.name + ".partial")
+    when = info.exported_at_utc
+    key_fingerprint = key.fingerprint
+    files: list[FileEntry] = []
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for clip in clips:
+                size = clip.path.stat().st_size
+                with clip.path.open("rb") as handle:
+                    digest = _write_member(archive, clip.arcname, handle, size, when)
+                files.append(FileEntry(clip.arcname, size, digest, "clip"))
+            readme = readme_text(info, key_fingerprint).encode("utf-8")
+            _write_bytes(archive, README_NAME, readme, when)
+            files.append(FileEntry(README_NAME, len(readme), hashlib.sha256(readme).hexdigest(), "readme"))
+            manifest = manifest_bytes(build_manifest(info, key_fingerprint, clips, files))
+            _write_bytes(archive, MANIFEST_NAME, manifest, when)
+            _write_bytes(archive, SIGNATURE_NAME, key.sign(manifest), when)
+            _write_bytes(archive, PUBLIC_KEY_NAME, key.public_pem, when)
+        package_sha256 = _file_sha256(partial) if hash_package else None
+        partial.replace(dest)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, PackageBuildError):
+            raise
+        raise PackageBuildError(f"cannot write evidence package {dest}: {exc}") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    logger.info("evidence package %s written (%d clip file(s))", dest, len(clips))
+    return PackageResult(dest, dest.stat().st_size, package_sha256, manifest, tuple(files))
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- verifying ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class VerificationReport:
+    """What was checked and what is wrong; ``valid`` only when there are no errors."""
+
+    path: Path
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+    key_fingerprint: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def render(self) -> str:
+        lines = [f"package: {self.path}"]
+        if self.manifest is not None:
+            lines.extend(_summary(self.manifest))
+        lines.extend(f"  OK    {line}" for line in self.passed)
+        lines.extend(f"  WARN  {line}" for line in self.warnings)
+        lines.extend(f"  FAIL  {line}" for line in self.errors)
+        verdict = "VALID" if self.valid else f"INVALID ({len(self.errors)} problem(s))"
+        lines.append(f"result: {verdict}")
+        return "\n".join(lines)
+
+
+def _section(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    value = manifest.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _summary(manifest: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    station = _section(manifest, "station")
+    by = _section(manifest, "exported_by")
+    at = _section(manifest, "exported_at")
+    lines.append(f"station: {station.get('name')} (key {station.get('public_key_fingerprint')})")
+    lines.append(f"exported: {at.get('local')} by {by.get('username')} (user {by.get('user_id')})")
+    complaint = manifest.get("complaint")
+    if isinstance(complaint, dict):
+        lines.append(f"complaint: {complaint.get('number')} (id {complaint.get('id')})")
+    lines.append(f"reason: {manifest.get('reason')}")
+    clips = manifest.get("clips")
+    for clip in clips if isinstance(clips, list) else []:
+        if isinstance(clip, dict):
+            actual = _section(clip, "actual")
+            camera = _section(clip, "camera")
+            lines.append(
+                f"clip: {clip.get('file')} camera {camera.get('id')} ({camera.get('name')}) "
+                f"{actual.get('start_local')} .. {actual.get('end_local')}"
+            )
+    return lines
+
+
+def _member_offset(handle: BinaryIO, info: zipfile.ZipInfo) -> int:
+    handle.seek(info.header_offset)
+    header = handle.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size:
+        raise zipfile.BadZipFile(f"{info.filename}: truncated local header")
+    fields = _LOCAL_HEADER.unpack(header)
+    if fields[0] != _LOCAL_HEADER_MAGIC:
+        raise zipfile.BadZipFile(f"{info.filename}: bad local header")
+    name_length, extra_length = fields[-2], fields[-1]
+    return int(info.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
+
+
+def _hash_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, str]:
+    """(size, SHA-256) of a member's content, read in chunks.
+
+    Stored members are read raw from the archive, so a damaged member still gets a hash to compare (the
+    ZIP's own CRC check would only raise); compressed members go through zipfile.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    if info.compress_type == zipfile.ZIP_STORED:
+        with path.open("rb") as handle:
+            handle.seek(_member_offset(handle, info))
+            remaining = info.compress_size
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK_BYTES, remaining))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                size += len(chunk)
+                remaining -= len(chunk)
+        return size, digest.hexdigest()
+    with archive.open(info) as member:
+        while chunk := member.read(CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _read_small(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    if info.file_size > MAX_SMALL_MEMBER_BYTES:
+        raise zipfile.BadZipFile(f"{info.filename} is {info.file_size} bytes, too large")
+    if info.compress_type == zipfile.ZIP_STORED:
+        with path.open("rb") as handle:
+            handle.seek(_member_offset(handle, info))
+            return handle.read(info.compress_size)
+    return archive.read(info)
+
+
+def _is_safe_name(name: str) -> bool:
+    pure = PurePosixPath(name)
+    return not (name.startswith("/") or "\\" in name or ".." in pure.parts or ":" in name)
+
+
+def verify_package(path: Path, *, expected_key: Ed25519PublicKey | None = None) -> VerificationReport:
+    """Check a package; raises :class:`PackageUnreadableError` when it is not a package at all."""
+    report = VerificationReport(path=path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise PackageUnreadableError(f"{path}: not a readable ZIP file: {exc}") from exc
+    with archive:
+        members = archive.infolist()
+        by_name: dict[str, zipfile.ZipInfo] = {}
+        for info in members:
+            if info.filename in by_name:
+                report.errors.append(f"{info.filename}: appears more than once in the ZIP")
+            by_name[info.filename] = info
+            if not _is_safe_name(info.filename):
+                report.errors.append(f"{info.filename!r}: unsafe file name in the ZIP")
+        if MANIFEST_NAME not in by_name:
+            raise PackageUnreadableError(f"{path}: no {MANIFEST_NAME}: not an evidence package")
+        try:
+            manifest_data = _read_small(path, archive, by_name[MANIFEST_NAME])
+            signature = _read_optional(path, archive, by_name.get(SIGNATURE_NAME))
+            key_pem = _read_optional(path, archive, by_name.get(PUBLIC_KEY_NAME))
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise PackageUnreadableError(f"{path}: damaged ZIP: {exc}") from exc
+        public_key = _check_signature(report, manifest_data, signature, key_pem, expected_key)
+        manifest = _parse_manifest(report, manifest_data)
+        if manifest is not None:
+            report.manifest = manifest
+            _check_fingerprint(report, manifest, public_key)
+            _check_files(report, path, archive, by_name, manifest)
+    return report
+
+
+def _read_optional(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> bytes | None:
+    return None if info is None else _read_small(path, archive, info)
+
+
+def _check_signature(
+    report: VerificationReport,
+    manifest_data: bytes,
+    signature: bytes | None,
+    key_pem: bytes | None,
+    expected_key: Ed25519PublicKey | None,
+) -> Ed25519PublicKey | None:
+    """Verify the signature with the packaged key (and the expected one); returns the packaged key."""
+    public_key: Ed25519PublicKey | None = None
+    if key_pem is None:
+        report.errors.append(f"{PUBLIC_KEY_NAME}: missing from the package")
+    else:
+        try:
+            public_key = load_public_key_pem(key_pem)
+        except PublicKeyError as exc:
+            report.errors.append(f"{PUBLIC_KEY_NAME}: cannot be read: {exc}")
+    if public_key is not None:
+        report.key_fingerprint = fingerprint(public_key)
+    if expected_key is not None:
+        expected_fp = fingerprint(expected_key)
+        if public_key is not None and report.key_fingerprint != expected_fp:
+            report.errors.append(
+                f"{PUBLIC_KEY_NAME}: package is signed by key {report.key_fingerprint}, "
+                f"not by the expected station key {expected_fp}"
+            )
+        elif public_key is not None:
+            report.passed.append(f"station key is the expected key {expected_fp}")
+    elif public_key is not None:
+        report.warnings.append(
+            f"signature checked only against the key inside the package ({report.key_fingerprint}); "
+            "pass --key with the station's public key obtained separately to prove who signed it"
+        )
+    if signature is None:
+        report.errors.append(f"{SIGNATURE_NAME}: missing: the manifest is not signed")
+        return public_key
+    check_key = expected_key if expected_key is not None else public_key
+    if check_key is None:
+        return public_key
+    if verify_signature(check_key, signature, manifest_data):
+        report.passed.append(f"{SIGNATURE_NAME}: valid Ed25519 signature over {MANIFEST_NAME}")
+    else:
+        whose = "the expected station key" if expected_key is not None else "the package's public key"
+        report.errors.append(
+            f"{SIGNATURE_NAME}: signature does not match {MANIFEST_NAME} with {whose} "
+            f"({fingerprint(check_key)}): the manifest or the signature was altered"
+        )
+    return public_key
+
+
+def _parse_manifest(report: VerificationReport, data: bytes) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        report.errors.append(f"{MANIFEST_NAME}: not valid JSON ({exc}); cannot check the files")
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        report.errors.append(f"{MANIFEST_NAME}: unknown format {found!r} (expected {MANIFEST_FORMAT})")
+        return None
+    return manifest
+
+
+def _check_fingerprint(
+    report: VerificationReport, manifest: dict[str, Any], public_key: Ed25519PublicKey | None
+) -> None:
+    station = manifest.get("station")
+    declared = station.get("public_key_fingerprint") if isinstance(station, dict) else None
+    if public_key is None:
+        return
+    if declared != report.key_fingerprint:
+        report.errors.append(
+            f"{PUBLIC_KEY_NAME}: fingerprint {report.key_fingerprint} differs from the manifest's {declared}"
+        )
+    else:
+        report.passed.append(f"{PUBLIC_KEY_NAME}: fingerprint matches the manifest ({declared})")
+
+
+def _check_files(
+    report: VerificationReport,
+    path: Path,
+    archive: zipfile.ZipFile,
+    by_name: dict[str, zipfile.ZipInfo],
+    manifest: dict[str, Any],
+) -> None:
+    listed = manifest.get("files")
+    if not isinstance(listed, list) or not listed:
+        report.errors.append(f"{MANIFEST_NAME}: lists no files")
+        return
+    seen: set[str] = set()
+    for entry in listed:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            report.errors.append(f"{MANIFEST_NAME}: malformed file entry {entry!r}")
+            continue
+        name: str = entry["name"]
+        seen.add(name)
+        info = by_name.get(name)
+        if info is None:
+            report.errors.append(f"{name}: listed in the manifest but missing from the package")
+            continue
+        _check_one_file(report, path, archive, info, entry)
+    for name in sorted(set(by_name) - seen - ENVELOPE_NAMES):
+        if not name.endswith("/"):
+            report.errors.append(f"{name}: in the package but not listed in the signed manifest (added file)")
+
+
+def _check_one_file(
+    report: VerificationReport,
+    path: Path,
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    entry: dict[str, Any],
+) -> None:
+    name = info.filename
+    try:
+        size, digest = _hash_member(path, archive, info)
+    except (zipfile.BadZipFile, OSError) as exc:
+        report.errors.append(f"{name}: cannot be read: {exc}")
+        return
+    problems = []
+    if size != entry.get("size"):
+        problems.append(f"size expected {entry.get('size')} bytes, actual {size}")
+    if digest != entry.get("sha256"):
+        problems.append(f"SHA-256 expected {entry.get('sha256')}, actual {digest}")
+    if problems:
+        report.errors.append(f"{name}: altered: " + "; ".join(problems))
+    else:
+        report.passed.append(f"{name}: {size} bytes, SHA-256 {digest}")

@@ -1,0 +1,255 @@
+"""Export recorded footage of one or more cameras as one signed evidence package.
+
+Steps: validate the request; find each camera's segments and the gaps in the range (index); record a
+pending ``exports`` row; cut one clip per camera (stream copy; segments verified against their indexed
+SHA-256 while cutting); pack clips, manifest, signature and public key into a ZIP; mark the row ready and
+append an audit entry. Any failure marks the row failed, audits it, and leaves no files behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from config.schema import StationInfo
+from storage.audit import append_audit
+from storage.database import Database
+from storage.evidence import GapEntry, PackageClip, PackageInfo, PackageResult, SourceEntry, build_package
+from storage.export import (
+    ExportRangeError,
+    FootageGap,
+    NoFootageError,
+    SegmentRef,
+    check_camera_id,
+    check_export_range,
+    create_export,
+    fail_export,
+    find_gaps,
+    find_segments,
+    finish_export,
+    require_camera,
+)
+from storage.model import Complaint
+from storage.signing import StationKey
+from streams.clip import ClipFile, ClipLabel, ClipResult, cut_clip
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    camera_ids: tuple[str, ...]
+    start_utc: datetime
+    end_utc: datetime
+    user_id: int
+    username: str
+    reason: str
+    complaint_id: int | None = None
+    source: str | None = None  # client address or "cli", for the audit log
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    export_id: int
+    package: PackageResult
+    clips: tuple[ClipResult, ...]
+    gaps: dict[str, tuple[FootageGap, ...]]
+
+
+@dataclass(frozen=True)
+class _CameraPlan:
+    camera_id: str
+    camera_name: str
+    segments: tuple[SegmentRef, ...]
+    gaps: tuple[FootageGap, ...]
+
+
+def clip_file_name(camera_id: str, start_utc: datetime) -> str:
+    return f"{check_camera_id(camera_id)}_{start_utc.astimezone(UTC):%Y%m%dT%H%M%SZ}.mp4"
+
+
+def _plan(
+    db: Database, request: ExportRequest, start: datetime, end: datetime, recordings_dir: Path
+) -> tuple[list[_CameraPlan], str | None]:
+    plans: list[_CameraPlan] = []
+    with db.session() as session:
+        complaint_number = None
+        if request.complaint_id is not None:
+            complaint = session.get(Complaint, request.complaint_id)
+            if complaint is None:
+                raise ExportRangeError(f"unknown complaint id {request.complaint_id}")
+            complaint_number = complaint.number
+        for camera_id in request.camera_ids:
+            camera = require_camera(session, camera_id)
+            segments = find_segments(
+                session, camera_id=camera_id, start_utc=start, end_utc=end, recordings_dir=recordings_dir
+            )
+            gaps = find_gaps(session, camera_id=camera_id, start_utc=start, end_utc=end, segments=segments)
+            if not segments:
+                raise NoFootageError(camera_id, start, end, gaps)
+            plans.append(_CameraPlan(camera_id, camera.name, tuple(segments), tuple(gaps)))
+    return plans, complaint_number
+
+
+def _package_clips(plan: _CameraPlan, result: ClipResult) -> list[PackageClip]:
+    return [
+        PackageClip(
+            path=clip.path,
+            camera_id=plan.camera_id,
+            camera_name=plan.camera_name,
+            requested_start_utc=result.requested_start_utc,
+            requested_end_utc=result.requested_end_utc,
+            actual_start_utc=clip.start_utc,
+            actual_end_utc=clip.end_utc,
+            sources=tuple(_source_entries(clip)),
+            gaps=tuple(GapEntry(g.start_utc, g.end_utc, g.reason) for g in plan.gaps),
+        )
+        for clip in result.files
+    ]
+
+
+def _source_entries(clip: ClipFile) -> list[SourceEntry]:
+    return [
+        SourceEntry(
+            relative_path=use.relative_path,
+            sha256=use.sha256,
+            segment_start_utc=use.segment_start_utc,
+            segment_end_utc=use.segment_end_utc,
+            used_from_utc=use.used_from_utc,
+            used_to_utc=use.used_to_utc,
+            clip_offset_s=use.clip_offset_s,
+        )
+        for use in clip.sources
+    ]
+
+
+def export_evidence(
+    db: Database,
+    *,
+    station: StationInfo,
+    key: StationKey,
+    request: ExportRequest,
+    recordings_dir: Path,
+    exports_dir: Path,
+    now: datetime | None = None,
+) -> ExportOutcome:
+    """Build the package for ``request``; see the module docstring. Raises the ``storage.export`` errors."""
+    moment = now or datetime.now(UTC)
+    if not request.camera_ids:
+        raise ExportRangeError("choose at least one camera")
+    if len(set(request.camera_ids)) != len(request.camera_ids):
+        raise ExportRangeError(f"camera listed twice: {list(request.camera_ids)}")
+    for camera_id in request.camera_ids:
+        check_camera_id(camera_id)
+    start, end = check_export_range(request.start_utc, request.end_utc, now=moment)
+    plans, complaint_number = _plan(db, request, start, end, recordings_dir)
+    with db.session() as session:
+        export_id = create_export(
+            session, created_by=request.user_id, reason=request.reason, complaint_id=request.complaint_id
+        ).id
+    work = exports_dir / f".export-{export_id}.work"
+    dest = exports_dir / f"evidence-{export_id}-{start:%Y%m%dT%H%M%SZ}.zip"
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        results, clips = _cut_all(plans, station, start, end, work, moment)
+        info = PackageInfo(
+            station_name=station.name,
+            timezone=station.timezone,
+            user_id=request.user_id,
+            username=request.username,
+            reason=request.reason,
+            exported_at_utc=moment,
+            complaint_id=request.complaint_id,
+            complaint_number=complaint_number,
+            export_id=export_id,
+        )
+        package = build_package(dest, key=key, info=info, clips=clips)
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        _record_failure(db, request, export_id, exc)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+    _record_success(db, request, export_id, package, exports_dir, start, end)
+    return ExportOutcome(export_id, package, tuple(results), {p.camera_id: p.gaps for p in plans})
+
+
+def _cut_all(
+    plans: Sequence[_CameraPlan],
+    station: StationInfo,
+    start: datetime,
+    end: datetime,
+    work: Path,
+    now: datetime,
+) -> tuple[list[ClipResult], list[PackageClip]]:
+    results: list[ClipResult] = []
+    clips: list[PackageClip] = []
+    for plan in plans:
+        label = ClipLabel(station.name, station.timezone, plan.camera_id, plan.camera_name)
+        result = cut_clip(
+            work / clip_file_name(plan.camera_id, start), label, start, end, plan.segments, now=now
+        )
+        results.append(result)
+        clips.extend(_package_clips(plan, result))
+    return results, clips
+
+
+def _record_success(
+    db: Database,
+    request: ExportRequest,
+    export_id: int,
+    package: PackageResult,
+    exports_dir: Path,
+    start: datetime,
+    end: datetime,
+) -> None:
+    with db.session() as session:
+        finish_export(
+            session,
+            export_id,
+            path=str(package.path.relative_to(exports_dir)),
+            sha256=package.sha256 or "",
+            size=package.size,
+            manifest=package.manifest.decode("utf-8"),
+        )
+        append_audit(
+            session,
+            action="evidence.export",
+            allowed=True,
+            user_id=request.user_id,
+            username=request.username,
+            source=request.source,
+            resource_type="export",
+            resource_id=str(export_id),
+            reason=request.reason,
+            detail={
+                "cameras": list(request.camera_ids),
+                "start_utc": start.isoformat(),
+                "end_utc": end.isoformat(),
+                "complaint_id": request.complaint_id,
+                "package_sha256": package.sha256,
+                "bytes": package.size,
+            },
+        )
+    logger.info("export %d ready: %s (%d bytes)", export_id, package.path, package.size)
+
+
+def _record_failure(db: Database, request: ExportRequest, export_id: int, exc: BaseException) -> None:
+    logger.error("export %d failed: %s", export_id, exc)
+    with db.session() as session:
+        fail_export(session, export_id, str(exc))
+        append_audit(
+            session,
+            action="evidence.export",
+            allowed=True,
+            user_id=request.user_id,
+            username=request.username,
+            source=request.source,
+            resource_type="export",
+            resource_id=str(export_id),
+            reason=request.reason,
+            detail={"cameras": list(request.camera_ids), "failed": f"{type(exc).__name__}: {exc}"},
+        )

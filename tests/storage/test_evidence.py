@@ -1,0 +1,243 @@
+"""Signed evidence packages: the manifest, building, and verification that names exactly what is wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from storage.evidence import (
+    MANIFEST_FORMAT,
+    FileEntry,
+    PackageBuildError,
+    PackageUnreadableError,
+    build_manifest,
+    build_package,
+    manifest_bytes,
+    verify_package,
+)
+from storage.signing import StationKey, ensure_station_key, fingerprint, public_key_pem
+from tests.support.evidence import (
+    flip_byte,
+    make_package,
+    rewrite_package,
+    sample_clip,
+    sample_info,
+)
+
+CLIP = "clips/cam-1_20250301T100002Z.mp4"
+
+
+def test_manifest_is_pure_and_deterministic(tmp_path: Path) -> None:
+    clip = sample_clip(tmp_path / "c.mp4")
+    files = [FileEntry("clips/c.mp4", 10, "00" * 32, "clip")]
+    first = manifest_bytes(build_manifest(sample_info(), "ab:cd", [clip], files))
+    second = manifest_bytes(build_manifest(sample_info(), "ab:cd", [clip], files))
+    assert first == second
+    manifest = json.loads(first)
+    assert manifest["format"] == MANIFEST_FORMAT
+    assert manifest["station"] == {
+        "name": "Опорный пункт 5",
+        "timezone": "Asia/Almaty",
+        "public_key_fingerprint": "ab:cd",
+        "public_key_file": "station_public_key.pem",
+    }
+    assert manifest["exported_by"] == {"user_id": 7, "username": "investigator1"}
+    assert manifest["exported_at"] == {
+        "utc": "2025-03-02T08:30:00.000Z",
+        "local": "2025-03-02T13:30:00.000+05:00",
+    }
+    assert manifest["complaint"] == {"id": 3, "number": "2025-0003"}
+    [entry] = manifest["clips"]
+    assert entry["camera"] == {"id": "cam-1", "name": "Подъезд 1"}
+    assert entry["requested"]["start_utc"] == "2025-03-01T10:00:03.000Z"
+    assert entry["requested"]["start_local"] == "2025-03-01T15:00:03.000+05:00"
+    assert entry["actual"]["end_utc"] == "2025-03-01T10:01:02.000Z"
+    assert entry["sources"][0]["sha256"] == "ab" * 32
+    assert manifest["files"] == [{"name": "clips/c.mp4", "size": 10, "sha256": "00" * 32, "kind": "clip"}]
+    assert "Опорный" in first.decode("utf-8")  # UTF-8, not \\u escapes
+
+
+def test_manifest_without_complaint(tmp_path: Path) -> None:
+    info = sample_info(complaint_id=None, complaint_number=None)
+    manifest = build_manifest(info, "fp", [sample_clip(tmp_path / "c.mp4")], [])
+    assert manifest["complaint"] is None
+
+
+def test_package_contents_and_valid_verification(tmp_path: Path) -> None:
+    result, key = make_package(tmp_path)
+    with zipfile.ZipFile(result.path) as archive:
+        names = archive.namelist()
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+        manifest = archive.read("manifest.json")
+        assert archive.read("station_public_key.pem") == key.public_pem
+        readme = archive.read("README.txt").decode("utf-8")
+    assert sorted(names) == sorted(
+        [CLIP, "README.txt", "manifest.json", "manifest.sig", "station_public_key.pem"]
+    )
+    assert manifest == result.manifest
+    assert key.fingerprint in readme and "station verify" in readme and "Проверка" in readme
+    clip_bytes = (tmp_path / "work" / "cam-1_20250301T100002Z.mp4").read_bytes()
+    [clip_entry, readme_entry] = json.loads(manifest)["files"]
+    assert clip_entry == {
+        "name": CLIP,
+        "size": len(clip_bytes),
+        "sha256": hashlib.sha256(clip_bytes).hexdigest(),
+        "kind": "clip",
+    }
+    assert readme_entry["name"] == "README.txt"
+    assert result.sha256 == hashlib.sha256(result.path.read_bytes()).hexdigest()
+    assert not result.path.with_name("evidence.zip.partial").exists()
+
+    report = verify_package(result.path)
+    assert report.valid, report.render()
+    assert report.key_fingerprint == key.fingerprint
+    assert any("--key" in warning for warning in report.warnings)
+    with_key = verify_package(result.path, expected_key=key.public_key)
+    assert with_key.valid and not with_key.warnings
+    assert "result: VALID" in with_key.render()
+
+
+def test_flipped_clip_byte_names_the_file_and_both_hashes(tmp_path: Path) -> None:
+    result, key = make_package(tmp_path)
+    expected = json.loads(result.manifest)["files"][0]["sha256"]
+    flip_byte(result.path, CLIP)
+    data = bytearray((tmp_path / "work" / "cam-1_20250301T100002Z.mp4").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    actual = hashlib.sha256(bytes(data)).hexdigest()
+    report = verify_package(result.path, expected_key=key.public_key)
+    assert not report.valid
+    assert report.errors == [f"{CLIP}: altered: SHA-256 expected {expected}, actual {actual}"]
+    assert any("manifest.sig: valid" in line for line in report.passed)
+
+
+def test_flipped_manifest_byte_breaks_the_signature(tmp_path: Path) -> None:
+    result, key = make_package(tmp_path)
+    flip_byte(result.path, "manifest.json", position=len(result.manifest) - 20)
+    report = verify_package(result.path, expected_key=key.public_key)
+    assert not report.valid
+    assert any(e.startswith("manifest.sig: signature does not match manifest.json") for e in report.errors)
+
+
+def test_flipped_signature_byte_is_detected(tmp_path: Path) -> None:
+    result, _key = make_package(tmp_path)
+    flip_byte(result.path, "manifest.sig", position=5)
+    report = verify_package(result.path)
+    assert not report.valid
+    assert [e for e in report.errors if "manifest.sig" in e]
+
+
+def test_edited_manifest_with_fixed_crc_is_detected(tmp_path: Path) -> None:
+    result, _key = make_package(tmp_path)
+    manifest = json.loads(result.manifest)
+    manifest["reason"] = "другая причина"
+    rewrite_package(result.path, {"manifest.json": manifest_bytes(manifest)})
+    report = verify_package(result.path)
+    assert not report.valid
+    assert any("signature does not match" in e for e in report.errors)
+
+
+def _resign(package: Path, manifest: dict[str, object], private: Ed25519PrivateKey) -> None:
+    data = manifest_bytes(manifest)
+    rewrite_package(
+        package,
+        {
+            "manifest.json": data,
+            "manifest.sig": private.sign(data),
+            "station_public_key.pem": public_key_pem(private.public_key()),
+        },
+    )
+
+
+def test_package_resigned_by_another_key_fails_only_against_the_station_key(tmp_path: Path) -> None:
+    result, station = make_package(tmp_path)
+    forger = Ed25519PrivateKey.generate()
+    manifest = json.loads(result.manifest)
+    manifest["station"]["public_key_fingerprint"] = fingerprint(forger.public_key())
+    _resign(result.path, manifest, forger)
+    alone = verify_package(result.path)
+    assert alone.valid  # self-consistent: that is why the station key must be given
+    assert alone.warnings
+    report = verify_package(result.path, expected_key=station.public_key)
+    assert not report.valid
+    assert any(
+        f"signed by key {fingerprint(forger.public_key())}, not by the expected station key "
+        f"{station.fingerprint}" in e
+        for e in report.errors
+    )
+    assert any("signature does not match" in e for e in report.errors)
+
+
+def test_swapped_public_key_without_resigning_fails(tmp_path: Path) -> None:
+    result, _station = make_package(tmp_path)
+    other = Ed25519PrivateKey.generate().public_key()
+    rewrite_package(result.path, {"station_public_key.pem": public_key_pem(other)})
+    report = verify_package(result.path)
+    assert not report.valid
+    assert any("signature does not match" in e for e in report.errors)
+    assert any("differs from the manifest's" in e for e in report.errors)
+
+
+def test_unlisted_extra_file_is_an_error(tmp_path: Path) -> None:
+    result, key = make_package(tmp_path)
+    rewrite_package(result.path, {}, add={"clips/cam-1_edited.mp4": b"fake"})
+    report = verify_package(result.path, expected_key=key.public_key)
+    assert not report.valid
+    assert report.errors == [
+        "clips/cam-1_edited.mp4: in the package but not listed in the signed manifest (added file)"
+    ]
+
+
+def test_missing_listed_file_is_an_error(tmp_path: Path) -> None:
+    result, key = make_package(tmp_path)
+    rewrite_package(result.path, {"README.txt": b""})
+    report = verify_package(result.path, expected_key=key.public_key)
+    assert report.errors == ["README.txt: listed in the manifest but missing from the package"]
+
+
+def test_missing_signature_or_key_is_an_error(tmp_path: Path) -> None:
+    result, _key = make_package(tmp_path)
+    rewrite_package(result.path, {"manifest.sig": b""})
+    report = verify_package(result.path)
+    assert "manifest.sig: missing: the manifest is not signed" in report.errors
+
+
+def test_not_a_package_is_unreadable(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(PackageUnreadableError, match="not a readable ZIP"):
+        verify_package(junk)
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    with pytest.raises(PackageUnreadableError, match=r"no manifest\.json"):
+        verify_package(plain)
+    with pytest.raises(PackageUnreadableError):
+        verify_package(tmp_path / "absent.zip")
+
+
+def test_build_refuses_no_clips_and_leaves_nothing(tmp_path: Path) -> None:
+    key = ensure_station_key(tmp_path / "data")
+    with pytest.raises(PackageBuildError, match="at least one clip"):
+        build_package(tmp_path / "e.zip", key=key, info=sample_info(), clips=[])
+    missing = sample_clip(tmp_path / "c.mp4")
+    missing.path.unlink()
+    with pytest.raises(PackageBuildError, match="cannot write"):
+        build_package(tmp_path / "e.zip", key=key, info=sample_info(), clips=[missing])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_two_cameras_in_one_package(tmp_path: Path) -> None:
+    key: StationKey = ensure_station_key(tmp_path / "data")
+    clips = [
+        sample_clip(tmp_path / "w" / "cam-1_x.mp4"),
+        sample_clip(tmp_path / "w" / "cam-2_x.mp4", "cam-2", b"x" * 10),
+    ]
+    result = build_package(tmp_path / "e.zip", key=key, info=sample_info(), clips=clips)
+    report = verify_package(result.path, expected_key=key.public_key)
+    assert report.valid, report.render()
+    assert [c["camera"]["id"] for c in json.loads(result.manifest)["clips"]] == ["cam-1", "cam-2"]

@@ -1,0 +1,280 @@
+"""Clip cutting by stream copy from real fragmented-MP4 segments (encoded by tests.support.segments)."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import av
+import pytest
+
+from storage.export import ExportRangeError, InvalidCameraIdError, NoFootageError, SegmentChangedError
+from streams.clip import ClipLabel, ClipResult, clip_metadata, cut_clip, part_path
+from tests.support.segments import (
+    MARKED_START_UTC,
+    MarkedSegments,
+    file_sha256,
+    make_marked_segments,
+    read_frame_mark,
+    segment_refs,
+    write_segment_set,
+)
+
+LABEL = ClipLabel("Опорный пункт 5", "Asia/Almaty", "cam-1", "Подъезд 1")
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def marked_segments(tmp_path_factory: pytest.TempPathFactory) -> MarkedSegments:
+    return make_marked_segments(tmp_path_factory.mktemp("recordings"))
+
+
+def _decoded_marks(path: Path) -> list[int]:
+    with av.open(str(path)) as container:
+        return [read_frame_mark(frame) for frame in container.decode(video=0)]
+
+
+def _packet_dts(path: Path) -> list[int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [p.dts for p in container.demux(stream) if p.size and p.dts is not None]
+
+
+def _cut(segs: MarkedSegments, tmp_path: Path, start_s: float, end_s: float, **kwargs: object) -> ClipResult:
+    start = MARKED_START_UTC + timedelta(seconds=start_s)
+    end = MARKED_START_UTC + timedelta(seconds=end_s)
+    return cut_clip(
+        tmp_path / "clip.mp4",
+        LABEL,
+        start,
+        end,
+        segment_refs(segs.segments),
+        now=NOW,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("start_s", "end_s"),
+    [(2.5, 9.3), (0.0, 24.0), (4.0, 8.0), (5.96, 6.0), (3.99, 16.01), (22.5, 23.9)],
+)
+def test_clip_covers_the_requested_range(
+    marked_segments: MarkedSegments, tmp_path: Path, start_s: float, end_s: float
+) -> None:
+    segs = marked_segments
+    result = _cut(segs, tmp_path, start_s, end_s)
+    [clip] = result.files
+    marks = _decoded_marks(clip.path)
+    first_wanted = segs.frame_at(result.requested_start_utc)
+    last_wanted = segs.frame_at(result.requested_end_utc - timedelta(microseconds=1))
+    # starts on the last keyframe at or before the start: never later, at most one GOP earlier
+    assert marks[0] <= first_wanted
+    assert first_wanted - marks[0] < segs.gop
+    assert marks[0] % segs.gop == 0
+    # ends at or after the end, at most one GOP later (or where the footage ends)
+    assert marks[-1] >= min(last_wanted, len(segs.segments) * 100 - 1)
+    assert marks[-1] - last_wanted <= segs.gop
+    assert marks == list(range(marks[0], marks[-1] + 1)), "frames missing or repeated"
+    assert clip.start_utc == segs.time_of(marks[0])
+    assert clip.end_utc == segs.time_of(marks[-1] + 1)
+    assert clip.start_utc <= result.requested_start_utc
+    assert clip.end_utc >= result.requested_end_utc
+    assert clip.packets == len(marks)
+
+
+def test_clip_timestamps_are_monotonic_across_segments(
+    marked_segments: MarkedSegments, tmp_path: Path
+) -> None:
+    result = _cut(marked_segments, tmp_path, 1.0, 23.0)
+    [clip] = result.files
+    dts = _packet_dts(clip.path)
+    assert dts == sorted(dts) and len(set(dts)) == len(dts)
+    steps = {b - a for a, b in itertools.pairwise(dts)}
+    assert len(steps) == 1, f"timeline jumps at segment boundaries: {steps}"
+    assert [use.relative_path for use in clip.sources] == [s.relative_path for s in marked_segments.segments]
+    assert [use.clip_offset_s for use in clip.sources] == pytest.approx([0, 4, 8, 12, 16, 20])
+    with av.open(str(clip.path)) as container:
+        assert container.duration is not None
+        assert container.duration / av.time_base == pytest.approx(24.0, abs=0.05)
+
+
+def test_clip_metadata_names_station_camera_and_times(
+    marked_segments: MarkedSegments, tmp_path: Path
+) -> None:
+    result = _cut(marked_segments, tmp_path, 2.5, 5.0)
+    with av.open(str(result.files[0].path)) as container:
+        meta = container.metadata
+    assert "Опорный пункт 5" in meta["title"] and "cam-1" in meta["title"]
+    assert "Подъезд 1" in meta["comment"]
+    assert "Start UTC: 2025-03-01T10:00:02.000Z" in meta["comment"]
+    assert "Start local (Asia/Almaty): 2025-03-01T15:00:02+05:00" in meta["comment"]
+    assert meta["creation_time"].startswith("2025-03-01T10:00:02")
+
+
+def test_clip_metadata_is_pure() -> None:
+    meta = clip_metadata(LABEL, datetime(2025, 6, 1, 19, 30, tzinfo=UTC), part=2)
+    assert meta["title"].endswith("2025-06-02T00:30:00+05:00 (part 2)")
+    assert part_path(Path("/x/c.mp4"), 1) == Path("/x/c.mp4")
+    assert part_path(Path("/x/c.mp4"), 3) == Path("/x/c_part3.mp4")
+
+
+def test_fragmented_clip_decodes_the_same(marked_segments: MarkedSegments, tmp_path: Path) -> None:
+    plain = _cut(marked_segments, tmp_path / "a", 3.0, 13.0, fragmented=False)
+    frag = _cut(marked_segments, tmp_path / "b", 3.0, 13.0, fragmented=True)
+    assert _decoded_marks(plain.files[0].path) == _decoded_marks(frag.files[0].path)
+    with av.open(str(frag.files[0].path)) as container:
+        assert "creation_time" in container.metadata
+
+
+def test_gap_inside_the_range_is_spliced_and_recorded(tmp_path: Path) -> None:
+    segs = write_segment_set(tmp_path / "rec", "cam-2", MARKED_START_UTC, count=4, segment_s=2.0, skip=(1,))
+    label = ClipLabel("S", "UTC", "cam-2", "Two")
+    result = cut_clip(
+        tmp_path / "c.mp4",
+        label,
+        MARKED_START_UTC + timedelta(seconds=0.5),
+        MARKED_START_UTC + timedelta(seconds=7.5),
+        segment_refs(segs),
+        now=NOW,
+    )
+    [clip] = result.files
+    marks = _decoded_marks(clip.path)
+    assert marks == [*range(0, 50), *range(100, 200)]  # 2..4 s is missing
+    assert [use.clip_offset_s for use in clip.sources] == pytest.approx([0, 2, 4])
+    assert [use.segment_start_utc for use in clip.sources] == [s.start_utc for s in segs]
+
+
+def test_resolution_change_continues_in_a_second_file(tmp_path: Path) -> None:
+    first = write_segment_set(tmp_path / "rec", "cam-3", MARKED_START_UTC, count=1, segment_s=2.0)
+    second = write_segment_set(
+        tmp_path / "rec",
+        "cam-3",
+        MARKED_START_UTC + timedelta(seconds=2),
+        count=1,
+        segment_s=2.0,
+        width=320,
+        height=240,
+    )
+    label = ClipLabel("S", "UTC", "cam-3", "Three")
+    result = cut_clip(
+        tmp_path / "c.mp4",
+        label,
+        MARKED_START_UTC,
+        MARKED_START_UTC + timedelta(seconds=4),
+        segment_refs([*first, *second]),
+        now=NOW,
+    )
+    assert [f.path.name for f in result.files] == ["c.mp4", "c_part2.mp4"]
+    sizes = []
+    for clip in result.files:
+        with av.open(str(clip.path)) as container:
+            stream = container.streams.video[0]
+            sizes.append((stream.codec_context.width, stream.codec_context.height))
+    assert sizes == [(640, 360), (320, 240)]
+    assert result.files[1].start_utc == MARKED_START_UTC + timedelta(seconds=2)
+
+
+@pytest.mark.parametrize(
+    ("start_s", "end_s", "now", "error", "text"),
+    [
+        (5.0, 5.0, NOW, ExportRangeError, "not after start"),
+        (6.0, 2.0, NOW, ExportRangeError, "not after start"),
+        (0.0, 4.0, MARKED_START_UTC - timedelta(hours=1), ExportRangeError, "in the future"),
+        (0.0, 10.0, MARKED_START_UTC + timedelta(seconds=2), ExportRangeError, "end .* is in the future"),
+        (0.0, 80 * 3600.0, NOW, ExportRangeError, "longer than"),
+        (100.0, 200.0, NOW, NoFootageError, "no recordings"),
+    ],
+)
+def test_bad_requests_are_refused(
+    marked_segments: MarkedSegments,
+    tmp_path: Path,
+    start_s: float,
+    end_s: float,
+    now: datetime,
+    error: type[Exception],
+    text: str,
+) -> None:
+    with pytest.raises(error, match=text):
+        cut_clip(
+            tmp_path / "c.mp4",
+            LABEL,
+            MARKED_START_UTC + timedelta(seconds=start_s),
+            MARKED_START_UTC + timedelta(seconds=end_s),
+            segment_refs(marked_segments.segments),
+            now=now,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("camera_id", ["../etc", "Cam", "a/b", "", "x" * 33])
+def test_camera_id_must_be_a_slug(marked_segments: MarkedSegments, tmp_path: Path, camera_id: str) -> None:
+    label = ClipLabel("S", "UTC", camera_id, "evil")
+    with pytest.raises(InvalidCameraIdError):
+        cut_clip(
+            tmp_path / "c.mp4",
+            label,
+            MARKED_START_UTC,
+            MARKED_START_UTC + timedelta(seconds=2),
+            segment_refs(marked_segments.segments),
+            now=NOW,
+        )
+
+
+def test_naive_times_are_refused(marked_segments: MarkedSegments, tmp_path: Path) -> None:
+    with pytest.raises(ExportRangeError, match="no time zone"):
+        cut_clip(
+            tmp_path / "c.mp4",
+            LABEL,
+            datetime(2025, 3, 1, 10, 0),
+            datetime(2025, 3, 1, 10, 0, 5),
+            segment_refs(marked_segments.segments),
+            now=NOW,
+        )
+
+
+def test_changed_segment_aborts_and_leaves_nothing(marked_segments: MarkedSegments, tmp_path: Path) -> None:
+    copies = []
+    for seg in marked_segments.segments:
+        target = tmp_path / "rec" / seg.relative_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(seg.path, target)
+        copies.append(seg.__class__(**{**seg.__dict__, "path": target}))
+    victim = copies[3].path
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises(SegmentChangedError) as caught:
+        cut_clip(
+            out / "c.mp4",
+            LABEL,
+            MARKED_START_UTC + timedelta(seconds=1),
+            MARKED_START_UTC + timedelta(seconds=20),
+            segment_refs(copies),
+            now=NOW,
+        )
+    assert caught.value.path == copies[3].relative_path
+    assert caught.value.expected_sha256 == copies[3].sha256
+    assert caught.value.actual_sha256 == file_sha256(victim)
+    assert "does not match the index" in str(caught.value)
+    assert list(out.iterdir()) == []
+
+
+def test_missing_segment_file_aborts(marked_segments: MarkedSegments, tmp_path: Path) -> None:
+    refs = segment_refs(marked_segments.segments)
+    refs[1] = refs[1].__class__(**{**refs[1].__dict__, "path": tmp_path / "gone.mp4"})
+    with pytest.raises(SegmentChangedError, match="cannot be read"):
+        _cut_refs(tmp_path, refs)
+
+
+def _cut_refs(tmp_path: Path, refs: list) -> ClipResult:  # type: ignore[type-arg]
+    return cut_clip(
+        tmp_path / "out" / "c.mp4",
+        LABEL,
+        MARKED_START_UTC,
+        MARKED_START_UTC + timedelta(seconds=10),
+        refs,
+        now=NOW,
+    )

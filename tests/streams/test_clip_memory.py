@@ -1,0 +1,60 @@
+"""A long export runs in bounded memory: 20 minutes of 1080p cost no more RAM than 20 seconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.paths import REPO_ROOT
+from tests.support.segments import MARKED_START_UTC, clip_job, encode_segment, replicate_segments
+
+MIB = 1024
+
+
+def _run(job: dict[str, object], tmp_path: Path, name: str) -> dict[str, float]:
+    spec = tmp_path / f"{name}.json"
+    spec.write_text(json.dumps(job))
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.clip_job", str(spec)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_twenty_minutes_of_1080p_in_bounded_memory(tmp_path: Path) -> None:
+    master = tmp_path / "master.mp4"
+    encode_segment(
+        master, first_frame=0, frames=250, width=1920, height=1080, gop=50, bit_rate=2_000_000, noisy=True
+    )
+    segments = replicate_segments(master, tmp_path / "rec", "cam-big", MARKED_START_UTC, count=120)
+    end = segments[-1].end_utc
+    short = _run(
+        clip_job(
+            tmp_path / "short.mp4",
+            "cam-big",
+            MARKED_START_UTC,
+            MARKED_START_UTC + timedelta(seconds=20),
+            segments,
+        ),
+        tmp_path,
+        "short",
+    )
+    long = _run(clip_job(tmp_path / "long.mp4", "cam-big", MARKED_START_UTC, end, segments), tmp_path, "long")
+    growth_mib = (long["max_rss_kib"] - short["max_rss_kib"]) / MIB
+    print(f"short: {short}\nlong: {long}\npeak RSS growth: {growth_mib:.1f} MiB")
+    assert long["packets"] == 120 * 250
+    assert long["bytes"] > 200 * MIB * MIB  # the clip is hundreds of MiB ...
+    assert growth_mib < 32  # ... but memory is not
