@@ -370,6 +370,13 @@ class ConsoleConfig(_Model):
         title="Reason window (days)",
         description="Playback older than this, and every export, needs a reason or complaint number.",
     )
+    complaint_due_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 90,
+        title="Complaint due time (h)",
+        description="A complaint still new or in progress this long after it was received is overdue.",
+    )
     ice_servers: list[IceServer] = Field(
         default_factory=list,
         title="ICE servers",

@@ -1,0 +1,319 @@
+"""Recordings API: timeline (spans, gaps, events), playback views and their segment files, thumbnails.
+
+Playback design
+    Segment files are fragmented MP4 (H.264 stream copy, each starts on a keyframe), so they are served as
+    they are, by index id, with HTTP Range support (Starlette's ``FileResponse``): nothing is re-encoded or
+    remuxed. The recordings page plays a range by appending consecutive segment files to one Media Source
+    Extensions ``SourceBuffer`` (``timestampOffset`` = segment start − view start), which gives seamless,
+    frame-accurate seeking across files and several cameras on one clock. An HLS playlist was not chosen:
+    Chromium has no native HLS in ``<video>`` and a JS HLS player would have to be vendored; MSE needs
+    neither, and a single segment URL still plays in a plain ``<video>`` or VLC thanks to Range support.
+
+Access and audit
+    ``POST /api/recordings/views`` asks :mod:`console.media_access` (reason or complaint number for older
+    footage) and writes one ``recording.view`` audit row per view: user, camera, range, reason. Its id is the
+    view id; each segment file (and thumbnail) is fetched with ``?view=<id>`` and is served only to that
+    user, for that camera, overlapping that range, for ``VIEW_TTL`` — and passes the access check again.
+    Files are found only through index rows and :func:`storage.layout.resolve_relative`; no client path
+    ever reaches the file system.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.deps import CurrentUser, LanguageDep, PageUser, Principal, SessionDep, StationDep
+from console.error import ApiError
+from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
+from console.page import render_page
+from console.permission import Permission
+from console.thumbnail import ThumbnailError, segment_thumbnail
+from storage.layout import SegmentPathError, resolve_relative
+from storage.model import AuditEntry, Camera, Segment, utcnow
+from storage.segment import FINISHED_STATUSES
+from storage.timeline import camera_holes, events_overlapping, recorded_spans
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/recordings", tags=["recordings"])
+pages = APIRouter(include_in_schema=False)
+
+MAX_TIMELINE_SPAN = timedelta(days=62)
+MAX_VIEW_SPAN = timedelta(hours=24)
+VIEW_TTL = timedelta(hours=12)
+VIEW_ACTION = "recording.view"
+
+
+def _check_range(start: datetime, end: datetime, longest: timedelta) -> None:
+    if end <= start:
+        raise ApiError(422, "invalid_range", "end must be after start")
+    if end - start > longest:
+        raise ApiError(
+            422,
+            "range_too_long",
+            f"at most {longest.days or longest.seconds // 3600} "
+            f"{'days' if longest.days else 'hours'} at once",
+        )
+
+
+def _policy(station: StationDep) -> MediaPolicy:
+    return MediaPolicy.of(station.settings.config.console)
+
+
+@router.get("/cameras", summary="Cameras with recordings")
+def get_cameras(session: SessionDep, _user: CurrentUser) -> list[dict[str, Any]]:
+    cameras = session.scalars(select(Camera).order_by(Camera.id)).all()
+    return [
+        {
+            "id": c.id,
+            "name": c.name,
+            "building": c.building,
+            "entrance": c.entrance,
+            "area": c.area,
+            "enabled": c.enabled,
+            "in_config": c.in_config,
+        }
+        for c in cameras
+    ]
+
+
+@router.get("/timeline", summary="Recorded spans, gaps with reasons and events of one camera")
+def get_timeline(
+    session: SessionDep,
+    station: StationDep,
+    user: CurrentUser,
+    camera: Annotated[str, Query(min_length=1, max_length=32)],
+    start: AwareDatetime,
+    end: AwareDatetime,
+) -> dict[str, Any]:
+    _check_range(start, end, MAX_TIMELINE_SPAN)
+    check_media_access(
+        session,
+        user,
+        MediaRequest(camera_id=camera, start_utc=start, end_utc=end, purpose=MediaPurpose.TIMELINE),
+        policy=_policy(station),
+    )
+    now = utcnow()
+    spans = recorded_spans(session, camera_id=camera, start_utc=start, end_utc=end)
+    holes = camera_holes(session, camera_id=camera, spans=spans, start_utc=start, end_utc=end, now=now)
+    events = events_overlapping(session, camera_id=camera, start_utc=start, end_utc=end)
+    return {
+        "camera": camera,
+        "start": start,
+        "end": end,
+        "recorded_s": sum((s.end_utc - s.start_utc).total_seconds() for s in spans),
+        "spans": [{"start": s.start_utc, "end": s.end_utc, "segments": s.segments} for s in spans],
+        "gaps": [
+            {"start": h.start_utc, "end": h.end_utc, "reasons": list(h.reasons), "open": h.open}
+            for h in holes
+        ],
+        "events": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "start": e.start_utc,
+                "end": e.end_utc,
+                "zone": e.zone,
+                "review": e.review,
+            }
+            for e in events
+        ],
+    }
+
+
+class ViewCreate(BaseModel):
+    camera: str = Field(min_length=1, max_length=32)
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str | None = Field(default=None, max_length=500)
+    complaint: str | None = Field(
+        default=None, max_length=32, description="complaint number, e.g. 2026-000123"
+    )
+
+
+def _segment_urls(segment_id: int, view_id: int) -> dict[str, str]:
+    return {
+        "url": f"/api/recordings/segments/{segment_id}?view={view_id}",
+        "thumbnail_url": f"/api/recordings/segments/{segment_id}/thumbnail?view={view_id}",
+    }
+
+
+@router.post("/views", status_code=201, summary="Open an audited playback view of one camera and range")
+def post_view(
+    body: ViewCreate, session: SessionDep, station: StationDep, user: CurrentUser
+) -> dict[str, Any]:
+    _check_range(body.start, body.end, MAX_VIEW_SPAN)
+    grant = check_media_access(
+        session,
+        user,
+        MediaRequest(
+            camera_id=body.camera,
+            start_utc=body.start,
+            end_utc=body.end,
+            purpose=MediaPurpose.PLAYBACK,
+            reason=body.reason,
+            complaint_number=body.complaint,
+        ),
+        policy=_policy(station),
+        audit_action=VIEW_ACTION,
+    )
+    if grant.audit_id is None:
+        raise RuntimeError("a playback view is always audited")
+    segments = session.scalars(
+        select(Segment)
+        .where(
+            Segment.camera_id == body.camera,
+            Segment.start_utc < body.end,
+            Segment.end_utc > body.start,
+            Segment.status.in_(FINISHED_STATUSES),
+        )
+        .order_by(Segment.start_utc, Segment.id)
+    ).all()
+    now = utcnow()
+    spans = recorded_spans(session, camera_id=body.camera, start_utc=body.start, end_utc=body.end)
+    holes = camera_holes(
+        session, camera_id=body.camera, spans=spans, start_utc=body.start, end_utc=body.end, now=now
+    )
+    return {
+        "view_id": grant.audit_id,
+        "camera": body.camera,
+        "start": body.start,
+        "end": body.end,
+        "expires_at": now + VIEW_TTL,
+        "segments": [
+            {
+                "id": s.id,
+                "start": s.start_utc,
+                "end": s.end_utc,
+                "bytes": s.bytes,
+                "codec": s.codec,
+                "width": s.width,
+                "height": s.height,
+                **_segment_urls(s.id, grant.audit_id),
+            }
+            for s in segments
+        ],
+        "gaps": [
+            {"start": h.start_utc, "end": h.end_utc, "reasons": list(h.reasons), "open": h.open}
+            for h in holes
+        ],
+    }
+
+
+def _view_request(
+    session: Session, user: Principal, view_id: int, segment: Segment, purpose: MediaPurpose
+) -> MediaRequest:
+    """The media request a segment fetch makes under view ``view_id`` (refused unless the view fits)."""
+    entry = session.get(AuditEntry, view_id)
+    refused = ApiError(
+        403, "invalid_view", "open a playback view first (the view is unknown, expired or not yours)"
+    )
+    if entry is None or entry.action != VIEW_ACTION or not entry.allowed or entry.user_id != user.user_id:
+        raise refused
+    if utcnow() - entry.at > VIEW_TTL or entry.resource_id != segment.camera_id:
+        raise refused
+    try:
+        detail = json.loads(entry.detail or "{}")
+        view_start = datetime.fromisoformat(detail["start"])
+        view_end = datetime.fromisoformat(detail["end"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise refused from exc
+    if not (segment.start_utc < view_end and segment.end_utc > view_start):
+        raise refused
+    return MediaRequest(
+        camera_id=segment.camera_id,
+        start_utc=max(segment.start_utc, view_start),
+        end_utc=min(segment.end_utc, view_end),
+        purpose=purpose,
+        reason=entry.reason,
+        complaint_number=detail.get("complaint"),
+    )
+
+
+def _segment_file(
+    session: Session, station: StationDep, user: Principal, segment_id: int, view: int, purpose: MediaPurpose
+) -> tuple[Segment, Path]:
+    segment = session.get(Segment, segment_id)
+    if segment is None or segment.status not in FINISHED_STATUSES:
+        raise ApiError(404, "segment_not_found", f"no playable segment {segment_id}")
+    request = _view_request(session, user, view, segment, purpose)
+    check_media_access(session, user, request, policy=_policy(station))
+    root = station.settings.recordings_dir
+    try:
+        path = resolve_relative(root, segment.path)
+    except SegmentPathError as exc:
+        logger.error("%s: segment %d has an unsafe stored path: %s", segment.camera_id, segment.id, exc)
+        raise ApiError(404, "segment_not_found", f"segment {segment_id} is not available") from exc
+    if not path.is_file():
+        raise ApiError(404, "segment_missing", f"the file of segment {segment_id} is missing on disk")
+    return segment, path
+
+
+@router.get("/segments/{segment_id}", summary="A segment file (fragmented MP4; Range requests supported)")
+def get_segment(
+    segment_id: int,
+    session: SessionDep,
+    station: StationDep,
+    user: CurrentUser,
+    view: Annotated[int, Query(ge=1)],
+) -> FileResponse:
+    segment, path = _segment_file(session, station, user, segment_id, view, MediaPurpose.PLAYBACK)
+    return FileResponse(
+        path,
+        media_type="video/mp4",
+        headers={"Cache-Control": "private, max-age=3600", "X-Segment-Start": segment.start_utc.isoformat()},
+    )
+
+
+@router.get("/segments/{segment_id}/thumbnail", summary="JPEG of the segment's first keyframe (cached)")
+async def get_thumbnail(
+    segment_id: int,
+    station: StationDep,
+    user: CurrentUser,
+    view: Annotated[int, Query(ge=1)],
+) -> Response:
+    def locate() -> Path:
+        with station.database.session() as session:
+            _segment, path = _segment_file(session, station, user, segment_id, view, MediaPurpose.THUMBNAIL)
+            return path
+
+    path = await to_thread.run_sync(locate)
+    cache_dir = station.settings.data_dir / "cache" / "thumbnails"
+    try:
+        image = await to_thread.run_sync(segment_thumbnail, path, cache_dir, segment_id)
+    except ThumbnailError as exc:
+        raise ApiError(422, "thumbnail_failed", str(exc)) from exc
+    return Response(image, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@pages.get("/recordings")
+def recordings_page(
+    request: Request, station: StationDep, user: PageUser, language: LanguageDep, session: SessionDep
+) -> Response:
+    if not (user.can(Permission.RECORDINGS_VIEW) or user.can(Permission.COMPLAINTS_VIEW)):
+        raise ApiError(403, "forbidden", f"the {user.role.value} role may not see recordings")
+    cameras = session.scalars(select(Camera).where(Camera.in_config.is_(True)).order_by(Camera.id)).all()
+    return render_page(
+        request,
+        station,
+        "recordings.html",
+        language=language,
+        user=user,
+        context={
+            "active": "recordings",
+            "cameras": cameras,
+            "reason_after_days": station.settings.config.console.reason_required_after_days,
+            "officer_days": station.settings.config.console.officer_recording_days,
+        },
+    )

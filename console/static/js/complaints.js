@@ -1,0 +1,109 @@
+// Complaints list (filters, overdue marker) and the registration form.
+import { api } from "/static/js/api.js";
+import { formatStation, labels, stationToUtc, utcToStationInput } from "/static/js/stationtime.js";
+
+const root = document.querySelector(".complaints");
+const zone = root.dataset.timezone;
+const lang = root.dataset.lang;
+const L = labels();
+
+function fillSelect(select, values) {
+  const group = select.dataset.options;
+  const names = L[group] || {};
+  if (select.dataset.any) select.append(new Option(select.dataset.any, ""));
+  for (const value of values) select.append(new Option(names[value] || value, value));
+}
+
+function fillPlaces(places) {
+  for (const [key, values] of Object.entries(places)) {
+    const list = document.getElementById(`place-${key}`);
+    if (list) list.replaceChildren(...values.map((v) => new Option(v, v)));
+  }
+}
+
+async function loadList() {
+  const form = document.getElementById("filters");
+  const params = new URLSearchParams();
+  for (const [key, value] of new FormData(form)) {
+    if (!value) continue;
+    if (key === "from" || key === "to") {
+      params.set(key, stationToUtc(`${value}T00:00`, zone).toISOString());
+    } else params.set(key, value);
+  }
+  if (params.has("to")) {
+    const to = new Date(params.get("to"));
+    params.set("to", new Date(to.getTime() + 86400000).toISOString());
+  }
+  const data = await api(`/api/complaints?${params}`);
+  const rows = document.getElementById("complaint-rows");
+  rows.replaceChildren();
+  for (const c of data.items) {
+    const tr = document.createElement("tr");
+    tr.className = c.overdue ? "overdue" : "";
+    const cells = [
+      null, formatStation(c.received_at, zone, lang), L.category[c.category] || c.category, c.place,
+      null, c.assignee || "—", formatStation(c.due_at, zone, lang),
+    ];
+    cells.forEach((text, index) => {
+      const td = document.createElement("td");
+      if (index === 0) {
+        const a = document.createElement("a");
+        a.href = `/complaints/${c.id}`;
+        a.textContent = c.number;
+        td.append(a);
+      } else if (index === 4) {
+        const badge = document.createElement("span");
+        badge.className = `badge status-${c.status}`;
+        badge.textContent = L.status[c.status] || c.status;
+        td.append(badge);
+        if (c.overdue) {
+          const mark = document.createElement("span");
+          mark.className = "badge overdue-mark";
+          mark.textContent = L.text.overdue;
+          td.append(" ", mark);
+        }
+      } else td.textContent = text;
+      tr.append(td);
+    });
+    rows.append(tr);
+  }
+  document.getElementById("complaint-total").textContent = data.items.length ? `${data.total}` : L.text.no_complaints;
+}
+
+async function register(event) {
+  event.preventDefault();
+  const form = event.target;
+  const error = document.getElementById("register-error");
+  error.textContent = "";
+  const values = Object.fromEntries(new FormData(form));
+  const body = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value === "") continue;
+    body[key] = ["received_at", "incident_start", "incident_end"].includes(key)
+      ? stationToUtc(value, zone).toISOString() : value;
+  }
+  try {
+    const detail = await api("/api/complaints", { method: "POST", body });
+    window.location.assign(`/complaints/${detail.complaint.id}`);
+  } catch (e) {
+    error.textContent = e.message;
+  }
+}
+
+async function start() {
+  const options = await api("/api/complaints/options");
+  document.querySelectorAll("select[data-options]").forEach((select) => fillSelect(select, options[`${select.dataset.options === "status" ? "statuses" : select.dataset.options === "category" ? "categories" : "channels"}`]));
+  fillPlaces(options.places);
+  const form = document.getElementById("register-form");
+  if (form) {
+    const now = new Date();
+    form.received_at.value = utcToStationInput(now, zone);
+    form.incident_start.value = utcToStationInput(new Date(now.getTime() - 3600000), zone);
+    form.incident_end.value = utcToStationInput(now, zone);
+    form.addEventListener("submit", register);
+  }
+  document.getElementById("filters").addEventListener("change", loadList);
+  await loadList();
+}
+
+start().catch((e) => console.error("complaints:", e));

@@ -1,0 +1,154 @@
+"""End to end in real headless Chromium: register a complaint, see and preview proposed footage, attach it,
+take the case into work; then an investigator plays two cameras side by side on the recordings page.
+
+The console runs in-process (uvicorn in a thread) on 127.0.0.1 over a temp data dir with real encoded
+segments; plain HTTP on loopback needs no network namespace. Screenshots: ``docs/complaints.png`` and
+``docs/timeline.png`` (and copies in the artefacts folder).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from console.app import create_app
+from console.password import hash_password
+from storage.model import Role, utcnow
+from storage.user import create_user
+from tests.support.browser import CHROMIUM, REPO_ROOT, artifacts_dir, launch_chromium, require_chromium
+from tests.support.console import running_station
+from tests.support.segments import insert_segment_rows, write_segment_set
+from tests.support.station_media import media_settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+PASSWORD = "complaint-e2e-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served_station(tmp_path: Path) -> Iterator[str]:
+    settings = media_settings(tmp_path / "data")
+    app = create_app(settings)
+    # Seed through a TestClient lifespan first (migrations, cameras), then serve the same data dir.
+    with TestClient(app) as client:
+        station = running_station(client)
+        with station.database.session() as session:
+            for name, role in (("officer", Role.OFFICER), ("investigator", Role.INVESTIGATOR)):
+                create_user(session, username=name, role=role, password_hash=hash_password(PASSWORD))
+        start = (utcnow() - timedelta(minutes=40)).replace(microsecond=0)
+        for camera_id, skip in (("b5-e1", (3,)), ("b5-bins", ())):
+            files = write_segment_set(
+                settings.recordings_dir, camera_id, start, count=6, segment_s=2.0, gop=25, skip=skip
+            )
+            with station.database.session() as session:
+                insert_segment_rows(session, camera_id, files)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="console-e2e", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the console did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def save_screenshot(page: Any, name: str) -> None:
+    target = artifacts_dir() / name
+    page.screenshot(path=str(target), full_page=True)
+    docs = REPO_ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copyfile(target, docs / name)
+
+
+def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    base = served_station
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, executable=CHROMIUM, home=tmp_path / "home")
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100}, locale="ru-RU")
+            sign_in(page, base, "officer")
+            page.goto(f"{base}/complaints")
+            page.fill("[data-testid=reporter-name]", "Айгуль Садыкова")
+            page.fill("[data-testid=building]", "5")
+            page.fill("[data-testid=entrance]", "1")
+            page.fill("[data-testid=description]", "Мусор оставлен у подъезда")
+            page.select_option("select[name=category]", "littering")
+            page.click("[data-testid=register]")
+            page.wait_for_url(f"{base}/complaints/*")
+            page.wait_for_selector("[data-testid=proposal-b5-e1]")
+            number = page.text_content("[data-testid=complaint-number]") or ""
+            assert number.count("-") == 1 and len(number) == 11
+            assert page.locator("[data-testid=proposal-b5-bins]").count() == 1
+            assert page.locator("[data-testid=proposal-b7-e2]").count() == 0
+            assert page.locator("[data-testid=proposal-b5-e1] .tl-gap").count() >= 1
+
+            page.click("[data-testid=proposal-b5-e1] button:not([data-testid])")  # preview
+            page.wait_for_function("document.getElementById('preview-video').readyState >= 2", timeout=30000)
+            page.click("[data-testid=attach-b5-e1]")
+            page.wait_for_selector("[data-testid=evidence-item]")
+            page.click("[data-testid=to-in_progress]")
+            page.wait_for_selector("[data-testid=status].status-in_progress")
+            save_screenshot(page, "complaints.png")
+
+            investigator = browser.new_page(viewport={"width": 1440, "height": 900}, locale="ru-RU")
+            sign_in(investigator, base, "investigator")
+            start = page.evaluate(
+                "() => { const s = new Date(Date.now() - 41 * 60000);"
+                " return new Intl.DateTimeFormat('sv-SE', {timeZone: 'Asia/Almaty', dateStyle: 'short',"
+                " timeStyle: 'short'}).format(s).replace(' ', 'T'); }"
+            )
+            investigator.goto(f"{base}/recordings?start={start}&cameras=b5-e1,b5-bins")
+            investigator.wait_for_selector("[data-testid=player-b5-bins] .tl-span")
+            investigator.select_option("select[name=length]", "900")
+            investigator.click("[data-testid=show]")
+            investigator.wait_for_function(
+                "[...document.querySelectorAll('.player video')].length === 2 &&"
+                " [...document.querySelectorAll('.player video')].every(v => v.readyState >= 2)",
+                timeout=30000,
+            )
+            investigator.click("#play")
+            investigator.wait_for_function(
+                "document.querySelector('.player video').currentTime > 61", timeout=30000
+            )
+            times = investigator.evaluate(
+                "[...document.querySelectorAll('.player video')].map(v => v.currentTime)"
+            )
+            assert abs(times[0] - times[1]) < 0.6, times
+            save_screenshot(investigator, "timeline.png")
+        finally:
+            browser.close()

@@ -1,0 +1,288 @@
+"""Complaints API against a real app, real SQLite and real recorded segments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from storage.lock import active_locks
+from storage.model import AuditEntry, EvidenceLock, Segment, utcnow
+from storage.retention import SegmentInfo, plan_deletions
+from tests.support.station_media import MediaStation
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def register(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    now = utcnow()
+    body: dict[str, Any] = {
+        "received_at": iso(now - timedelta(minutes=5)),
+        "channel": "phone",
+        "reporter_name": "Айгуль Садыкова",
+        "reporter_contact": "+7 701 000 00 00",
+        "category": "littering",
+        "description": "Выбросили мусор мимо контейнера",
+        "building": "5",
+        "entrance": "1",
+        "incident_start": iso(now - timedelta(minutes=30)),
+        "incident_end": iso(now - timedelta(minutes=20)),
+    }
+    body.update(overrides)
+    response = client.post("/api/complaints", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_register_propose_attach_workflow_and_lock_expiry(media_station: MediaStation) -> None:
+    officer = media_station.login("officer")
+    now = utcnow()
+    media_station.record("b5-e1", now - timedelta(minutes=26), count=3, skip=(1,))
+    detail = register(officer)
+    complaint = detail["complaint"]
+    assert complaint["number"] == f"{now.year}-000001" or complaint["number"].endswith("-000001")
+    assert complaint["status"] == "new" and complaint["reporter_name"] == "Айгуль Садыкова"
+    assert complaint["due_at"] is not None and not complaint["overdue"]
+    assert [h["action"] for h in detail["history"]] == ["created"]
+    cid = complaint["id"]
+
+    proposals = officer.get(f"/api/complaints/{cid}/proposals").json()
+    by_id = {c["camera_id"]: c for c in proposals["cameras"]}
+    assert next(iter(by_id)) == "b5-e1" and by_id["b5-e1"]["match"] == "entrance"
+    assert "b5-bins" in by_id and by_id["b5-bins"]["match"] == "building"
+    assert "parking" not in by_id and "b7-e2" not in by_id
+    entrance = by_id["b5-e1"]
+    assert len(entrance["segments"]) == 2 and len(entrance["spans"]) == 2
+    assert any(g["end"] > entrance["spans"][0]["end"] for g in entrance["gaps"])  # the skipped segment
+
+    first = entrance["segments"][0]
+    attached = officer.post(
+        f"/api/complaints/{cid}/evidence",
+        json={
+            "camera_id": "b5-e1",
+            "start": first["start"],
+            "end": entrance["segments"][-1]["end"],
+            "note": "мусор",
+        },
+    )
+    assert attached.status_code == 201, attached.text
+    evidence = attached.json()["evidence"]
+    assert (
+        len(evidence) == 1 and evidence[0]["lock_id"] is not None and evidence[0]["lock_expires_at"] is None
+    )
+    with media_station.station.database.session() as session:
+        locks = active_locks(session, now=utcnow(), camera_id="b5-e1")
+        assert len(locks) == 1
+        lock_row = session.get(EvidenceLock, locks[0].lock_id)
+        assert lock_row is not None and lock_row.reason == f"complaint {complaint['number']}"
+
+    # workflow: new -> resolved is refused, new -> in_progress -> resolved
+    refused = officer.post(
+        f"/api/complaints/{cid}/status", json={"status": "resolved", "outcome": "warning_given"}
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "transition_not_allowed"
+    taken = officer.post(f"/api/complaints/{cid}/status", json={"status": "in_progress"}).json()
+    assert taken["complaint"]["status"] == "in_progress"
+    assert taken["complaint"]["assignee_id"] == media_station.user_ids["officer"]
+    no_outcome = officer.post(f"/api/complaints/{cid}/status", json={"status": "resolved"})
+    assert no_outcome.status_code == 422 and no_outcome.json()["error"]["code"] == "outcome_required"
+    note = officer.post(f"/api/complaints/{cid}/notes", json={"note": "Поговорил с жильцом"})
+    assert note.status_code == 201
+    closed = officer.post(
+        f"/api/complaints/{cid}/status",
+        json={"status": "resolved", "outcome": "warning_given", "note": "Предупреждён"},
+    ).json()
+    assert closed["complaint"]["status"] == "resolved" and closed["complaint"]["outcome"] == "warning_given"
+    closed_at = datetime.fromisoformat(closed["complaint"]["closed_at"])
+    expiry = datetime.fromisoformat(closed["evidence"][0]["lock_expires_at"])
+    assert expiry == closed_at + timedelta(days=365)
+    assert (
+        officer.post(
+            f"/api/complaints/{cid}/evidence",
+            json={"camera_id": "b5-e1", "start": first["start"], "end": first["end"]},
+        ).status_code
+        == 409
+    )
+
+    # reopening needs a note and clears the expiry
+    assert officer.post(f"/api/complaints/{cid}/status", json={"status": "in_progress"}).status_code == 422
+    reopened = officer.post(
+        f"/api/complaints/{cid}/status", json={"status": "in_progress", "note": "Повтор"}
+    ).json()
+    assert reopened["complaint"]["closed_at"] is None and reopened["evidence"][0]["lock_expires_at"] is None
+    actions = [h["action"] for h in reopened["history"]]
+    assert actions == ["created", "evidence_attached", "assigned", "status", "note", "status", "status"]
+    with media_station.station.database.session() as session:
+        audited = session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.resource_id == complaint["number"])
+            .order_by(AuditEntry.id)
+        ).all()
+    assert audited.count("complaint.status") == 3 and "complaint.create" in audited
+    assert "complaint.evidence_attach" in audited
+
+
+def test_retention_never_deletes_attached_footage(media_station: MediaStation) -> None:
+    officer = media_station.login("officer")
+    now = utcnow()
+    media_station.record("b5-e1", now - timedelta(minutes=26), count=2)
+    cid = register(officer)["complaint"]["id"]
+    attach_start = now - timedelta(minutes=26)
+    assert (
+        officer.post(
+            f"/api/complaints/{cid}/evidence",
+            json={
+                "camera_id": "b5-e1",
+                "start": iso(attach_start),
+                "end": iso(attach_start + timedelta(seconds=1)),
+            },
+        ).status_code
+        == 201
+    )
+    later = now + timedelta(days=400)  # far past retention
+    with media_station.station.database.session() as session:
+        rows = session.scalars(
+            select(Segment).where(Segment.camera_id == "b5-e1").order_by(Segment.start_utc)
+        ).all()
+        infos = [SegmentInfo(r.id, r.camera_id, r.start_utc, r.end_utc, r.bytes, r.path) for r in rows]
+        plan = plan_deletions(infos, active_locks(session, now=later), later, {"b5-e1": 30}, 10**12)
+    deleted = {d.segment.segment_id for d in plan.deletions}
+    assert rows[0].id not in deleted and rows[1].id in deleted
+    assert plan.protected_bytes == rows[0].bytes
+
+
+def test_personal_data_is_hidden_from_the_auditor(media_station: MediaStation) -> None:
+    officer = media_station.login("officer")
+    cid = register(officer)["complaint"]["id"]
+    auditor = media_station.login("auditor")
+    seen = auditor.get(f"/api/complaints/{cid}").json()["complaint"]
+    assert seen["reporter_name"] is None and seen["reporter_contact"] is None
+    assert seen["personal_data_visible"] is False
+    listed = auditor.get("/api/complaints").json()["items"][0]
+    assert listed["reporter_name"] is None
+    assert "Айгуль" not in auditor.get(f"/api/complaints/{cid}").text
+    investigator = media_station.login("investigator")
+    assert (
+        investigator.get(f"/api/complaints/{cid}").json()["complaint"]["reporter_name"] == "Айгуль Садыкова"
+    )
+    # the auditor and the investigator cannot change complaints; the admin cannot even read them
+    assert auditor.post(f"/api/complaints/{cid}/notes", json={"note": "x"}).status_code == 403
+    assert investigator.post(f"/api/complaints/{cid}/notes", json={"note": "x"}).status_code == 403
+    assert media_station.login("admin").get("/api/complaints").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"incident_start": "+10m", "incident_end": "+20m"}, "window_in_future"),
+        ({"incident_start": "-10m", "incident_end": "-20m"}, "invalid_window"),
+        ({"incident_start": "2025-01-01T10:00:00"}, "validation_error"),  # naive
+        ({"description": "x" * 4001}, "validation_error"),
+        ({"reporter_name": "x" * 201}, "validation_error"),
+        ({"category": "murder"}, "validation_error"),
+        ({"building": None, "entrance": None, "area": "  "}, "place_required"),
+    ],
+)
+def test_bad_input_is_a_clear_422(media_station: MediaStation, change: dict[str, Any], code: str) -> None:
+    officer = media_station.login("officer")
+    now = utcnow()
+    body: dict[str, Any] = {
+        "received_at": iso(now),
+        "channel": "chat",
+        "category": "noise",
+        "building": "5",
+        "incident_start": iso(now - timedelta(hours=1)),
+        "incident_end": iso(now - timedelta(minutes=30)),
+    }
+    for key, value in change.items():
+        if isinstance(value, str) and value[:1] in "+-" and value.endswith("m"):
+            value = iso(now + timedelta(minutes=int(value[:-1])))
+        body[key] = value
+    response = officer.post("/api/complaints", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+
+
+def test_attach_refuses_unknown_camera_future_and_far_ranges(media_station: MediaStation) -> None:
+    officer = media_station.login("officer")
+    now = utcnow()
+    cid = register(officer)["complaint"]["id"]
+    start = iso(now - timedelta(minutes=25))
+
+    def attach(client: TestClient, body: dict[str, Any]) -> tuple[int, str]:
+        response = client.post(f"/api/complaints/{cid}/evidence", json=body)
+        return response.status_code, response.json()["error"]["code"] if response.status_code >= 400 else ""
+
+    assert attach(officer, {"camera_id": "../etc", "start": start, "end": iso(now)}) == (
+        422,
+        "unknown_camera",
+    )
+    assert attach(officer, {"camera_id": "b5-e1", "start": start, "end": iso(now + timedelta(hours=1))}) == (
+        422,
+        "range_in_future",
+    )
+    far = {
+        "camera_id": "b5-e1",
+        "start": iso(now - timedelta(days=3)),
+        "end": iso(now - timedelta(days=3) + timedelta(minutes=5)),
+    }
+    assert attach(officer, far) == (403, "outside_incident_window")
+    assert attach(media_station.login("supervisor"), far)[0] == 201
+    detail = officer.get(f"/api/complaints/{cid}").json()
+    evidence_id = detail["evidence"][0]["id"]
+    removed = officer.delete(f"/api/complaints/{cid}/evidence/{evidence_id}")
+    assert removed.status_code == 200 and removed.json()["evidence"] == []
+    with media_station.station.database.session() as session:
+        assert active_locks(session, now=utcnow()) == []
+
+
+def test_list_filters_and_overdue(media_station: MediaStation) -> None:
+    officer = media_station.login("officer")
+    now = utcnow()
+    register(officer, category="noise", building="5", entrance="1")
+    old = register(
+        officer,
+        category="smoking",
+        building=None,
+        entrance=None,
+        area="парковка",
+        received_at=iso(now - timedelta(hours=30)),
+        incident_start=iso(now - timedelta(hours=31)),
+        incident_end=iso(now - timedelta(hours=30, minutes=30)),
+    )["complaint"]
+    assert old["overdue"] is True
+    assert old["number"] != ""
+
+    def numbers(**params: Any) -> list[str]:
+        response = officer.get("/api/complaints", params=params)
+        assert response.status_code == 200, response.text
+        return [c["number"] for c in response.json()["items"]]
+
+    assert len(numbers()) == 2
+    assert numbers(category="smoking") == [old["number"]]
+    assert numbers(overdue="true") == [old["number"]]
+    assert numbers(area="ПАРКОВКА") == [old["number"]]
+    assert len(numbers(status="new")) == 2 and numbers(status="resolved") == []
+    assert numbers(**{"from": iso(now - timedelta(hours=2))}) != [old["number"]]
+    assert officer.get("/api/complaints", params={"from": "2025-01-01T00:00:00"}).status_code == 422
+    options = officer.get("/api/complaints/options").json()
+    assert "парковка" in options["places"]["area"] and "5" in options["places"]["building"]
+    assert options["transitions"]["new"] == ["in_progress", "rejected"]
+
+
+def test_pages_render(media_station: MediaStation) -> None:
+    officer = media_station.login("officer")
+    cid = register(officer)["complaint"]["id"]
+    assert officer.get("/complaints").status_code == 200
+    page = officer.get(f"/complaints/{cid}")
+    assert page.status_code == 200 and "complaint.js" in page.text
+    assert officer.get("/recordings").status_code == 200
+    assert media_station.login("admin").get("/recordings", headers={"accept": "text/html"}).status_code == 403
