@@ -30,6 +30,7 @@ from console.recording import RecordingPipeline
 from console.template import build_templates
 from storage.database import Database
 from storage.model import utcnow
+from storage.signing import StationKey, ensure_station_key
 from streams.ingest import IngestManager
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Station:
     templates: Jinja2Templates
     login_limiter: LoginRateLimiter
     recording: RecordingPipeline
+    key: StationKey  # Ed25519 key that signs evidence manifests; its fingerprint is shown in the console
     live: LiveRegistry | None = None  # WebRTC viewers and snapshots (console.live)
     version: str = field(default_factory=station_version)
     started_at: datetime = field(default_factory=utcnow)
@@ -79,6 +81,8 @@ async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:
     database = await to_thread.run_sync(prepare_database, settings)
     stack.callback(database.dispose)
     catalogs = await to_thread.run_sync(Catalogs.load, settings.config.console.language)
+    key = await to_thread.run_sync(ensure_station_key, settings.data_dir)
+    logger.info("station signing key %s", key.fingerprint)
     recording = RecordingPipeline(settings, database)
     await to_thread.run_sync(recording.start)
     stack.push_async_callback(to_thread.run_sync, recording.stop)
@@ -90,6 +94,7 @@ async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:
         templates=build_templates(timezone=settings.config.station.timezone),
         login_limiter=LoginRateLimiter(settings.config.console.login_attempts_per_minute),
         recording=recording,
+        key=key,
     )
     station.live = await open_live(settings, station.ingest, stack)
     logger.info("station %r ready: %d camera(s) configured", station.name, len(settings.config.cameras))

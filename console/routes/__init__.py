@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.routes import auth, health, live, metrics, openapi, page, token, user
+from console.routes import (
+    auth,
+    complaint,
+    export,
+    health,
+    live,
+    metrics,
+    openapi,
+    page,
+    recording,
+    token,
+    user,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -19,5 +31,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     openapi.router,
     metrics.router,
     live.router,
+    complaint.router,
+    complaint.pages,
+    export.router,
+    recording.router,
+    recording.pages,
     page.router,
 )

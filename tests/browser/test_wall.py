@@ -1,0 +1,211 @@
+"""End to end: the camera wall in real headless Chromium, WebRTC passthrough from a real `station run`.
+
+Everything runs inside a network namespace made for the test: the RTSP test server (cameras), the station
+(``station run`` with a temp config) and Chromium. The test signs in, opens the wall with two cameras, waits
+for both pictures to play, checks the station encoded no frame, kills one camera and sees its tile go
+offline, brings it back and sees the tile play again without a page reload. Screenshots go to the artefacts
+folder (``$STATION_ARTIFACTS_DIR`` or ``artifacts/``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tests.support.rtsp_server as rtsp_module
+from tests.support.browser import artifacts_dir, launch_chromium, require_chromium
+from tests.support.netns import NetNamespace
+from tests.support.rtsp_server import RtspServer, RtspServerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.rtsp, pytest.mark.slow, pytest.mark.timeout(240)]
+
+PASSWORD = "wall-test-password-1"
+STATION_BIN = Path(sys.executable).with_name("station")
+PORT = 8091
+
+
+@dataclass
+class RunningStation:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _write_config(path: Path, data_dir: Path, host: str, cameras: dict[str, str]) -> None:
+    lines = [
+        "station:",
+        '  name: "ЖК Wall test"',
+        "  timezone: Asia/Almaty",
+        "storage:",
+        f"  data_dir: {data_dir}",
+        "console:",
+        f"  host: {host}",
+        f"  port: {PORT}",
+        "  language: ru",
+        "cameras:",
+    ]
+    for index, (camera_id, url) in enumerate(cameras.items(), start=1):
+        lines += [
+            f"  - id: {camera_id}",
+            f'    name: "Камера {index}"',
+            f"    url: {url}",
+            "    open_timeout_s: 2",
+            "    read_timeout_s: 2",
+            f'    location: {{building: "5", entrance: "{index}", area: "подъезд"}}',
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def station(
+    tmp_path: Path, netns: NetNamespace, rtsp_cameras: dict[str, RtspServer]
+) -> Iterator[RunningStation]:
+    config = tmp_path / "station.yaml"
+    _write_config(config, tmp_path / "data", netns.address, {k: s.url(k) for k, s in rtsp_cameras.items()})
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    added = subprocess.run(
+        [str(STATION_BIN), "user", "add", "officer", "--role", "officer", "-c", str(config)],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    log = tmp_path / "station.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*netns.prefix(), str(STATION_BIN), "run", "-c", str(config)], stdout=out, stderr=out, env=env
+        )
+    try:
+        yield RunningStation(f"http://{netns.address}:{PORT}", process, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture
+def rtsp_cameras(
+    netns: NetNamespace,
+    rtsp_server_factory: RtspServerFactory,
+    small_clip: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, RtspServer]:
+    """Two cameras, each its own RTSP server process inside the namespace (so one can be killed alone)."""
+    rtsp_module.missing_reason()  # probe with the real interpreter first
+    monkeypatch.setattr(
+        rtsp_module, "SYSTEM_PYTHON", netns.wrap("/usr/bin/python3", tmp_path / "python3-netns")
+    )
+    return {name: rtsp_server_factory({name: small_clip}) for name in ("cam1", "cam2")}
+
+
+def _tile(state: dict[str, Any], camera: str) -> dict[str, Any]:
+    tile: dict[str, Any] = state["tiles"].get(camera) or {"width": 0, "frames": 0, "status": None}
+    return tile
+
+
+def _wall(page: Any) -> dict[str, Any]:
+    result: dict[str, Any] = page.evaluate("() => window.stationWall.describe()")
+    return result
+
+
+def _wait(page: Any, predicate: Any, timeout_s: float, what: str, station: RunningStation) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        state = _wall(page)
+        if predicate(state):
+            return state
+        time.sleep(0.25)
+    tail = station.log.read_text(errors="replace")[-3000:]
+    raise AssertionError(f"timed out waiting for {what}; wall: {state}\nstation log:\n{tail}")
+
+
+def _frames_advance(page: Any, camera: str, station: RunningStation, timeout_s: float = 20) -> None:
+    start = _wait(page, lambda s: _tile(s, camera)["width"] > 0, timeout_s, f"{camera} picture", station)
+    before = _tile(start, camera)["frames"]
+    _wait(
+        page, lambda s: _tile(s, camera)["frames"] >= before + 10, 10, f"{camera} frames advancing", station
+    )
+
+
+def _login(page: Any, station: RunningStation) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            page.goto(f"{station.url}/login?next=/live", timeout=5000)
+            break
+        except Exception:  # noqa: BLE001 - the station is still starting
+            if time.monotonic() > deadline or station.process.poll() is not None:
+                raise AssertionError(
+                    "station did not start:\n" + station.log.read_text(errors="replace")[-3000:]
+                ) from None
+            time.sleep(0.5)
+    page.fill("input[name=username]", "officer")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/live", timeout=15000)
+
+
+def test_wall_plays_two_cameras_passthrough_and_recovers(
+    station: RunningStation, rtsp_cameras: dict[str, RtspServer], netns: NetNamespace, tmp_path: Path
+) -> None:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    chromium = netns.wrap("/usr/bin/chromium", tmp_path / "chromium-netns")
+    shots = artifacts_dir()
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, executable=chromium, home=tmp_path / "chrome-home")
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ru-RU")
+            _login(page, station)
+            page.evaluate("() => { window.__sameDocument = true; }")
+            for camera in ("cam1", "cam2"):
+                _frames_advance(page, camera, station)
+            stats = page.evaluate("() => fetch('/api/live/stats').then((r) => r.json())")
+            assert stats["viewers"] == 2, stats
+            assert stats["frames_encoded"] == 0 and stats["senders_encoding"] == 0, stats
+            wall = _wall(page)
+            assert {wall["tiles"][c]["width"] for c in ("cam1", "cam2")} == {640}
+            page.screenshot(path=str(shots / "wall-2x2.png"))
+
+            rtsp_cameras["cam2"].stop()  # the camera loses power
+            _wait(page, lambda s: _tile(s, "cam2")["status"] == "offline", 60, "cam2 offline", station)
+            since = page.inner_text(".tile[data-camera=cam2] .tile-since")
+            assert since.strip(), "an offline tile says since when"
+            _frames_advance(page, "cam1", station)  # the other camera is unaffected
+            page.screenshot(path=str(shots / "wall-2x2-offline.png"))
+
+            rtsp_cameras["cam2"].start()  # back on the same port
+            _wait(page, lambda s: _tile(s, "cam2")["status"] == "online", 60, "cam2 online again", station)
+            _frames_advance(page, "cam2", station, timeout_s=40)
+            assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+            stats = page.evaluate("() => fetch('/api/live/stats').then((r) => r.json())")
+            assert stats["frames_encoded"] == 0, stats
+            page.screenshot(path=str(shots / "wall-2x2-recovered.png"))
+
+            page.click(".tile[data-camera=cam1]")  # full screen: main stream, tiles stop streaming
+            page.wait_for_function(
+                "() => { const v = document.querySelector('.focus-video'); return v && v.videoWidth > 0; }",
+                timeout=20000,
+            )
+            page.screenshot(path=str(shots / "wall-focus.png"))
+            page.keyboard.press("Escape")
+        finally:
+            browser.close()
