@@ -3,7 +3,8 @@
 Everything runs inside a network namespace made for the test: the RTSP test server (cameras), the station
 (``station run`` with a temp config) and Chromium. The test signs in, opens the wall with two cameras, waits
 for both pictures to play, checks the station encoded no frame, kills one camera and sees its tile go
-offline, brings it back and sees the tile play again without a page reload. Screenshots go to the artefacts
+offline, brings it back and sees the tile play again without a page reload; full screen and a hidden tab
+stop the streams they do not need. Screenshots go to the artefacts
 folder (``$STATION_ARTIFACTS_DIR`` or ``artifacts/``).
 """
 
@@ -162,6 +163,31 @@ def _login(page: Any, station: RunningStation) -> None:
     page.wait_for_url("**/live", timeout=15000)
 
 
+def _wait_viewers(page: Any, predicate: Any, what: str, timeout_s: float = 30) -> None:
+    """Poll the station's live registry until its viewer count satisfies ``predicate``."""
+    deadline = time.monotonic() + timeout_s
+    viewers = -1
+    while time.monotonic() < deadline:
+        viewers = page.evaluate("() => fetch('/api/live/stats').then((r) => r.json()).then((s) => s.viewers)")
+        if predicate(viewers):
+            return
+        time.sleep(0.3)
+    pytest.fail(f"{what}: station still has {viewers} viewer(s) after {timeout_s} s")
+
+
+def _set_tab_hidden(page: Any, *, hidden: bool) -> None:
+    """What the browser does when the tab is switched away or back (Page Visibility API)."""
+    state = "hidden" if hidden else "visible"
+    page.evaluate(
+        """([hidden, state]) => {
+            Object.defineProperty(document, "hidden", {configurable: true, get: () => hidden});
+            Object.defineProperty(document, "visibilityState", {configurable: true, get: () => state});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        [hidden, state],
+    )
+
+
 def test_wall_plays_two_cameras_passthrough_and_recovers(
     station: RunningStation, rtsp_cameras: dict[str, RtspServer], netns: NetNamespace, tmp_path: Path
 ) -> None:
@@ -206,6 +232,15 @@ def test_wall_plays_two_cameras_passthrough_and_recovers(
                 timeout=20000,
             )
             page.screenshot(path=str(shots / "wall-focus.png"))
+            _wait_viewers(page, lambda n: n == 1, "only the full-screen stream while it is open")
             page.keyboard.press("Escape")
+            _wait_viewers(page, lambda n: n == 2, "both tiles stream again after full screen")
+
+            _set_tab_hidden(page, hidden=True)  # the officer switches to another tab
+            _wait_viewers(page, lambda n: n == 0, "a hidden tab streams nothing")
+            _set_tab_hidden(page, hidden=False)
+            _wait_viewers(page, lambda n: n == 2, "tiles stream again when the tab is back")
+            for camera in ("cam1", "cam2"):
+                _frames_advance(page, camera, station)
         finally:
             browser.close()
