@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from console.routes import (
     auth,
     complaint,
+    evidence,
     export,
     health,
     live,
@@ -34,6 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     complaint.router,
     complaint.pages,
     export.router,
+    evidence.router,
     recording.router,
     recording.pages,
     page.router,

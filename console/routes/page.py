@@ -118,6 +118,7 @@ def post_logout_form(
 
 @router.get("/")
 def get_home(request: Request, station: StationDep, user: PageUser, language: LanguageDep) -> Response:
+    station.refresh_health()
     cameras = station.health.snapshot()
     return render_page(
         request,

@@ -52,7 +52,8 @@ def test_form_login_shows_the_user_on_the_home_page(console_client: TestClient) 
     home = console_client.get("/?lang=ru")
     assert home.status_code == 200
     assert "Иванов А." in home.text and "Руководитель" in home.text  # user and role
-    assert "Подъезд 1" in home.text and "Неизвестно" in home.text  # camera tiles with placeholder status
+    assert "Подъезд 1" in home.text and "Отключена" in home.text  # camera tiles with live status
+    assert any(f"badge-{state}" in home.text for state in ("unknown", "connecting", "offline"))
     assert 'name="csrf-token"' in home.text
     assert "Журнал аудита" not in home.text and "Отчёты" in home.text  # nav follows permissions
     english = console_client.get("/?lang=en").text
