@@ -1,5 +1,6 @@
 """End to end in real headless Chromium: register a complaint, see and preview proposed footage, attach it,
-take the case into work; then an investigator plays two cameras side by side on the recordings page.
+take the case into work; an investigator plays two cameras side by side on the recordings page; a supervisor
+exports the case as a signed package and verifies it on the verify page (and sees a changed clip caught).
 
 The console runs in-process (uvicorn in a thread) on 127.0.0.1 over a temp data dir with real encoded
 segments; plain HTTP on loopback needs no network namespace. Screenshots: ``docs/complaints.png`` and
@@ -12,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,10 +25,12 @@ from fastapi.testclient import TestClient
 
 from console.app import create_app
 from console.password import hash_password
+from storage.evidence import verify_package
 from storage.model import Role, utcnow
 from storage.user import create_user
 from tests.support.browser import CHROMIUM, REPO_ROOT, artifacts_dir, launch_chromium, require_chromium
 from tests.support.console import running_station
+from tests.support.evidence import flip_byte
 from tests.support.segments import insert_segment_rows, write_segment_set
 from tests.support.station_media import media_settings
 
@@ -49,7 +53,12 @@ def served_station(tmp_path: Path) -> Iterator[str]:
     with TestClient(app) as client:
         station = running_station(client)
         with station.database.session() as session:
-            for name, role in (("officer", Role.OFFICER), ("investigator", Role.INVESTIGATOR)):
+            users = (
+                ("officer", Role.OFFICER),
+                ("investigator", Role.INVESTIGATOR),
+                ("chief", Role.SUPERVISOR),
+            )
+            for name, role in users:
                 create_user(session, username=name, role=role, password_hash=hash_password(PASSWORD))
         start = (utcnow() - timedelta(minutes=40)).replace(microsecond=0)
         for camera_id, skip in (("b5-e1", (3,)), ("b5-bins", ())):
@@ -110,6 +119,7 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             page.select_option("select[name=category]", "littering")
             page.click("[data-testid=register]")
             page.wait_for_url(f"{base}/complaints/*")
+            complaint_url = page.url
             page.wait_for_selector("[data-testid=proposal-b5-e1]")
             number = page.text_content("[data-testid=complaint-number]") or ""
             assert number.count("-") == 1 and len(number) == 11
@@ -150,5 +160,32 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             )
             assert abs(times[0] - times[1]) < 0.6, times
             save_screenshot(investigator, "timeline.png")
+
+            # The supervisor exports the case as a signed package and checks it on the verify page.
+            chief = browser.new_page(
+                viewport={"width": 1440, "height": 1000}, locale="ru-RU", accept_downloads=True
+            )
+            sign_in(chief, base, "chief")
+            chief.goto(complaint_url)
+            chief.wait_for_selector("#export-package:not([hidden])")
+            with chief.expect_download(timeout=60000) as download_info:
+                chief.click("#export-package")
+            package = tmp_path / "evidence.zip"
+            download_info.value.save_as(package)
+            assert verify_package(package).valid
+
+            chief.goto(f"{base}/verify")
+            chief.set_input_files("input[name=package]", str(package))
+            chief.click("#verify-form button[type=submit]")
+            chief.wait_for_selector("#verify-result.valid", timeout=30000)
+            save_screenshot(chief, "verify.png")
+
+            with zipfile.ZipFile(package) as archive:
+                clip = next(n for n in archive.namelist() if n.startswith("clips/"))
+            flip_byte(package, clip)
+            chief.set_input_files("input[name=package]", str(package))
+            chief.click("#verify-form button[type=submit]")
+            chief.wait_for_selector("#verify-result.invalid", timeout=30000)
+            assert clip in (chief.text_content("#verify-result") or "")
         finally:
             browser.close()
