@@ -750,6 +750,7 @@ def _warning_lines(log: Path) -> dict[str, Any]:
 def child_ours(config_path: Path) -> int:
     """Phase A's process: our real pipeline for every camera until SIGINT/SIGTERM, then a clean stop."""
     from config.schema import CameraConfig
+    from console.recording import RECORDER_QUEUE_PACKETS, RECORDER_WAKE_EVERY
     from storage.database import Database
     from storage.migration import upgrade_to_head
     from streams.fanout import Subscription
@@ -768,7 +769,9 @@ def child_ours(config_path: Path) -> int:
     recorders: dict[str, SegmentRecorder] = {}
     subscriptions: dict[str, Subscription] = {}
     for camera in cameras:
-        subscriptions[camera.id] = manager.subscribe(camera.id, "recorder")
+        subscriptions[camera.id] = manager.subscribe(  # as console.recording.RecordingPipeline does
+            camera.id, "recorder", maxsize=RECORDER_QUEUE_PACKETS, wake_every=RECORDER_WAKE_EVERY
+        )
         recorders[camera.id] = SegmentRecorder(
             camera_id=camera.id, db=db, root=Path(config["root"]), settings=settings
         )

@@ -145,9 +145,14 @@ class IngestWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def subscribe(
-        self, name: str, *, policy: FanoutPolicy = FanoutPolicy.DROP_OLDEST, maxsize: int = 512
+        self,
+        name: str,
+        *,
+        policy: FanoutPolicy = FanoutPolicy.DROP_OLDEST,
+        maxsize: int = 512,
+        wake_every: int = 1,
     ) -> Subscription:
-        return self._fanout.subscribe(name, policy=policy, maxsize=maxsize)
+        return self._fanout.subscribe(name, policy=policy, maxsize=maxsize, wake_every=wake_every)
 
     @property
     def fanout(self) -> Fanout:
@@ -318,8 +323,11 @@ class IngestManager:
         stream: str = "main",
         policy: FanoutPolicy = FanoutPolicy.DROP_OLDEST,
         maxsize: int = 512,
+        wake_every: int = 1,
     ) -> Subscription:
-        return self.worker(camera_id, stream).subscribe(name, policy=policy, maxsize=maxsize)
+        return self.worker(camera_id, stream).subscribe(
+            name, policy=policy, maxsize=maxsize, wake_every=wake_every
+        )
 
     def health(self) -> list[StreamHealth]:
         snapshots = [w.health() for w in self.workers.values()] + list(self._unusable.values())

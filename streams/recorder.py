@@ -7,8 +7,11 @@
 - a file starts on a keyframe (packets before the first keyframe of a connection are dropped and counted) and
   is cut at the first keyframe at or after ``segment_seconds``; consecutive files of a connection touch;
 - every span without footage becomes a gap row with its reason: connection lost (``camera_unreachable``,
-  ``stream_stalled``...), packets lost inside a connection (``recorder_error``), disk errors (``disk_full`` /
-  ``recorder_error``), retention stopping the camera (``evidence_only_left`` / ``disk_full``), station stop;
+  ``stream_stalled``...), packets lost inside a connection (``recorder_error``), frames the camera or the
+  network lost inside a connection (``stream_error``: a timestamp hole longer than ``hole_threshold_s``; the
+  file goes on over the hole, playable, and a closed gap row covers exactly the hole), disk errors
+  (``disk_full`` / ``recorder_error``), retention stopping the camera (``evidence_only_left`` /
+  ``disk_full``), station stop;
 - index writes go through an ordered outbox: while the database is unreachable the files are still written
   and the rows follow once it is back (start-up reconcile indexes whatever was lost beyond that);
 - disk errors close what can be saved (the last complete fragment), raise an alarm in the status and retry
@@ -34,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from config.schema import StationConfig
 from storage.database import Database
-from storage.gap import close_gap, open_gap
+from storage.gap import add_gap, close_gap, open_gap
 from storage.layout import segment_path, segment_relative_path
 from storage.model import GapReason, SegmentStatus, utcnow
 from storage.segment import (
@@ -60,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 RecorderItem = MediaPacket | StreamStarted | StreamStopped | PacketsDropped
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+DRAIN_MAX_ITEMS = 4096  # what stop() still writes from the subscription (the recorder queue is 2048)
 
 _STOP_REASONS: dict[str, GapReason] = {
     "unauthorized": GapReason.UNAUTHORIZED,
@@ -70,6 +74,41 @@ _STOP_REASONS: dict[str, GapReason] = {
     "stopped": GapReason.STATION_STOPPED,
     "disabled": GapReason.CAMERA_DISABLED,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampHole:
+    """Frames missing between two packets of one connection."""
+
+    start_utc: datetime  # end of the last frame received
+    end_utc: datetime  # start of the next frame received
+    missing_frames: int
+
+    @property
+    def detail(self) -> str:
+        seconds = (self.end_utc - self.start_utc).total_seconds()
+        return f"{self.missing_frames} frames missing (timestamps jump {seconds:.2f} s)"
+
+
+def frame_interval_s(fmt: StreamFormat, observed_s: float) -> float:
+    """One frame's duration: the stream's nominal rate, else the last observed interval, else 25 fps; pure."""
+    if fmt.average_fps:
+        return 1.0 / fmt.average_fps
+    return observed_s if observed_s > 0 else 0.04
+
+
+def plan_hole(
+    covered_until: datetime, next_ts: datetime, *, frame_interval_s: float, threshold_s: float
+) -> TimestampHole | None:
+    """The hole between footage covered until ``covered_until`` and a frame at ``next_ts``, if it is one.
+
+    A hole is longer than ``max(threshold_s, 3 frame intervals)``; shorter jumps are jitter. Pure.
+    """
+    seconds = (next_ts - covered_until).total_seconds()
+    if seconds <= max(threshold_s, 3 * frame_interval_s):
+        return None
+    missing = max(1, round(seconds / frame_interval_s)) if frame_interval_s > 0 else 1
+    return TimestampHole(covered_until, next_ts, missing)
 
 
 def gap_reason_for(reason: str) -> GapReason:
@@ -95,6 +134,11 @@ class RecorderSettings:
     segment_seconds: float = 60.0
     fragment_seconds: float = 1.0
     max_packet_gap_s: float = 5.0  # a silence this long inside a connection cuts the file and opens a gap
+    # A shorter timestamp hole stays inside the file (an MP4 plays over it) but is logged as a closed gap row.
+    # 1 s is far above the frame-to-frame jitter of a healthy camera (40 ms at 25 fps; B-frame reordering a
+    # few frames) yet catches the loss of a single GOP; the effective threshold is never below 3 nominal
+    # frame intervals, so a 1-2 fps camera is not reported for its own frame rate.
+    hole_threshold_s: float = 1.0
     progress_interval_s: float = 10.0  # how often the open row's end and size are updated
     disk_retry_s: float = 10.0
     db_retry_s: float = 5.0
@@ -128,6 +172,7 @@ class RecorderStatus:
     packets_lost_upstream: int  # reported by the fan-out (this recorder was too slow)
     packets_malformed: int
     timestamp_fixes: int  # dts that went backwards/repeated and were nudged to stay monotonic
+    timestamp_holes: int  # frames missing inside a file (each logged as a stream_error gap row)
     db_pending_ops: int  # index writes waiting for the database
     gap_reason: GapReason | None  # why the camera is not recording right now (None while recording)
     stop_reason: GapReason | None  # set while retention keeps this camera stopped
@@ -200,7 +245,18 @@ class SegmentRecorder:
         self._last_error_utc: datetime | None = None
         self._last_packet_utc: datetime | None = None
         self._counters = dict.fromkeys(
-            ("bytes", "segments", "packets", "skipped", "not_recording", "lost", "malformed", "fixes"), 0
+            (
+                "bytes",
+                "segments",
+                "packets",
+                "skipped",
+                "not_recording",
+                "lost",
+                "malformed",
+                "fixes",
+                "holes",
+            ),
+            0,
         )
         self._finished = False
 
@@ -242,6 +298,18 @@ class SegmentRecorder:
                 self.tick()
             else:
                 self.process(item)  # type: ignore[arg-type]
+        self._drain(source)
+
+    def _drain(self, source: ItemSource) -> None:
+        """On stop, write what is already queued (a batched subscription holds up to a batch) -- bounded."""
+        for _ in range(DRAIN_MAX_ITEMS):
+            try:
+                item = source.get(timeout_s=0)
+            except (EOFError, SubscriptionClosedError):
+                return
+            if item is None:
+                return
+            self.process(item)  # type: ignore[arg-type]
 
     def stop(self, *, detail: str = "station stopped", timeout_s: float = 15.0) -> None:
         """Stop the thread, close the file and open a ``station_stopped`` gap; flush index writes."""
@@ -297,6 +365,7 @@ class SegmentRecorder:
                 packets_lost_upstream=c["lost"],
                 packets_malformed=c["malformed"],
                 timestamp_fixes=c["fixes"],
+                timestamp_holes=c["holes"],
                 db_pending_ops=len(self._outbox),
                 gap_reason=self._gap_reason if seg is None else None,
                 stop_reason=self._paused,
@@ -347,8 +416,10 @@ class SegmentRecorder:
                 self._close_segment()
                 silence = (packet.ts_utc - seg.last_ts_utc).total_seconds()
                 self._open_gap(seg.end_utc, GapReason.STREAM_ERROR, f"stream time jumped {silence:+.1f} s")
-            elif packet.is_keyframe and self._segment_full(packet, seg):
-                self._close_segment(end_utc=packet.ts_utc)
+            else:
+                self._log_hole(packet, seg)
+                if packet.is_keyframe and self._segment_full(packet, seg):
+                    self._close_segment(end_utc=packet.ts_utc)
         if self._seg is None:
             if not packet.is_keyframe:
                 self._count("skipped")
@@ -360,6 +431,23 @@ class SegmentRecorder:
     def _is_discontinuity(self, packet: MediaPacket, seg: _Segment) -> bool:
         delta = (packet.ts_utc - seg.last_ts_utc).total_seconds()
         return delta > self.settings.max_packet_gap_s or delta < -1.0
+
+    def _log_hole(self, packet: MediaPacket, seg: _Segment) -> None:
+        """Frames lost inside the connection, short of a cut: the file goes on, a closed gap row says so."""
+        hole = plan_hole(
+            seg.end_utc,
+            packet.ts_utc,
+            frame_interval_s=frame_interval_s(packet.format, seg.last_interval_s),
+            threshold_s=self.settings.hole_threshold_s,
+        )
+        if hole is None:
+            return
+        self._count("holes")
+        logger.warning("%s: %s at %s", self.camera_id, hole.detail, hole.start_utc.isoformat())
+        self._queue_db(
+            f"gap {hole.start_utc.isoformat()} ({hole.missing_frames} frames missing)",
+            _add_gap_op(self.camera_id, hole.start_utc, hole.end_utc, GapReason.STREAM_ERROR, hole.detail),
+        )
 
     def _segment_full(self, packet: MediaPacket, seg: _Segment) -> bool:
         return (packet.ts_utc - seg.start_utc).total_seconds() >= self.settings.segment_seconds
@@ -730,6 +818,12 @@ def _open_gap_op(camera_id: str, start: datetime, reason: GapReason, detail: str
     )
 
 
+def _add_gap_op(camera_id: str, start: datetime, end: datetime, reason: GapReason, detail: str) -> DbOp:
+    return lambda session: add_gap(
+        session, camera_id=camera_id, start_utc=start, end_utc=end, reason=reason, detail=detail
+    )
+
+
 def _close_gap_op(camera_id: str, end: datetime) -> DbOp:
     return lambda session: close_gap(session, camera_id=camera_id, end_utc=end)
 
@@ -741,5 +835,8 @@ __all__ = [
     "RecorderState",
     "RecorderStatus",
     "SegmentRecorder",
+    "TimestampHole",
+    "frame_interval_s",
     "gap_reason_for",
+    "plan_hole",
 ]

@@ -139,17 +139,33 @@ def _video_format(
     return video, fmt
 
 
+def rtsp_options(spec: SourceSpec) -> dict[str, str]:
+    """FFmpeg RTSP demuxer options for ``spec``; pure.
+
+    ``timeout`` is FFmpeg's socket I/O timeout in microseconds (TCP connect and every read; UDP polling). It
+    is half the read timeout because FFmpeg's H.264 parser holds one access unit until the next starts, so a
+    stall surfaces only after the read that follows: detection stays within ``read_timeout_s``, and
+    ``stop()`` of a worker blocked on a stalled camera returns within half of it.
+    """
+    return {
+        "rtsp_transport": spec.transport,
+        "allowed_media_types": "video",
+        "timeout": str(max(1, round(spec.read_timeout_s / 2 * 1_000_000))),
+    }
+
+
 class RtspConnection:
     """An open RTSP session (demux only)."""
 
     def __init__(self, spec: SourceSpec, connection_id: int) -> None:
         self.spec = spec
-        options = {"rtsp_transport": spec.transport, "allowed_media_types": "video"}
-        # FFmpeg's H.264 parser holds one access unit until the next starts, so a stall surfaces after two
-        # read timeouts: ask PyAV for half of ours.
-        timeout = (spec.open_timeout_s, spec.read_timeout_s / 2)
+        options = rtsp_options(spec)
         try:
-            self._container: Any = av.open(spec.url, options=options, timeout=timeout)
+            # PyAV's deadline bounds the whole open; reads are bounded by FFmpeg's own socket timeout only
+            # (read timeout None), so PyAV's interrupt callback returns at once without taking the GIL --
+            # with a read deadline it takes the GIL on every I/O wait of every camera (half of our CPU at
+            # 16 cameras went to those hand-offs).
+            self._container: Any = av.open(spec.url, options=options, timeout=(spec.open_timeout_s, None))
         except (av.error.FFmpegError, OSError) as exc:
             raise translate_open_error(exc) from None  # the cause's message holds the password
         try:

@@ -165,3 +165,63 @@ def test_closed_subscription_drains_then_raises() -> None:
 def test_maxsize_must_allow_a_packet_and_a_control() -> None:
     with pytest.raises(ValueError, match="maxsize"):
         Fanout("x").subscribe("rec", maxsize=1)
+
+
+def _get_in_thread(sub: object, timeout_s: float) -> tuple[threading.Thread, list[object]]:
+    got: list[object] = []
+
+    def run() -> None:
+        got.append(sub.get(timeout_s=timeout_s))  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.05)  # let it block in get()
+    return thread, got
+
+
+@pytest.mark.timeout(20)
+def test_batched_subscription_wakes_its_consumer_per_batch_on_controls_and_on_timeout() -> None:
+    fanout = Fanout("cam1-main")
+    sub = fanout.subscribe("recorder", maxsize=100, wake_every=8)
+    # fewer than a batch: the consumer sleeps on
+    thread, got = _get_in_thread(sub, timeout_s=10)
+    for i in range(7):
+        fanout.publish(_packet(i * GOP))
+    thread.join(0.3)
+    assert thread.is_alive() and not got
+    # the batch is full: woken at once, and everything queued is there without waiting
+    started = time.monotonic()
+    fanout.publish(_packet(7 * GOP))
+    thread.join(2)
+    assert not thread.is_alive() and time.monotonic() - started < 1.0
+    rest = _drain(sub)
+    assert [getattr(p, "pts", None) for p in [*got, *rest]] == [i * GOP for i in range(8)]
+    # a control item wakes the consumer at once
+    thread, got = _get_in_thread(sub, timeout_s=10)
+    fanout.publish(_packet(40))
+    started = time.monotonic()
+    fanout.publish(StreamStopped(FMT, T0, "ended", None))
+    thread.join(2)
+    assert not thread.is_alive() and time.monotonic() - started < 1.0
+    assert isinstance(got[0], MediaPacket) and isinstance(_drain(sub)[-1], StreamStopped)
+    # less than a batch still arrives when the consumer's own timeout expires
+    fanout.publish(StreamStarted(FMT, T0))
+    assert isinstance(sub.get(timeout_s=0), StreamStarted)
+    thread, got = _get_in_thread(sub, timeout_s=0.5)
+    fanout.publish(_packet(50))
+    thread.join(2)
+    assert isinstance(got[0], MediaPacket) and got[0].pts == 50
+    fanout.close()
+
+
+def test_batched_subscription_wakes_its_consumer_when_nearly_full() -> None:
+    fanout = Fanout("cam1-main")
+    sub = fanout.subscribe("recorder", maxsize=8, wake_every=1000)  # batch larger than the queue
+    thread, got = _get_in_thread(sub, timeout_s=10)
+    for i in range(6):  # three quarters of 8
+        fanout.publish(_packet(i * GOP))
+    thread.join(2)
+    assert not thread.is_alive() and got and sub.stats().dropped == 0
+    with pytest.raises(ValueError, match="wake_every"):
+        fanout.subscribe("bad", wake_every=0)
+    fanout.close()

@@ -21,7 +21,13 @@ from storage.layout import resolve_relative
 from storage.model import Gap, GapReason, Segment
 from streams.fanout import Fanout, PacketsDropped, StreamStarted, StreamStopped
 from streams.packet import MediaPacket
-from streams.recorder import RecorderSettings, RecorderState, SegmentRecorder, gap_reason_for
+from streams.recorder import (
+    RecorderSettings,
+    RecorderState,
+    SegmentRecorder,
+    gap_reason_for,
+    plan_hole,
+)
 from tests.support.mp4 import DemuxOptions, demux_packets, probe_file
 from tests.support.paths import shared_file
 
@@ -175,6 +181,47 @@ def test_stall_and_lost_packets_and_jumps_become_gaps(database: Database, tmp_pa
     check_segment_files(database, tmp_path, target_s=60.0, gop_s=1.0, continuous=False)
 
 
+def test_frames_missing_inside_a_connection_become_a_gap_row_without_cutting_the_file(
+    database: Database, tmp_path: Path, pets: Path
+) -> None:
+    items = packets(pets)[:90]  # 10 fps, keyframe every 10 packets
+    recorder = SegmentRecorder(camera_id="cam-1", db=database, root=tmp_path, settings=settings())
+    # the server drops 3.1 s .. 5.0 s (19 frames), then 6.5 s .. 6.9 s (4 frames: under the threshold)
+    kept = [*items[:31], *items[50:65], *items[69:90]]
+    feed(recorder, [StreamStarted(items[0].format, T0), *kept])
+    status = recorder.status()
+    assert status.state is RecorderState.RECORDING and status.timestamp_holes == 1
+    recorder.stop()
+    rows = check_segment_files(database, tmp_path, target_s=10.0, gop_s=1.0)
+    assert len(rows) == 1 and rows[0].start_utc == T0  # one file over the hole: it plays
+    assert probe_file(resolve_relative(tmp_path, rows[0].path), decode=False).packets == len(kept)
+    found = [(g.reason, g.start_utc, g.end_utc, g.detail) for g in gaps(database)]
+    assert found[0] == (
+        "stream_error",
+        T0 + timedelta(seconds=3.1),
+        T0 + timedelta(seconds=5),
+        "19 frames missing (timestamps jump 1.90 s)",
+    )
+    assert [g[0] for g in found[1:]] == ["station_stopped"]
+
+
+@pytest.mark.parametrize(
+    ("jump_s", "fps", "expected"),
+    [
+        (0.04, 25.0, None),  # the next frame
+        (0.9, 25.0, None),  # under the 1 s floor
+        (1.2, 25.0, 30),
+        (2.5, 1.0, None),  # a 1 fps camera: 3 frame intervals
+        (3.5, 1.0, 4),
+    ],
+)
+def test_plan_hole(jump_s: float, fps: float, expected: int | None) -> None:
+    hole = plan_hole(T0, T0 + timedelta(seconds=jump_s), frame_interval_s=1 / fps, threshold_s=1.0)
+    assert (hole.missing_frames if hole is not None else None) == expected
+    if hole is not None:
+        assert (hole.start_utc, hole.end_utc) == (T0, T0 + timedelta(seconds=jump_s))
+
+
 class FullDisk(io.RawIOBase):
     """The file-opening seam: a real file that raises ENOSPC once ``limit`` bytes are written."""
 
@@ -267,18 +314,22 @@ def test_retention_pause_stops_recording_with_alarm_then_resumes(
 
 
 @SQLITE_ONLY
-def test_thread_consumes_a_fanout_subscription(database: Database, tmp_path: Path, pets: Path) -> None:
+@pytest.mark.parametrize("wake_every", [1, 32])
+def test_thread_consumes_a_fanout_subscription(
+    database: Database, tmp_path: Path, pets: Path, wake_every: int
+) -> None:
     items = packets(pets)[:50]
     fanout = Fanout("ingest-cam-1-main")
-    subscription = fanout.subscribe("recorder", maxsize=1024)
+    subscription = fanout.subscribe("recorder", maxsize=1024, wake_every=wake_every)
     recorder = SegmentRecorder(camera_id="cam-1", db=database, root=tmp_path, settings=settings())
     recorder.start(subscription)
     fanout.publish(StreamStarted(items[0].format, T0))
     for item in items:
         fanout.publish(item)
     deadline = datetime.now(UTC) + timedelta(seconds=10)
-    while recorder.status().packets_written < 50 and datetime.now(UTC) < deadline:
+    while wake_every == 1 and recorder.status().packets_written < 50 and datetime.now(UTC) < deadline:
         time.sleep(0.05)
+    # batched: stop at once; what is still queued is written before the file closes
     assert recorder._thread is not None and recorder._thread.name == "recorder-cam-1"
     recorder.stop()
     assert recorder.status().packets_written == 50

@@ -16,7 +16,7 @@ from streams.fanout import FanoutPolicy, PacketsDropped, StreamStarted, StreamSt
 from streams.health import HealthState
 from streams.ingest import IngestManager, IngestWorker
 from streams.packet import MediaPacket
-from streams.source import SourceSpec
+from streams.source import SourceSpec, rtsp_options
 from tests.streams.ingest_helpers import drain, wait_for
 from tests.support.media import FULL_HD, ClipCache
 from tests.support.rtsp_server import RtspServer, RtspServerFactory
@@ -180,3 +180,8 @@ def test_wrong_password_is_unauthorized_offline_without_retry_storm_and_never_le
     text = repr(bad_health) + repr(good_health) + caplog.text + repr(bad.spec) + repr(good.spec)
     assert "Wr0ng" not in text and "right-pass" not in text
     assert "unauthorized" in caplog.text
+
+
+def test_rtsp_options_use_ffmpeg_socket_timeout_in_microseconds() -> None:
+    options = rtsp_options(_spec("rtsp://127.0.0.1:1/x", transport="udp"))
+    assert options == {"rtsp_transport": "udp", "allowed_media_types": "video", "timeout": "1000000"}
