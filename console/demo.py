@@ -15,10 +15,15 @@ from config.schema import (
     StationInfo,
     StorageConfig,
 )
+from storage.model import Role
 from streams.demo import DEMO_CAMERAS, make_demo_clips
 
 DEFAULT_DEMO_DIR = Path("/tmp/station-demo")  # noqa: S108 - a throwaway demo, documented as such
-DEMO_USERNAME = "demo"
+# The demo's on-duty view (supervisor: live view, complaints, recordings, exports) and its administrator.
+DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
+    ("demo", Role.SUPERVISOR, "Demo"),
+    ("demo-admin", Role.ADMIN, "Demo admin"),
+)
 DEMO_CAMERA_COUNT = 3
 
 _DEMO_PLACES: dict[str, tuple[str, Location]] = {

@@ -17,9 +17,8 @@ from config.settings import Settings, settings_from_config
 from console.account import Actor, add_user
 from console.bootstrap import prepare_database
 from console.cli.common import add_config_argument, database_errors, open_database
-from console.demo import DEMO_USERNAME, demo_data_dir, prepare_demo
+from console.demo import DEMO_USERS, demo_data_dir, prepare_demo
 from storage.migration import DatabaseTooNewError
-from storage.model import Role
 from storage.user import count_users
 
 logger = logging.getLogger(__name__)
@@ -97,21 +96,24 @@ def _demo(args: argparse.Namespace) -> int:
             password = None
             if count_users(session) == 0:
                 password = secrets.token_urlsafe(12)
-                add_user(
-                    session,
-                    actor=Actor(source="cli", detail={"mode": "demo"}),
-                    username=DEMO_USERNAME,
-                    role=Role.ADMIN,
-                    password=password,
-                    display_name="Demo",
-                )
+                for username, role, name in DEMO_USERS:
+                    add_user(
+                        session,
+                        actor=Actor(source="cli", detail={"mode": "demo"}),
+                        username=username,
+                        role=role,
+                        password=password,
+                        display_name=name,
+                    )
     finally:
         database.dispose()
     host = args.host or settings.config.console.host
     port = args.port if args.port is not None else settings.config.console.port
     print(f"Demo station in {settings.data_dir}: open http://{host}:{port}/")
     if password is not None:
-        print(f"  user: {DEMO_USERNAME}\n  password: {password}   (shown once; only its hash is stored)")
+        for username, role, _name in DEMO_USERS:
+            print(f"  user: {username} ({role.value})")
+        print(f"  password: {password}   (for both; shown once, only its hash is stored)")
     else:
         print(f"  existing users kept; delete {settings.data_dir} to start a fresh demo")
     sys.stdout.flush()

@@ -75,7 +75,7 @@ def test_demo_creates_a_demo_admin_once(tmp_path: Path) -> None:
     )
     with running("demo", env=env) as (process, base):
         login = httpx.post(f"{base}/api/auth/login", json={"username": "demo", "password": password})
-        assert login.status_code == 200 and login.json()["user"]["role"] == "admin"
+        assert login.status_code == 200 and login.json()["user"]["role"] == "supervisor"
         wait_for_demo_cameras(base)
         metrics = httpx.get(f"{base}/metrics", cookies=login.cookies)
         assert metrics.status_code == 200

@@ -55,7 +55,7 @@ def test_form_login_shows_the_user_on_the_home_page(console_client: TestClient) 
     assert "Подъезд 1" in home.text and "Отключена" in home.text  # camera tiles with live status
     assert any(f"badge-{state}" in home.text for state in ("unknown", "connecting", "offline"))
     assert 'name="csrf-token"' in home.text
-    assert "Журнал аудита" not in home.text and "Отчёты" in home.text  # nav follows permissions
+    assert "Проверка пакета" in home.text and "Архив" in home.text  # nav follows permissions
     english = console_client.get("/?lang=en").text
     assert "Welcome, Иванов А." in english and "Supervisor" in english and "Sign out" in english
 
