@@ -123,8 +123,10 @@ class Segment(Base):
 
     __tablename__ = "segments"
     __table_args__ = (
-        Index("ix_segments_camera_start", "camera_id", "start_utc"),
-        Index("ix_segments_camera_end", "camera_id", "end_utc"),
+        Index("ix_segments_camera_start", "camera_id", "start_utc", "span_id"),
+        Index("ix_segments_camera_end", "camera_id", "end_utc", "span_id"),
+        Index("ix_segments_camera_span_start", "camera_id", "span_id", "start_utc", "end_utc"),
+        Index("ix_segments_camera_span_end", "camera_id", "span_id", "end_utc"),
         UniqueConstraint("path", name="uq_segments_path"),
     )
 
@@ -145,6 +147,9 @@ class Segment(Base):
     clock_offset_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None]
+    # continuous span of footage this live row belongs to (storage/span_link.py): > 0 linked, 0 not live,
+    # NULL not linked yet (rows written around the storage functions; readers then merge in Python)
+    span_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
 class Gap(Base):

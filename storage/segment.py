@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.model import Camera, Segment, SegmentStatus
+from storage.span_link import link_grown, link_shrunk
 
 LIVE_STATUSES = (SegmentStatus.OPEN.value, SegmentStatus.CLOSED.value, SegmentStatus.RECOVERED.value)
 FINISHED_STATUSES = (SegmentStatus.CLOSED.value, SegmentStatus.RECOVERED.value)
@@ -80,7 +81,16 @@ def open_segment(
     )
     session.add(segment)
     session.flush()
+    link_grown(session, segment)
     return segment
+
+
+def _relink_end(session: Session, segment: Segment, old_end: datetime) -> None:
+    """Keep the span id after ``segment``'s end moved from ``old_end``."""
+    if segment.end_utc > old_end:
+        link_grown(session, segment)
+    elif segment.end_utc < old_end:
+        link_shrunk(session, segment=segment, span=segment.span_id, old_end=old_end)
 
 
 def find_segment(session: Session, *, path: str) -> Segment | None:
@@ -101,10 +111,12 @@ def update_segment_progress(
     segment = get_segment(session, path=path)
     if segment.status != SegmentStatus.OPEN.value:
         return
+    old_end = segment.end_utc
     segment.end_utc = max(end_utc, segment.start_utc)
     segment.duration_s = (segment.end_utc - segment.start_utc).total_seconds()
     segment.bytes = bytes_written
     segment.keyframes = keyframes
+    _relink_end(session, segment, old_end)
 
 
 def close_segment(
@@ -118,6 +130,8 @@ def close_segment(
     if status not in (SegmentStatus.CLOSED, SegmentStatus.RECOVERED):
         raise ValueError(f"a segment is closed as closed or recovered, not {status.value!r}")
     segment = get_segment(session, path=path)
+    was_live = segment.status in LIVE_STATUSES
+    old_end = segment.end_utc
     segment.end_utc = max(close.end_utc, segment.start_utc)
     segment.duration_s = close.duration_s
     segment.bytes = close.bytes
@@ -126,18 +140,25 @@ def close_segment(
     if close.clock_offset_s is not None:
         segment.clock_offset_s = close.clock_offset_s
     segment.status = status.value
+    if was_live:
+        _relink_end(session, segment, old_end)
+    else:  # a deleted row closed again comes back to life
+        segment.span_id = None
+        link_grown(session, segment)
     return segment
 
 
 def discard_segment(session: Session, *, path: str, at: datetime) -> None:
     """Mark an open row whose file held no footage at all (removed as garbage) as ``deleted``."""
     segment = get_segment(session, path=path)
+    span, old_end = segment.span_id, segment.end_utc
     segment.status = SegmentStatus.DELETED.value
     segment.deleted_at = at
     segment.bytes = 0
     segment.sha256 = None
     segment.end_utc = segment.start_utc
     segment.duration_s = 0.0
+    link_shrunk(session, segment=segment, span=span, old_end=old_end)
 
 
 def add_finished_segment(
@@ -163,8 +184,10 @@ def mark_segment_deleted(session: Session, *, segment_id: int, at: datetime) -> 
     segment = session.get(Segment, segment_id)
     if segment is None:
         raise SegmentNotFoundError(f"no segment row with id {segment_id}")
+    span = segment.span_id
     segment.status = SegmentStatus.DELETED.value
     segment.deleted_at = at
+    link_shrunk(session, segment=segment, span=span, old_end=segment.end_utc)
 
 
 def segments_overlapping(

@@ -199,13 +199,20 @@ def upgrade() -> None:
         sa.Column("clock_offset_s", sa.Float(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("span_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.ForeignKeyConstraint(["camera_id"], ["cameras.id"], name=op.f("fk_segments_camera_id_cameras")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
         sa.UniqueConstraint("path", name="uq_segments_path"),
     )
     with op.batch_alter_table("segments", schema=None) as batch_op:
-        batch_op.create_index("ix_segments_camera_end", ["camera_id", "end_utc"], unique=False)
-        batch_op.create_index("ix_segments_camera_start", ["camera_id", "start_utc"], unique=False)
+        batch_op.create_index("ix_segments_camera_end", ["camera_id", "end_utc", "span_id"], unique=False)
+        batch_op.create_index(
+            "ix_segments_camera_span_end", ["camera_id", "span_id", "end_utc"], unique=False
+        )
+        batch_op.create_index(
+            "ix_segments_camera_span_start", ["camera_id", "span_id", "start_utc", "end_utc"], unique=False
+        )
+        batch_op.create_index("ix_segments_camera_start", ["camera_id", "start_utc", "span_id"], unique=False)
 
     op.create_table(
         "complaint_history",
@@ -360,6 +367,8 @@ def downgrade() -> None:
     op.drop_table("complaint_history")
     with op.batch_alter_table("segments", schema=None) as batch_op:
         batch_op.drop_index("ix_segments_camera_start")
+        batch_op.drop_index("ix_segments_camera_span_start")
+        batch_op.drop_index("ix_segments_camera_span_end")
         batch_op.drop_index("ix_segments_camera_end")
 
     op.drop_table("segments")

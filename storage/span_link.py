@@ -1,0 +1,233 @@
+"""Span ids: which continuous span of footage each live segment row belongs to.
+
+Two live segments of a camera are one span when ``[start, end + JOIN_TOLERANCE]`` of one meets that of the
+other (transitively): exactly the spans :func:`storage.timeline.merge_spans` builds. ``segments.span_id``
+names that span (an integer unique per camera; ``0`` on rows that are not live, ``NULL`` on live rows written
+around the storage functions). Every segment write in :mod:`storage.segment` keeps it: a row that appears or
+grows joins (and so merges) the spans it now touches; a row that leaves the live set or shrinks may split
+its span, which is re-derived only when a cheap local check says it might. Readers (``recorded_spans``)
+then answer from per-span index seeks instead of streaming every row.
+
+Spans are disjoint in time and contiguous in ``(start_utc, id)`` order among live rows, which is what makes
+the local checks sufficient (see :func:`link_shrunk`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.model import Segment, SegmentStatus
+
+JOIN_TOLERANCE = timedelta(seconds=1)  # segments closer than this are one span (recorder rounding)
+NOT_LIVE = 0
+_LIVE = (SegmentStatus.OPEN.value, SegmentStatus.CLOSED.value, SegmentStatus.RECOVERED.value)
+
+
+def has_unlinked(session: Session, *, camera_id: str, excluding: int | None = None) -> bool:
+    """Whether a live row of ``camera_id`` has no span id (then span ids of that camera are not trusted)."""
+    query = select(Segment.id).where(
+        Segment.camera_id == camera_id, Segment.span_id.is_(None), Segment.status.in_(_LIVE)
+    )
+    if excluding is not None:
+        query = query.where(Segment.id != excluding)
+    return session.execute(query.limit(1)).first() is not None
+
+
+def chains(rows: Sequence[tuple[int, datetime, datetime]], tolerance: timedelta) -> list[list[int]]:
+    """Ids of ``(id, start, end)`` rows grouped into spans (pure; rows in ``(start, id)`` order)."""
+    groups: list[list[int]] = []
+    reach: datetime | None = None
+    for row_id, start, end in rows:
+        if reach is not None and start <= reach + tolerance:
+            groups[-1].append(row_id)
+            reach = max(reach, end)
+        else:
+            groups.append([row_id])
+            reach = end
+    return groups
+
+
+def relink_camera(session: Session, *, camera_id: str) -> int:
+    """Re-derive every span id of ``camera_id`` from scratch (repair, bulk loads); returns the span count."""
+    session.flush()
+    session.execute(
+        update(Segment)
+        .where(Segment.camera_id == camera_id, Segment.status.not_in(_LIVE))
+        .values(span_id=NOT_LIVE)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(
+        select(Segment.id, Segment.start_utc, Segment.end_utc)
+        .where(Segment.camera_id == camera_id, Segment.status.in_(_LIVE))
+        .order_by(Segment.start_utc, Segment.id)
+    ).all()
+    groups = chains([(r[0], r[1], r[2]) for r in rows], JOIN_TOLERANCE)
+    params = [{"id": row_id, "span_id": span} for span, ids in enumerate(groups, 1) for row_id in ids]
+    if params:
+        session.execute(update(Segment), params)  # ORM bulk update by primary key
+    session.expire_all()
+    return len(groups)
+
+
+def _fresh_span(session: Session, camera_id: str) -> int:
+    top = session.execute(select(func.max(Segment.span_id)).where(Segment.camera_id == camera_id)).scalar()
+    return int(top or 0) + 1
+
+
+def _span_reach(session: Session, camera_id: str, span: int) -> datetime | None:
+    return session.execute(
+        select(func.max(Segment.end_utc)).where(Segment.camera_id == camera_id, Segment.span_id == span)
+    ).scalar()
+
+
+def _ensure_linked(session: Session, camera_id: str, *, excluding: int | None = None) -> bool:
+    """Relink the camera when it has unlinked live rows (other than ``excluding``, a row being linked now);
+    True when it did (nothing more to do then)."""
+    if has_unlinked(session, camera_id=camera_id, excluding=excluding):
+        relink_camera(session, camera_id=camera_id)
+        return True
+    return False
+
+
+def link_grown(session: Session, segment: Segment) -> None:
+    """``segment`` (live) is new or its end moved later: give it a span, merging the spans it now touches."""
+    session.flush()
+    camera_id = segment.camera_id
+    if _ensure_linked(session, camera_id, excluding=segment.id):
+        return
+    own = segment.span_id or None
+    start, end = segment.start_utc, segment.end_utc
+    spans: set[int] = set() if own is None else {own}
+    # the span left of it: the one of the latest live row starting at or before it (spans are disjoint)
+    left = session.execute(
+        select(Segment.span_id)
+        .where(
+            Segment.camera_id == camera_id,
+            Segment.start_utc <= start,
+            Segment.span_id > NOT_LIVE,
+            Segment.id != segment.id,
+        )
+        .order_by(Segment.start_utc.desc(), Segment.id.desc())
+        .limit(1)
+    ).scalar()
+    if left is not None and left not in spans:
+        reach = _span_reach(session, camera_id, left)
+        if reach is not None and reach + JOIN_TOLERANCE >= start:
+            spans.add(left)
+    # the spans right of its start that it reaches (span ids filtered here: the start range is the index)
+    right = session.scalars(
+        select(Segment.span_id).where(
+            Segment.camera_id == camera_id,
+            Segment.start_utc >= start,
+            Segment.start_utc <= end + JOIN_TOLERANCE,
+            Segment.id != segment.id,
+        )
+    ).all()
+    spans.update(s for s in right if s)
+    if not spans:
+        segment.span_id = _fresh_span(session, camera_id)
+        session.flush()
+        return
+    keep = left if left in spans else (own if own is not None else min(spans))
+    others = sorted(spans - {keep})
+    if others:
+        session.execute(
+            update(Segment)
+            .where(Segment.camera_id == camera_id, Segment.span_id.in_(others))
+            .values(span_id=keep)
+            .execution_options(synchronize_session="fetch")
+        )
+    segment.span_id = keep
+    session.flush()
+
+
+def link_shrunk(
+    session: Session,
+    *,
+    segment: Segment,
+    span: int | None,
+    old_end: datetime,
+) -> None:
+    """``segment`` left the live set or its end moved earlier (from ``old_end``): split its old span
+    ``span`` where the rows after it no longer reach each other.
+
+    Only rows of the span that start after the segment and no later than ``old_end + tolerance`` can lose
+    their link (a later row was linked through one of them or through an earlier row): walk those from the
+    reach of everything before them; re-derive the span only if one of them is now out of reach.
+    """
+    camera_id = segment.camera_id
+    live = segment.status in _LIVE
+    if not live:
+        segment.span_id = NOT_LIVE
+    session.flush()
+    if _ensure_linked(session, camera_id):
+        return
+    if not span:
+        if live:
+            link_grown(session, segment)
+        return
+    after_key = or_(
+        Segment.start_utc > segment.start_utc,
+        (Segment.start_utc == segment.start_utc) & (Segment.id > segment.id),
+    )
+    after = session.execute(
+        select(Segment.start_utc, Segment.end_utc)
+        .where(
+            Segment.camera_id == camera_id,
+            Segment.span_id == span,
+            Segment.id != segment.id,
+            after_key,
+            Segment.start_utc <= old_end + JOIN_TOLERANCE,
+        )
+        .order_by(Segment.start_utc, Segment.id)
+    ).all()
+    if not after:
+        return
+    reach: datetime | None = session.execute(
+        select(func.max(Segment.end_utc)).where(
+            Segment.camera_id == camera_id,
+            Segment.span_id == span,
+            Segment.id != segment.id,
+            ~after_key,
+        )
+    ).scalar()
+    if live:
+        reach = segment.end_utc if reach is None else max(reach, segment.end_utc)
+    for start, end in after:
+        if reach is not None and start > reach + JOIN_TOLERANCE:
+            _split(session, camera_id, span)
+            return
+        reach = end if reach is None else max(reach, end)
+
+
+def _split(session: Session, camera_id: str, span: int) -> None:
+    """Re-derive span ``span`` of ``camera_id``: its first part keeps the id, later parts get fresh ones."""
+    rows = session.execute(
+        select(Segment.id, Segment.start_utc, Segment.end_utc)
+        .where(Segment.camera_id == camera_id, Segment.span_id == span)
+        .order_by(Segment.start_utc, Segment.id)
+    ).all()
+    by_id: dict[int, Any] = {r[0]: r for r in rows}
+    groups = chains([(r[0], r[1], r[2]) for r in rows], JOIN_TOLERANCE)
+    fresh = _fresh_span(session, camera_id) + len(groups) - 2
+    for group in reversed(groups[1:]):
+        first = by_id[group[0]]
+        session.execute(
+            update(Segment)
+            .where(
+                Segment.camera_id == camera_id,
+                Segment.span_id == span,
+                or_(
+                    Segment.start_utc > first[1],
+                    (Segment.start_utc == first[1]) & (Segment.id >= first[0]),
+                ),
+            )
+            .values(span_id=fresh)
+            .execution_options(synchronize_session="fetch")
+        )
+        fresh -= 1
