@@ -64,6 +64,8 @@ def test_check_export_range() -> None:
         check_export_range(s(10), s(0), now=NOW)
     with pytest.raises(ExportRangeError, match="in the future"):
         check_export_range(NOW + timedelta(hours=1), NOW + timedelta(hours=2), now=NOW)
+    two_days = (NOW - timedelta(hours=48), NOW)  # a 48-hour export is allowed (it is cut as a stream)
+    assert check_export_range(*two_days, now=NOW) == two_days
     with pytest.raises(ExportRangeError, match="longer than the 72 h"):
         check_export_range(s(0), s(73 * 3600), now=NOW)
 
