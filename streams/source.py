@@ -92,8 +92,12 @@ def _message(exc: BaseException) -> str:
 def translate_open_error(exc: Exception) -> StreamError:
     """Map a PyAV/OS error raised while opening to our error tree (message redacted)."""
     message = _message(exc)
-    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError | PermissionError):
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
         return StreamUnauthorizedError(f"unauthorized: {message}")
+    if isinstance(exc, PermissionError):
+        # EPERM/EACCES from the OS (a firewall rule, an unreadable file): not the camera refusing our
+        # credentials, so the normal back-off applies, not the slow retry for a wrong password.
+        return StreamOpenError(f"permission denied: {message}")
     if isinstance(exc, av.error.ExitError | TimeoutError):
         return StreamOpenError(f"timed out connecting: {message}")
     if isinstance(exc, av.error.HTTPNotFoundError | FileNotFoundError):

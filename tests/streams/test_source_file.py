@@ -12,12 +12,12 @@ import pytest
 
 from streams.backoff import BackoffPolicy
 from streams.demo import make_demo_clips
-from streams.error import StreamOpenError
+from streams.error import StreamOpenError, StreamUnauthorizedError
 from streams.fanout import StreamStarted
 from streams.health import HealthState
 from streams.ingest import IngestWorker
 from streams.packet import MediaPacket
-from streams.source import Connection, SourceSpec, annexb_extradata, open_connection
+from streams.source import Connection, SourceSpec, annexb_extradata, open_connection, translate_open_error
 from tests.streams.ingest_helpers import drain, wait_for
 from tests.support.media import ClipCache, ClipSpec
 
@@ -169,3 +169,11 @@ def test_demo_clips_are_h264_with_one_second_gop(tmp_path: Path) -> None:
     assert make_demo_clips(tmp_path, count=1, width=320, height=180, seconds=2)[0].stat().st_mtime_ns == mtime
     with pytest.raises(ValueError, match="count"):
         make_demo_clips(tmp_path, count=9)
+
+
+def test_os_permission_errors_are_not_mistaken_for_a_wrong_camera_password() -> None:
+    denied = translate_open_error(PermissionError(1, "Operation not permitted"))
+    assert isinstance(denied, StreamOpenError) and not isinstance(denied, StreamUnauthorizedError)
+    assert str(denied).startswith("permission denied")
+    refused = av.error.HTTPUnauthorizedError(-825242872, "Server returned 401 Unauthorized")
+    assert isinstance(translate_open_error(refused), StreamUnauthorizedError)
