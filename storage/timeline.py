@@ -226,7 +226,8 @@ def plan_holes(
     min_hole: timedelta = JOIN_TOLERANCE,
 ) -> list[Hole]:
     """Holes of ``[start_utc, min(end_utc, now))`` not covered by ``spans`` (pure); each hole takes the
-    reasons of the logged gaps ``(start, end or None, reason)`` that overlap it, in order of appearance."""
+    reasons of the logged gaps ``(start, end or None, reason)`` that overlap it, in order of appearance.
+    Closed gaps inside a span (frames missing within a file) are holes of their own."""
     stop = min(end_utc, now)
     holes: list[Hole] = []
     cursor = start_utc
@@ -245,7 +246,29 @@ def plan_holes(
         cursor = max(cursor, span.end_utc)
         if cursor >= stop:
             break
-    return holes
+    return sorted(
+        [*holes, *_holes_inside_files(holes, gaps, start_utc, stop, min_hole)], key=lambda h: h.start_utc
+    )
+
+
+def _holes_inside_files(
+    holes: Sequence[Hole],
+    gaps: Sequence[tuple[datetime, datetime | None, str]],
+    start_utc: datetime,
+    stop: datetime,
+    min_hole: timedelta,
+) -> list[Hole]:
+    """Closed gap rows that lie inside recorded spans: frames missing within a file (the recorder logs them
+    without cutting the file), invisible from segment coverage alone."""
+    inside: list[Hole] = []
+    for gap_start, gap_end, reason in gaps:
+        if gap_end is None:
+            continue
+        begin, end = max(gap_start, start_utc), min(gap_end, stop)
+        if end - begin < min_hole or any(h.start_utc < end and h.end_utc > begin for h in holes):
+            continue
+        inside.append(Hole(begin, end, (reason,)))
+    return inside
 
 
 def camera_holes(

@@ -43,6 +43,16 @@ def test_plan_holes_annotates_reasons_and_open_gaps() -> None:
     assert plan_holes([Span(at(0), at(100), 1)], [], start_utc=at(0), end_utc=at(100), now=at(200)) == []
 
 
+def test_plan_holes_shows_frames_missing_inside_a_file() -> None:
+    # The recorder logs a timestamp hole inside a connection as a closed gap without cutting the file.
+    spans = [Span(at(0), at(100), 1)]
+    gaps = [(at(40), at(42), "stream_error"), (at(70), at(70.5), "stream_error")]  # the second is < 1 s
+    holes = plan_holes(spans, gaps, start_utc=at(0), end_utc=at(100), now=at(200))
+    assert [(h.start_utc, h.end_utc, h.reasons, h.open) for h in holes] == [
+        (at(40), at(42), ("stream_error",), False),
+    ]
+
+
 def test_recorded_spans_in_the_database_match_the_pure_merge(database: Database) -> None:
     rows = []
     cursor = 0.0
