@@ -179,6 +179,23 @@ def get_page_user(request: Request, user: OptionalUser) -> Principal:
 PageUser = Annotated[Principal, Depends(get_page_user)]
 
 
+def audit_route_denied(session: Session, request: Request, user: Principal, reason: str) -> None:
+    """Write the ``access.denied`` row for a refused request and commit it: the 403 that follows rolls the
+    request's session back, and the refusal must stay on record."""
+    append_audit(
+        session,
+        action="access.denied",
+        allowed=False,
+        user_id=user.user_id,
+        username=user.username,
+        source=user.source,
+        resource_type="route",
+        resource_id=f"{request.method} {request.url.path}"[:128],
+        reason=reason,
+    )
+    session.commit()
+
+
 def require(*permissions: Permission) -> Any:
     """A dependency that lets the request through only when the user holds every permission.
 
@@ -189,18 +206,7 @@ def require(*permissions: Permission) -> Any:
     def check(request: Request, user: CurrentUser, session: SessionDep) -> Principal:
         missing = sorted(wanted - user.permissions)
         if missing:
-            append_audit(
-                session,
-                action="access.denied",
-                allowed=False,
-                user_id=user.user_id,
-                username=user.username,
-                source=user.source,
-                resource_type="route",
-                resource_id=f"{request.method} {request.url.path}"[:128],
-                reason="missing permission: " + ", ".join(missing),
-            )
-            session.commit()  # the error below rolls the request's session back; keep the audit row
+            audit_route_denied(session, request, user, "missing permission: " + ", ".join(missing))
             raise ApiError(
                 403,
                 "forbidden",

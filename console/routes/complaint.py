@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from console import complaint as rules
 from console.complaint import Category, Channel, ComplaintRuleError, Outcome
-from console.deps import CurrentUser, LanguageDep, PageUser, Principal, SessionDep, StationDep
+from console.deps import (
+    CurrentUser,
+    LanguageDep,
+    PageUser,
+    Principal,
+    SessionDep,
+    StationDep,
+    audit_route_denied,
+)
 from console.error import ApiError
 from console.page import render_page
 from console.permission import Permission, permissions_for
@@ -179,18 +187,7 @@ class ComplaintList(BaseModel):
 
 
 def _deny(session: Session, request: Request, user: Principal, message: str) -> ApiError:
-    append_audit(
-        session,
-        action="access.denied",
-        allowed=False,
-        user_id=user.user_id,
-        username=user.username,
-        source=user.source,
-        resource_type="route",
-        resource_id=f"{request.method} {request.url.path}"[:128],
-        reason=message,
-    )
-    session.commit()
+    audit_route_denied(session, request, user, message)
     return ApiError(403, "forbidden", message)
 
 
