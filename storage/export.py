@@ -242,10 +242,9 @@ def find_gaps(
     segments: Sequence[SegmentRef],
     tolerance: timedelta = GAP_TOLERANCE,
 ) -> list[FootageGap]:
-    """Holes in [start, end) not covered by ``segments``, with the recorder's reason where it logged one."""
+    """Holes in [start, end) not covered by ``segments``, with the recorder's reason where it logged one, plus
+    the closed gaps the recorder logged inside a file (frames missing within a segment it did not cut)."""
     holes = plan_gaps([(s.start_utc, s.end_utc) for s in segments], start_utc, end_utc, tolerance=tolerance)
-    if not holes:
-        return []
     logged = session.scalars(
         select(Gap)
         .where(Gap.camera_id == camera_id, Gap.start_utc < end_utc)
@@ -260,7 +259,14 @@ def find_gaps(
             if gap.start_utc < hole_end and (gap.end_utc is None or gap.end_utc > hole_start)
         ]
         result.append(FootageGap(hole_start, hole_end, ", ".join(dict.fromkeys(reasons)) or None))
-    return result
+    for gap in logged:
+        if gap.end_utc is None:
+            continue
+        begin, end = max(gap.start_utc, start_utc), min(gap.end_utc, end_utc)
+        if end - begin < tolerance or any(h[0] < end and h[1] > begin for h in holes):
+            continue
+        result.append(FootageGap(begin, end, gap.reason))
+    return sorted(result, key=lambda gap: gap.start_utc)
 
 
 def file_sha256(path: Path) -> str:

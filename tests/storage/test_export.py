@@ -110,6 +110,23 @@ def test_find_segments_and_gaps(database: Database, recorded: Path) -> None:
         assert open_only == []  # still being written: not exportable
 
 
+def test_gaps_logged_inside_a_file_are_reported(database: Database, recorded: Path) -> None:
+    # The recorder logs frames missing inside a segment (it does not cut the file): an export must say so.
+    with database.session() as session:
+        session.add(Gap(camera_id="cam-1", start_utc=s(6.5), end_utc=s(8.0), reason="stream_error"))
+        session.add(Gap(camera_id="cam-1", start_utc=s(9.0), end_utc=s(9.5), reason="stream_error"))  # < 1 s
+    with database.session() as session:
+        found = find_segments(
+            session, camera_id="cam-1", start_utc=s(1), end_utc=s(9), recordings_dir=recorded
+        )
+        gaps = find_gaps(session, camera_id="cam-1", start_utc=s(1), end_utc=s(12), segments=found)
+    assert gaps == [
+        FootageGap(s(4), s(6), "stream_stalled"),
+        FootageGap(s(6.5), s(8.0), "stream_error"),
+        FootageGap(s(10), s(12), None),
+    ]
+
+
 def test_changed_segment_is_detected(database: Database, recorded: Path) -> None:
     with database.session() as session:
         [first, *_] = find_segments(
