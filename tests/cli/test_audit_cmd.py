@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from storage.audit import append_audit
 from storage.database import Database
 from storage.model import Base
 from tests.cli.test_db_cmd import write_config
-from tests.support.paths import REPO_ROOT
+from tests.support.station_process import run_station, station_command
 
 LOG = Base.metadata.tables["audit_log"]
 
@@ -115,23 +114,12 @@ def test_tail_of_empty_log_and_bad_count(config: str, capsys: pytest.CaptureFixt
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # the command's start-up is the slow part
 def test_installed_command_upgrades_appends_and_verifies(database: Database, tmp_path: Path) -> None:
-    station = REPO_ROOT / ".venv" / "bin" / "station"
-    if not station.exists():
-        pytest.skip(f"{station} is not installed (pip install -e . into .venv)")
+    station_command()  # skips when the command is not installed
     _fill(database, 3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
-    env |= {"STATION_CONFIG": str(write_config(tmp_path)), "STATION_DB_URL": database.url}
+    env = {"STATION_CONFIG": str(write_config(tmp_path)), "STATION_DB_URL": database.url}
 
     def _run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["station", *args],
-            executable=station,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            check=False,
-        )
+        return run_station(*args, env=env)
 
     upgrade = _run("db", "upgrade")
     assert upgrade.returncode == 0 and "already up to date" in upgrade.stdout, upgrade.stderr

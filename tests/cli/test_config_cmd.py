@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -11,24 +10,13 @@ import pytest
 
 from console.cli.main import main
 from tests.support.paths import REPO_ROOT
+from tests.support.station_process import run_station
 
-STATION = REPO_ROOT / ".venv" / "bin" / "station"
 PASSWORD = "Sup3r-Secret-Pw"
 
 
 def _station(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    if not STATION.exists():
-        pytest.skip(f"{STATION} is not installed (pip install -e . into .venv)")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
-    return subprocess.run(
-        [str(STATION), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**clean, **(env or {})},
-        cwd=REPO_ROOT,
-    )
+    return run_station(*args, env=env)
 
 
 def _config(tmp_path: Path, cameras: str, top: str = "") -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,28 +16,15 @@ from console.password import verify_password
 from storage.database import Database
 from storage.login_session import create_login_session
 from storage.model import ApiToken, AuditEntry, LoginSession, User, utcnow
-from tests.support.paths import REPO_ROOT
+from tests.support.station_process import run_station
 
-STATION = REPO_ROOT / ".venv" / "bin" / "station"
 PASSWORD = "Sup3r-Secret-Pw"
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def station(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    if not STATION.exists():
-        pytest.skip(f"{STATION} is not installed (pip install -e . into .venv)")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
-    return subprocess.run(
-        [str(STATION), *args, "--config", str(config)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=clean,
-        cwd=REPO_ROOT,
-    )
+    return run_station(*args, "--config", str(config), stdin=stdin)
 
 
 @pytest.fixture

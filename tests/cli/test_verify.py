@@ -10,17 +10,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from storage.signing import public_key_pem
 from tests.support.evidence import flip_byte, make_package
-from tests.support.paths import REPO_ROOT
-
-STATION = REPO_ROOT / ".venv" / "bin" / "station"
+from tests.support.station_process import run_station
 
 
 def _verify(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    if not STATION.exists():
-        pytest.skip(f"{STATION} is not installed (pip install -e .)")
-    return subprocess.run(
-        [str(STATION), "verify", *map(str, args)], capture_output=True, text=True, timeout=60, check=False
-    )
+    return run_station("verify", *map(str, args))
 
 
 def test_valid_package_exits_0(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +17,35 @@ import pytest
 from tests.support.paths import REPO_ROOT
 
 STATION = REPO_ROOT / ".venv" / "bin" / "station"
+
+
+def station_command() -> Path:
+    """The installed ``station`` command, or skip the test with the reason."""
+    if not STATION.exists():
+        pytest.skip(f"{STATION} is not installed (pip install -e . into .venv)")
+    return STATION
+
+
+def station_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any STATION_* leaking in, plus ``extra``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
+    return {**clean, **(extra or {})}
+
+
+def run_station(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``station ARGS`` to completion from the repository root with a clean environment."""
+    return subprocess.run(
+        [str(station_command()), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        env=station_environ(env),
+        cwd=REPO_ROOT,
+    )
 
 
 def free_port() -> int:
@@ -27,16 +57,14 @@ def free_port() -> int:
 
 @contextmanager
 def running(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    if not STATION.exists():
-        pytest.skip(f"{STATION} is not installed (pip install -e . into .venv)")
+    station = station_command()
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
     process = subprocess.Popen(
-        [str(STATION), *args, "--port", str(port)],
+        [str(station), *args, "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**clean, **(env or {})},
+        env=station_environ(env),
         cwd=REPO_ROOT,
     )
     base = f"http://127.0.0.1:{port}"
