@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from config.schema import StationInfo
 from storage.audit import append_audit
 from storage.database import Database
@@ -215,18 +217,11 @@ def _record_success(
             size=package.size,
             manifest=package.manifest.decode("utf-8"),
         )
-        append_audit(
+        _audit_export(
             session,
-            action="evidence.export",
-            allowed=True,
-            user_id=request.user_id,
-            username=request.username,
-            source=request.source,
-            resource_type="export",
-            resource_id=str(export_id),
-            reason=request.reason,
-            detail={
-                "cameras": list(request.camera_ids),
+            request,
+            export_id,
+            {
                 "start_utc": start.isoformat(),
                 "end_utc": end.isoformat(),
                 "complaint_id": request.complaint_id,
@@ -241,15 +236,22 @@ def _record_failure(db: Database, request: ExportRequest, export_id: int, exc: B
     logger.error("export %d failed: %s", export_id, exc)
     with db.session() as session:
         fail_export(session, export_id, str(exc))
-        append_audit(
-            session,
-            action="evidence.export",
-            allowed=True,
-            user_id=request.user_id,
-            username=request.username,
-            source=request.source,
-            resource_type="export",
-            resource_id=str(export_id),
-            reason=request.reason,
-            detail={"cameras": list(request.camera_ids), "failed": f"{type(exc).__name__}: {exc}"},
-        )
+        _audit_export(session, request, export_id, {"failed": f"{type(exc).__name__}: {exc}"})
+
+
+def _audit_export(
+    session: Session, request: ExportRequest, export_id: int, detail: dict[str, object]
+) -> None:
+    """The ``evidence.export`` audit row, written for a finished and for a failed export alike."""
+    append_audit(
+        session,
+        action="evidence.export",
+        allowed=True,
+        user_id=request.user_id,
+        username=request.username,
+        source=request.source,
+        resource_type="export",
+        resource_id=str(export_id),
+        reason=request.reason,
+        detail={"cameras": list(request.camera_ids), **detail},
+    )
