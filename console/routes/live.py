@@ -131,17 +131,7 @@ class LiveStatsPublic(BaseModel):
 
     @classmethod
     def of(cls, stats: LiveStats) -> LiveStatsPublic:
-        return cls(
-            viewers=stats.viewers,
-            max_viewers=stats.max_viewers,
-            transcoders=stats.transcoders,
-            frames_encoded=stats.frames_encoded,
-            frames_decoded=stats.frames_decoded,
-            senders_encoding=stats.senders_encoding,
-            snapshots_encoded=stats.snapshots_encoded,
-            closed_sessions=stats.closed_sessions,
-            sessions=[SessionPublic.model_validate(s, from_attributes=True) for s in stats.sessions],
-        )
+        return cls.model_validate(stats, from_attributes=True)
 
 
 # camera status ----------------------------------------------------------------------------------
