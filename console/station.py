@@ -12,6 +12,7 @@ loop is never blocked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,7 @@ from console.health import HealthRegistry, apply_snapshot
 from console.i18n import Catalogs
 from console.live import LiveRegistry, open_live
 from console.rate_limit import LoginRateLimiter
-from console.recording import RecordingPipeline
+from console.recording import CameraSnapshot, RecordingPipeline
 from console.template import build_templates
 from storage.database import Database
 from storage.model import utcnow
@@ -71,9 +72,9 @@ class Station:
         """The camera connections: subscribe here for live view, snapshots and detection."""
         return self.recording.ingest
 
-    def refresh_health(self) -> None:
-        """Copy the pipeline's live state into the health registry (cheap: in-memory snapshots)."""
-        for camera_id, snapshot in self.recording.snapshot().items():
+    def refresh_health(self, snapshots: Mapping[str, CameraSnapshot] | None = None) -> None:
+        """Copy the pipeline's live state (or ``snapshots`` already taken) into the health registry."""
+        for camera_id, snapshot in (self.recording.snapshot() if snapshots is None else snapshots).items():
             apply_snapshot(self.health, camera_id, snapshot)
 
 

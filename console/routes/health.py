@@ -205,7 +205,7 @@ def check_database(station: Station) -> DatabaseHealth:
 def get_health(station: StationDep) -> HealthPublic:
     database = check_database(station)
     snapshots = station.recording.snapshot()
-    station.refresh_health()
+    station.refresh_health(snapshots)
     retention = station.recording.retention_status()
     healthy = database.ok and not retention.recording_stopped and not retention.alarms
     return HealthPublic(
