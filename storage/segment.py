@@ -88,7 +88,7 @@ def open_segment(
 def _relink_end(session: Session, segment: Segment, old_end: datetime) -> None:
     """Keep the span id after ``segment``'s end moved from ``old_end``."""
     if segment.end_utc > old_end:
-        link_grown(session, segment)
+        link_grown(session, segment, only_end_moved=True)
     elif segment.end_utc < old_end:
         link_shrunk(session, segment=segment, span=segment.span_id, old_end=old_end)
 

@@ -94,8 +94,13 @@ def _ensure_linked(session: Session, camera_id: str, *, excluding: int | None = 
     return False
 
 
-def link_grown(session: Session, segment: Segment) -> None:
-    """``segment`` (live) is new or its end moved later: give it a span, merging the spans it now touches."""
+def link_grown(session: Session, segment: Segment, *, only_end_moved: bool = False) -> None:
+    """``segment`` (live) is new or its end moved later: give it a span, merging the spans it now touches.
+
+    ``only_end_moved``: the row was linked before and only its end moved later (the recorder's progress and
+    close writes). What lies left of its unchanged start was joined when it was linked and cannot have
+    changed since without that write joining it, so only the right side is looked at.
+    """
     session.flush()
     camera_id = segment.camera_id
     if _ensure_linked(session, camera_id, excluding=segment.id):
@@ -103,18 +108,20 @@ def link_grown(session: Session, segment: Segment) -> None:
     own = segment.span_id or None
     start, end = segment.start_utc, segment.end_utc
     spans: set[int] = set() if own is None else {own}
-    # the span left of it: the one of the latest live row starting at or before it (spans are disjoint)
-    left = session.execute(
-        select(Segment.span_id)
-        .where(
-            Segment.camera_id == camera_id,
-            Segment.start_utc <= start,
-            Segment.span_id > NOT_LIVE,
-            Segment.id != segment.id,
-        )
-        .order_by(Segment.start_utc.desc(), Segment.id.desc())
-        .limit(1)
-    ).scalar()
+    left: int | None = None
+    if own is None or not only_end_moved:
+        # the span left of it: the one of the latest live row starting at or before it (spans are disjoint)
+        left = session.execute(
+            select(Segment.span_id)
+            .where(
+                Segment.camera_id == camera_id,
+                Segment.start_utc <= start,
+                Segment.span_id > NOT_LIVE,
+                Segment.id != segment.id,
+            )
+            .order_by(Segment.start_utc.desc(), Segment.id.desc())
+            .limit(1)
+        ).scalar()
     if left is not None and left not in spans:
         reach = _span_reach(session, camera_id, left)
         if reach is not None and reach + JOIN_TOLERANCE >= start:
@@ -133,6 +140,8 @@ def link_grown(session: Session, segment: Segment) -> None:
         segment.span_id = _fresh_span(session, camera_id)
         session.flush()
         return
+    if spans == {own} and segment.span_id == own:
+        return  # nothing new touched: the row keeps its span
     keep = left if left in spans else (own if own is not None else min(spans))
     others = sorted(spans - {keep})
     if others:

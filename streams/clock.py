@@ -56,6 +56,7 @@ class StreamClock:
     last_order: int  # last dts (or pts) seen, for order checks
     last_ts_utc: datetime
     pulled_s: float = 0.0  # how far the anchor was moved earlier since settling
+    tick_s: float = 0.0  # float(time_base): Fraction arithmetic per packet was a measurable share of ingest
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,8 @@ class ClockReading:
     event: ClockEvent | None = None
 
 
-def _seconds(ticks: int, time_base: Fraction) -> float:
-    return float(ticks * time_base)
+def _seconds(ticks: int, clock: StreamClock) -> float:
+    return ticks * clock.tick_s
 
 
 def start_clock(*, pts: int, dts: int | None, time_base: Fraction, arrival_utc: datetime) -> StreamClock:
@@ -82,6 +83,7 @@ def start_clock(*, pts: int, dts: int | None, time_base: Fraction, arrival_utc: 
         anchored_at_utc=arrival_utc,
         last_order=dts if dts is not None else pts,
         last_ts_utc=arrival_utc,
+        tick_s=float(time_base),
     )
 
 
@@ -108,7 +110,7 @@ def plan_stamp(
 ) -> tuple[StreamClock, ClockReading]:
     """Stamp one packet: its UTC presentation time, and any clock event it revealed."""
     order = dts if dts is not None else pts
-    step_s = _seconds(order - clock.last_order, clock.time_base)
+    step_s = _seconds(order - clock.last_order, clock)
     if step_s < 0 or step_s > policy.max_jump_s:
         event = ClockEvent.TIMESTAMPS_BACKWARDS if step_s < 0 else ClockEvent.TIMESTAMPS_JUMP
         clock = _reanchor(clock, pts, order, arrival_utc)
@@ -116,7 +118,7 @@ def plan_stamp(
             clock.last_ts_utc, (arrival_utc - clock.last_ts_utc).total_seconds(), event
         )
 
-    offset = timedelta(seconds=_seconds(pts - clock.anchor_pts, clock.time_base))
+    offset = timedelta(seconds=_seconds(pts - clock.anchor_pts, clock))
     ts = clock.anchor_utc + offset
     lag_s = (arrival_utc - ts).total_seconds()
     found: ClockEvent | None = None

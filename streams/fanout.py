@@ -221,6 +221,23 @@ class Subscription:
                 self._cond.wait_for(lambda: self._items or self._closed, timeout=timeout_s)
             return self._pop()
 
+    def get_many(self, limit: int, timeout_s: float | None = None) -> list[FanoutItem]:
+        """Up to ``limit`` queued items at once (one lock round-trip for a batched consumer); an empty list
+        after ``timeout_s``; raises SubscriptionClosedError once closed and drained."""
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        with self._cond:
+            if not self._items and not self._closed:
+                self._cond.wait_for(lambda: self._items or self._closed, timeout=timeout_s)
+            if not self._items:
+                if self._closed:
+                    raise SubscriptionClosedError(f"subscription {self.name} is closed")
+                return []
+            items = self._items
+            taken = [items.popleft() for _ in range(min(limit, len(items)))]
+            self._delivered += sum(1 for item in taken if isinstance(item, MediaPacket))
+            return taken
+
     def _pop(self) -> FanoutItem | None:
         if self._items:
             item = self._items.popleft()

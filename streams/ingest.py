@@ -235,7 +235,10 @@ class IngestWorker:
                     clock, pts=raw.pts, dts=raw.dts, arrival_utc=arrival, policy=self._clock_policy
                 )
             if reading.event is not None:
-                log.warning("%s: %s (lag %.2f s)", self._prefix, reading.event, reading.lag_s)
+                if reading.lag_s > 0:
+                    log.warning("%s: %s (lag %.2f s)", self._prefix, reading.event, reading.lag_s)
+                else:  # clock_fast: the anchor was pulled earlier by more than the drift limit
+                    log.warning("%s: %s", self._prefix, reading.event)
                 if reading.event.is_discontinuity and self._live is not None:
                     self._end_live(str(reading.event))
                     self._connection_id += 1

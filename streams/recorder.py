@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 RecorderItem = MediaPacket | StreamStarted | StreamStopped | PacketsDropped
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+BATCH_ITEMS = 64  # items the recorder thread takes from its subscription at once
 DRAIN_MAX_ITEMS = 4096  # what stop() still writes from the subscription (the recorder queue is 2048)
 
 _STOP_REASONS: dict[str, GapReason] = {
@@ -183,9 +184,12 @@ class RecorderStatus:
 
 @runtime_checkable
 class ItemSource(Protocol):
-    """A fan-out subscription: ``get`` returns None on timeout, raises ``EOFError`` once closed."""
+    """A fan-out subscription: ``get`` returns None (``get_many`` an empty list) on timeout, and raises
+    ``EOFError`` once closed and drained."""
 
     def get(self, timeout_s: float | None = None) -> object | None: ...
+
+    def get_many(self, limit: int, timeout_s: float | None = None) -> Sequence[object]: ...
 
 
 DbOp = Callable[[Session], object]
@@ -238,6 +242,7 @@ class SegmentRecorder:
         self._unsupported_connection: int | None = None
         self._seg: _Segment | None = None
         self._gap_reason: GapReason | None = None
+        self._gap_may_be_open = True  # until the first segment closes whatever an earlier run left open
         self._newest_end: datetime | None = None
         self._state = RecorderState.WAITING
         self._alarm: str | None = None
@@ -290,26 +295,28 @@ class SegmentRecorder:
     def _run_source(self, source: ItemSource) -> None:
         while not self._stop_event.is_set():
             try:
-                item = source.get(timeout_s=0.5)
+                items = source.get_many(BATCH_ITEMS, timeout_s=0.5)
             except (EOFError, SubscriptionClosedError):
                 self._finish(GapReason.STATION_STOPPED, "stream subscription closed")
                 return
-            if item is None:
+            if not items:
                 self.tick()
             else:
-                self.process(item)  # type: ignore[arg-type]
+                self.process_many(items)  # type: ignore[arg-type]
         self._drain(source)
 
     def _drain(self, source: ItemSource) -> None:
         """On stop, write what is already queued (a batched subscription holds up to a batch) -- bounded."""
-        for _ in range(DRAIN_MAX_ITEMS):
+        drained = 0
+        while drained < DRAIN_MAX_ITEMS:
             try:
-                item = source.get(timeout_s=0)
+                items = source.get_many(min(BATCH_ITEMS, DRAIN_MAX_ITEMS - drained), timeout_s=0)
             except (EOFError, SubscriptionClosedError):
                 return
-            if item is None:
+            if not items:
                 return
-            self.process(item)  # type: ignore[arg-type]
+            self.process_many(items)  # type: ignore[arg-type]
+            drained += len(items)
 
     def stop(self, *, detail: str = "station stopped", timeout_s: float = 15.0) -> None:
         """Stop the thread, close the file and open a ``station_stopped`` gap; flush index writes."""
@@ -378,7 +385,16 @@ class SegmentRecorder:
 
     def process(self, item: RecorderItem) -> None:
         """Handle one item from the fan-out (also usable directly, without the thread)."""
+        self.process_many((item,))
+
+    def process_many(self, items: Sequence[RecorderItem]) -> None:
+        """Handle items in order, then write the index changes they caused in one transaction."""
         self._apply_pause_request()
+        for item in items:
+            self._handle(item)
+        self._flush_db()
+
+    def _handle(self, item: RecorderItem) -> None:
         if isinstance(item, MediaPacket):
             self._on_packet(item)
         elif isinstance(item, StreamStopped):
@@ -388,7 +404,6 @@ class SegmentRecorder:
             self._on_stream_started(item.format)
         elif isinstance(item, PacketsDropped):
             self._on_packets_dropped(item)
-        self._flush_db()
 
     def tick(self) -> None:
         """Housekeeping while no item arrives: pause/resume requests, index retries, disk retry."""
@@ -494,7 +509,9 @@ class SegmentRecorder:
             self._gap_reason = None
             if self._alarm in ("disk_full", "recorder_error", "unsupported_stream"):
                 self._alarm = None
-        self._queue_db(f"close gap at {start.isoformat()}", _close_gap_op(self.camera_id, start))
+        if self._gap_may_be_open:
+            self._gap_may_be_open = False
+            self._queue_db(f"close gap at {start.isoformat()}", _close_gap_op(self.camera_id, start))
         self._queue_db(
             f"open segment {relative}",
             _open_segment_op(self.camera_id, self.stream, relative, start, fmt, offset),
@@ -712,6 +729,7 @@ class SegmentRecorder:
             return
         with self._lock:
             self._gap_reason = reason
+        self._gap_may_be_open = True
         self._queue_db(f"open gap {reason.value}", _open_gap_op(self.camera_id, start, reason, detail))
 
     # ------------------------------------------------------------------ index writes
@@ -724,10 +742,17 @@ class SegmentRecorder:
                     "%s: index outbox full, dropped %s (reconcile will re-index)", self.camera_id, dropped
                 )
             self._outbox.append((what, op))
-        self._flush_db()
 
     def _flush_db(self) -> None:
+        """Write the queued index changes in order: all in one transaction, or, when that one is refused,
+        one at a time so that only the refused change is dropped. Transient errors keep everything queued."""
         while self._outbox and time.monotonic() >= self._db_retry_at:
+            if len(self._outbox) > 1:
+                written = self._flush_batch()
+                if written is None:
+                    return  # database unreachable: retry later
+                if written:
+                    continue
             what, op = self._outbox[0]
             try:
                 with self.db.session() as session:
@@ -747,6 +772,30 @@ class SegmentRecorder:
                 self._outbox.popleft()
                 if self._alarm == "database_unreachable":
                     self._alarm = None
+
+    def _flush_batch(self) -> bool | None:
+        """Every queued op in one transaction: True when written, False when refused (the caller goes op
+        by op), None when the database is unreachable."""
+        batch = list(self._outbox)
+        try:
+            with self.db.session() as session:
+                for _, op in batch:
+                    op(session)
+        except DBAPIError as exc:
+            if not _is_transient(exc):
+                return False
+            self._db_retry_at = time.monotonic() + self.settings.db_retry_s
+            self._note_error(f"database unreachable: {exc.orig or exc}", alarm="database_unreachable")
+            logger.warning("%s: %d index writes failed, retry later: %s", self.camera_id, len(batch), exc)
+            return None
+        except (SQLAlchemyError, LookupError, ValueError):
+            return False
+        with self._lock:
+            for _ in batch:
+                self._outbox.popleft()
+            if self._alarm == "database_unreachable":
+                self._alarm = None
+        return True
 
     def _drop_op(self, what: str, exc: Exception) -> None:
         logger.error("%s: index write '%s' refused, dropped: %s", self.camera_id, what, exc)

@@ -155,6 +155,9 @@ def rtsp_options(spec: SourceSpec) -> dict[str, str]:
         "rtsp_transport": spec.transport,
         "allowed_media_types": "video",
         "timeout": str(max(1, round(spec.read_timeout_s / 2 * 1_000_000))),
+        # no frame-rate probing by timestamps (20 frames): the rate comes from the SPS timing info when the
+        # camera sends it, else the 25 fps default applies. A (re)connect is ~0.8 s faster (1.16 -> 0.36 s).
+        "fpsprobesize": "0",
     }
 
 

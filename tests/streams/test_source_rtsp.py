@@ -184,4 +184,9 @@ def test_wrong_password_is_unauthorized_offline_without_retry_storm_and_never_le
 
 def test_rtsp_options_use_ffmpeg_socket_timeout_in_microseconds() -> None:
     options = rtsp_options(_spec("rtsp://127.0.0.1:1/x", transport="udp"))
-    assert options == {"rtsp_transport": "udp", "allowed_media_types": "video", "timeout": "1000000"}
+    assert options == {
+        "rtsp_transport": "udp",
+        "allowed_media_types": "video",
+        "timeout": "1000000",
+        "fpsprobesize": "0",
+    }
