@@ -225,3 +225,25 @@ def test_batched_subscription_wakes_its_consumer_when_nearly_full() -> None:
     with pytest.raises(ValueError, match="wake_every"):
         fanout.subscribe("bad", wake_every=0)
     fanout.close()
+
+
+def test_get_many_takes_up_to_a_batch_in_order_then_raises_once_closed_and_drained() -> None:
+    fanout = Fanout("cam1-main")
+    sub = fanout.subscribe("rec", maxsize=100)
+    fanout.publish(StreamStarted(FMT, T0))
+    for i in range(10):
+        fanout.publish(_packet(i))
+    first = sub.get_many(4, timeout_s=0)
+    assert isinstance(first[0], StreamStarted)
+    assert [p.pts for p in first[1:] if isinstance(p, MediaPacket)] == [0, 1, 2]
+    rest = sub.get_many(100, timeout_s=0)
+    assert [p.pts for p in rest if isinstance(p, MediaPacket)] == list(range(3, 10))
+    assert sub.stats().delivered == 10
+    started = time.monotonic()
+    assert sub.get_many(8, timeout_s=0.05) == []
+    assert time.monotonic() - started >= 0.04
+    with pytest.raises(ValueError, match="limit"):
+        sub.get_many(0)
+    sub.close()
+    with pytest.raises(SubscriptionClosedError):
+        sub.get_many(8, timeout_s=0)

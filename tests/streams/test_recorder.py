@@ -351,3 +351,24 @@ def test_thread_consumes_a_fanout_subscription(
 )
 def test_gap_reason_mapping(reason: str, expected: GapReason) -> None:
     assert gap_reason_for(reason) is expected
+
+
+def test_a_batch_writes_its_index_changes_together_and_a_refused_one_drops_only_itself(
+    database: Database, tmp_path: Path, pets: Path
+) -> None:
+    items = packets(pets)
+    recorder = SegmentRecorder(camera_id="cam-1", db=database, root=tmp_path, settings=settings())
+    first_part = [p for p in items if p.ts_utc < T0 + timedelta(seconds=5)]
+    recorder.process_many(first_part)
+    [opened] = segments(database)
+    assert opened.status == "open"
+    with database.session() as session:  # someone removes the open row behind the recorder's back
+        session.delete(session.get(Segment, opened.id))
+    recorder.process_many(items[len(first_part) :])  # close (refused: no row) + 7 opens and closes
+    recorder.stop()
+    rows = segments(database)
+    assert len(rows) == 7 and all(r.status == "closed" for r in rows)
+    assert rows[0].start_utc == T0 + timedelta(seconds=10)
+    status = recorder.status()
+    assert status.db_pending_ops == 0
+    assert status.last_error is not None and "refused" in status.last_error
