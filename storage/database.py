@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -73,6 +74,16 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock()
+
+    def serial_writes(self) -> AbstractContextManager[object]:
+        """Hold while a background writer (a recorder's index writes) runs its transaction.
+
+        SQLite has one writer at a time, and a waiting connection polls with growing sleeps: 64 recorders
+        cutting segments at the same moment waited out the 10 s busy timeout ("database is locked"). Taken
+        in-process, the wait is a queue instead. PostgreSQL writes concurrently: no lock.
+        """
+        return self._write_lock if self.backend == "sqlite" else nullcontext()
 
     @property
     def backend(self) -> str:

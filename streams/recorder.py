@@ -746,6 +746,12 @@ class SegmentRecorder:
     def _flush_db(self) -> None:
         """Write the queued index changes in order: all in one transaction, or, when that one is refused,
         one at a time so that only the refused change is dropped. Transient errors keep everything queued."""
+        if not self._outbox or time.monotonic() < self._db_retry_at:
+            return
+        with self.db.serial_writes():
+            self._flush_db_serially()
+
+    def _flush_db_serially(self) -> None:
         while self._outbox and time.monotonic() >= self._db_retry_at:
             if len(self._outbox) > 1:
                 written = self._flush_batch()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, DatabaseUrlError, parse_database_url
 from storage.model import Camera
@@ -35,6 +37,42 @@ def test_session_commits_on_success_and_rolls_back_on_error(database: Database) 
         raise RuntimeError("boom")
     with database.session() as session:
         assert session.scalars(select(Camera.id)).all() == ["gate-1"]
+
+
+def test_serial_writes_queue_background_writers_on_sqlite_only(database: Database) -> None:
+    first, second = database.serial_writes(), database.serial_writes()
+    with first:
+        if database.backend == "sqlite":
+            assert first is second  # one lock for the whole database
+            assert not second.acquire(blocking=False)  # type: ignore[attr-defined]
+        else:  # PostgreSQL takes concurrent writers itself
+            with second:
+                pass
+
+
+def test_many_threads_writing_at_once_through_serial_writes_never_see_a_locked_database(
+    database: Database,
+) -> None:
+    errors: list[SQLAlchemyError] = []
+
+    def write(n: int) -> None:
+        try:
+            for round_ in range(5):
+                with database.serial_writes(), database.session() as session:
+                    session.add(Camera(id=f"cam-{n}-{round_}", name="x"))
+                    session.flush()
+                    session.scalars(select(Camera.id)).all()
+        except SQLAlchemyError as exc:  # "database is locked" would land here
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with database.session() as session:
+        assert len(session.scalars(select(Camera.id)).all()) == 80
 
 
 def test_backend_names_the_dialect(database: Database, request: pytest.FixtureRequest) -> None:
