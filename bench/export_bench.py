@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -172,6 +173,21 @@ def warm_cache(segments: list[SegmentFile]) -> None:
                 pass
 
 
+def wait_for_quiet(max_load: float, max_wait_s: float) -> float:
+    """Wait (up to ``max_wait_s``) until the 1-minute load average is at most ``max_load``; returns it.
+
+    The machine is shared (recording benchmarks run on it at times): a loaded machine slows both tools,
+    but not equally, so the load at the start is printed with the results.
+    """
+    deadline = time.monotonic() + max_wait_s
+    load = os.getloadavg()[0]
+    while load > max_load and time.monotonic() < deadline:
+        print(f"load average {load:.2f} > {max_load:g}: waiting", file=sys.stderr, flush=True)
+        time.sleep(min(30.0, max(deadline - time.monotonic(), 0.0)))
+        load = os.getloadavg()[0]
+    return load
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,11 +197,18 @@ def main() -> int:
     parser.add_argument(
         "--repeats", type=int, default=2, help="runs per tool, alternating who goes first (median reported)"
     )
+    parser.add_argument(
+        "--max-load", type=float, default=1.0, help="wait for the 1-min load average to drop to this first"
+    )
+    parser.add_argument("--max-wait-s", type=float, default=300.0, help="give up waiting after this long")
     args = parser.parse_args()
     spans = [parse_range(text) for text in args.ranges.split(",")]
     args.data.mkdir(parents=True, exist_ok=True)
     segments = prepare(args.data, max(spans).total_seconds() / 3600)
     warm_cache(segments)
+    load = wait_for_quiet(args.max_load, args.max_wait_s)
+    began = datetime.now(UTC)
+    print(f"run started {began:%Y-%m-%d %H:%M} UTC, load average at start {load:.2f} (1 min)", flush=True)
     header = (
         "| range | segments | GB | tool | wall s | CPU s | peak RSS MiB | output GB | wall vs ffmpeg "
         "| in-process cut s |\n|---|---|---|---|---|---|---|---|---|---|"
@@ -219,6 +242,8 @@ def main() -> int:
                 f"{'-' if run.inner_wall_s is None else f'{run.inner_wall_s:.1f}'} |",
                 flush=True,
             )
+    ended = datetime.now(UTC)
+    print(f"run ended {ended:%H:%M} UTC, load average at end {os.getloadavg()[0]:.2f} (1 min)", flush=True)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from streams.clip import ClipLabel, ClipResult, clip_metadata, cut_clip, part_pa
 from tests.support.segments import (
     MARKED_START_UTC,
     MarkedSegments,
+    SegmentFile,
     file_sha256,
     make_marked_segments,
     read_frame_mark,
@@ -234,32 +236,93 @@ def test_naive_times_are_refused(marked_segments: MarkedSegments, tmp_path: Path
         )
 
 
-def test_changed_segment_aborts_and_leaves_nothing(marked_segments: MarkedSegments, tmp_path: Path) -> None:
+def _copy_segments(segs: MarkedSegments, root: Path) -> list[SegmentFile]:
     copies = []
-    for seg in marked_segments.segments:
-        target = tmp_path / "rec" / seg.relative_path
+    for seg in segs.segments:
+        target = root / seg.relative_path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(seg.path, target)
-        copies.append(seg.__class__(**{**seg.__dict__, "path": target}))
-    victim = copies[3].path
-    data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    victim.write_bytes(bytes(data))
+        copies.append(dataclasses.replace(seg, path=target))
+    return copies
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("victim", "where", "end_s"),
+    [
+        (3, "middle", 20.0),  # packet data the clip copies
+        (0, "header", 20.0),  # the MP4 header: the demuxer may fail, the change is what is reported
+        (2, "last", 9.0),  # the tail after the clip's end (keyframe at 10 s), which the demuxer never reads
+        (5, "last", 24.0),  # the very end of the last segment
+    ],
+)
+def test_changed_segment_aborts_and_leaves_nothing(
+    marked_segments: MarkedSegments, tmp_path: Path, victim: int, where: str, end_s: float
+) -> None:
+    copies = _copy_segments(marked_segments, tmp_path / "rec")
+    path = copies[victim].path
+    size = path.stat().st_size
+    _flip_byte(path, {"middle": size // 2, "header": 40, "last": size - 1}[where])
     out = tmp_path / "out"
     with pytest.raises(SegmentChangedError) as caught:
         cut_clip(
             out / "c.mp4",
             LABEL,
             MARKED_START_UTC + timedelta(seconds=1),
-            MARKED_START_UTC + timedelta(seconds=20),
+            MARKED_START_UTC + timedelta(seconds=end_s),
             segment_refs(copies),
             now=NOW,
         )
-    assert caught.value.path == copies[3].relative_path
-    assert caught.value.expected_sha256 == copies[3].sha256
-    assert caught.value.actual_sha256 == file_sha256(victim)
+    assert caught.value.path == copies[victim].relative_path
+    assert caught.value.expected_sha256 == copies[victim].sha256
+    assert caught.value.actual_sha256 == file_sha256(path)
     assert "does not match the index" in str(caught.value)
     assert list(out.iterdir()) == []
+
+
+def test_unchanged_copies_export_with_every_source_verified(
+    marked_segments: MarkedSegments, tmp_path: Path
+) -> None:
+    copies = _copy_segments(marked_segments, tmp_path / "rec")
+    result = cut_clip(
+        tmp_path / "out" / "c.mp4",
+        LABEL,
+        MARKED_START_UTC + timedelta(seconds=1),
+        MARKED_START_UTC + timedelta(seconds=9),
+        segment_refs(copies),
+        now=NOW,
+    )
+    [clip] = result.files
+    assert [use.sha256 for use in clip.sources] == [c.sha256 for c in copies[:3]]
+    assert [file_sha256(c.path) for c in copies] == [c.sha256 for c in copies]
+
+
+def test_segment_without_indexed_hash_is_refused(marked_segments: MarkedSegments, tmp_path: Path) -> None:
+    refs = segment_refs(marked_segments.segments)
+    refs[1] = dataclasses.replace(refs[1], sha256=None)
+    with pytest.raises(SegmentChangedError, match="the index has no SHA-256"):
+        _cut_refs(tmp_path, refs)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_unverified_cut_skips_the_check(marked_segments: MarkedSegments, tmp_path: Path) -> None:
+    copies = _copy_segments(marked_segments, tmp_path / "rec")
+    _flip_byte(copies[1].path, copies[1].path.stat().st_size - 1)
+    result = cut_clip(
+        tmp_path / "out" / "c.mp4",
+        LABEL,
+        MARKED_START_UTC,
+        MARKED_START_UTC + timedelta(seconds=10),
+        segment_refs(copies),
+        now=NOW,
+        verify_hashes=False,
+    )
+    assert result.files[0].packets == 250
 
 
 def test_missing_segment_file_aborts(marked_segments: MarkedSegments, tmp_path: Path) -> None:
