@@ -110,11 +110,14 @@ class IngestWorker:
 
     # public API --------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, delay_s: float = 0.0) -> None:
+        """Start the thread; its first connect waits ``delay_s`` (see ``IngestManager.start``)."""
         if self._thread is not None:
             raise RuntimeError(f"{self.name} was already started (workers are single-use)")
+        if delay_s < 0:
+            raise ValueError("delay_s must be >= 0")
         self._health.started(self._now())
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(delay_s,), name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float | None = None) -> bool:
@@ -163,8 +166,10 @@ class IngestWorker:
 
     # worker thread -----------------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, delay_s: float = 0.0) -> None:
         try:
+            if delay_s > 0:
+                self._stop.wait(delay_s)
             while not self._stop.is_set():
                 self._connect_and_pump()
         finally:
@@ -305,8 +310,12 @@ class IngestManager:
                     self._unusable[key] = _config_failure(camera, stream, str(exc))
 
     def start(self) -> None:
-        for worker in self.workers.values():
-            worker.start()
+        """Start every worker, their first connects spread over up to START_SPREAD_S: 64 RTSP handshakes
+        and stream probes at one instant starved the readers of the first sessions (cameras, and the test
+        server, drop a session whose reader falls behind)."""
+        spacing = start_spacing_s(len(self.workers))
+        for index, worker in enumerate(self.workers.values()):
+            worker.start(delay_s=index * spacing)
 
     def stop(self, timeout_s: float | None = None) -> bool:
         """Ask every worker to stop, then join them (in parallel, so the total wait is one timeout)."""
@@ -335,6 +344,17 @@ class IngestManager:
     def health(self) -> list[StreamHealth]:
         snapshots = [w.health() for w in self.workers.values()] + list(self._unusable.values())
         return sorted(snapshots, key=lambda h: (h.camera_id, h.stream))
+
+
+START_SPREAD_S = 2.0  # the last of many cameras starts connecting at most this long after the first
+START_SPACING_MAX_S = 0.05
+
+
+def start_spacing_s(workers: int) -> float:
+    """Delay between the first connects of consecutive workers at start-up; pure."""
+    if workers <= 1:
+        return 0.0
+    return min(START_SPACING_MAX_S, START_SPREAD_S / workers)
 
 
 def _config_failure(camera: CameraConfig, stream: str, message: str) -> StreamHealth:
