@@ -40,7 +40,10 @@ class ClockEvent(StrEnum):
 class ClockPolicy:
     max_drift_s: float = 2.0
     max_jump_s: float = 10.0
-    settle_s: float = 3.0  # the first seconds after anchoring absorb the connect burst without reporting
+    # the first seconds after anchoring absorb the connect burst and a slow first read without reporting:
+    # a station busy starting 64 cameras read some sessions' first seconds up to 2 s late, and the anchor
+    # pulled back once reads caught up was reported as a fast camera clock (a real one keeps drifting)
+    settle_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.max_drift_s <= 0 or self.max_jump_s <= 0 or self.settle_s < 0:

@@ -99,3 +99,27 @@ def test_naive_arrival_is_rejected() -> None:
 def test_invalid_policy_is_rejected() -> None:
     with pytest.raises(ValueError, match="clock policy"):
         ClockPolicy(max_drift_s=0)
+
+
+def test_a_slow_first_read_that_catches_up_is_not_a_fast_camera_clock() -> None:
+    # A station busy starting many cameras reads a session's first frame 3.5 s late, then catches up at
+    # 1.33x real time for 10.5 s, then reads on time: the anchor moves back 3.5 s, silently.
+    policy = ClockPolicy()
+    late = 3.5
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0 + timedelta(seconds=late))
+    catching_up = [(i * FRAME, late + i * 0.03) for i in range(1, 350)]
+    live = [(i * FRAME, i * 0.04 + 0.01) for i in range(350, 900)]
+    clock, readings = _feed(clock, catching_up + live, policy)
+    assert [r.event for r in readings if r.event] == []
+    assert abs((readings[-1].ts_utc - (T0 + timedelta(seconds=899 * 0.04))).total_seconds()) <= 0.02
+    # with the old 3 s settling the same session was reported as a fast camera clock
+    _, old = _feed(
+        start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0 + timedelta(seconds=late)),
+        catching_up + live,
+        POLICY,
+    )
+    assert ClockEvent.CLOCK_FAST in {r.event for r in old}
+    # A clock that really runs 5 % fast is still reported with the default policy.
+    fast = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    _, readings = _feed(fast, [(i * FRAME, i * 0.04 * 0.95) for i in range(1, 1500)], policy)
+    assert {r.event for r in readings if r.event} == {ClockEvent.CLOCK_FAST}
