@@ -23,6 +23,7 @@ from tests.support.station_process import running
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(150)]
 
 MAX_LOSS_S = 2.0  # fragment_seconds 1 s + one frame of slack for the fragment being written
+RECORD_S = 7.5
 
 
 def _camera(base: str) -> dict[str, object]:
@@ -55,7 +56,7 @@ def test_kill_9_mid_segment_loses_at_most_two_seconds(
     )
     with running("run", "--config", str(config)) as (process, base):
         _wait_recording(base)
-        time.sleep(7.5)  # well inside the 60 s segment
+        time.sleep(RECORD_S)  # well inside the 60 s segment
         killed_at = datetime.now(UTC)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
@@ -79,7 +80,7 @@ def test_kill_9_mid_segment_loses_at_most_two_seconds(
         assert probed.sha256 == recovered.sha256 and path.stat().st_size == recovered.bytes
         missing_s = (killed_at - recovered.end_utc).total_seconds()
         assert missing_s <= MAX_LOSS_S, f"{missing_s:.2f} s of received video lost"
-        assert recovered.duration_s >= 7.0
+        assert recovered.duration_s >= RECORD_S - MAX_LOSS_S  # (it was 6.9997 s once on a busy machine)
         stopped = [g for g in gaps if g.reason == "station_stopped"]
         assert stopped and abs(stopped[0].start_utc - recovered.end_utc) < timedelta(seconds=0.5)
         assert stopped[0].end_utc is not None and stopped[0].end_utc > killed_at
