@@ -23,12 +23,13 @@ covers it — same building and entrance, same area (yard, parking, bins...), th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from console.i18n import Message
 from console.permission import Permission
 from storage.model import ComplaintStatus, Role
 
@@ -82,11 +83,13 @@ READ_PERMISSIONS: Final = frozenset(
 
 
 class ComplaintRuleError(ValueError):
-    """A request that breaks a workflow or input rule; ``code`` is the API error code."""
+    """A request that breaks a workflow or input rule; ``code`` is the API error code, ``message`` the
+    translatable text (``str(error)`` is its English)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: Message) -> None:
+        super().__init__(str(message))
         self.code = code
+        self.message = message
 
 
 class TransitionError(ComplaintRuleError):
@@ -102,38 +105,82 @@ class TransitionPlan:
     reopens: bool
 
 
+# Message ids of the status and outcome names (the same ones the pages show, see complaint_labels.html).
+STATUS_LABELS: Final[Mapping[str, str]] = {
+    "new": "New",
+    "in_progress": "In progress",
+    "resolved": "Resolved",
+    "rejected": "Rejected",
+}
+OUTCOME_LABELS: Final[Mapping[str, str]] = {
+    "warning_given": "Warning given",
+    "protocol_drawn_up": "Protocol drawn up",
+    "referred": "Referred",
+    "unfounded": "Unfounded",
+}
+
+
+def status_label(status: ComplaintStatus | str) -> Message:
+    value = str(getattr(status, "value", status))
+    return Message(STATUS_LABELS.get(value, value))
+
+
+def outcome_label(outcome: Outcome | str) -> Message:
+    value = str(getattr(outcome, "value", outcome))
+    return Message(OUTCOME_LABELS.get(value, value))
+
+
 def plan_transition(
     current: ComplaintStatus | str, target: ComplaintStatus | str, *, outcome: str | None, note: str | None
 ) -> TransitionPlan:
     """Check a status change against the table; returns what it does or raises :class:`TransitionError`."""
     source, goal = ComplaintStatus(current), ComplaintStatus(target)
     if goal not in TRANSITIONS[source]:
-        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[source]))
         raise TransitionError(
-            "transition_not_allowed", f"a {source.value} complaint can go to {allowed}, not {goal.value}"
+            "transition_not_allowed",
+            Message(
+                "a complaint in status {current} can go to {allowed}, not {target}",
+                current=status_label(source),
+                allowed=tuple(status_label(s) for s in sorted(TRANSITIONS[source])),
+                target=status_label(goal),
+            ),
         )
     has_note = bool(note and note.strip())
     chosen: Outcome | None = None
     if goal in CLOSED:
         valid = OUTCOMES[goal]
-        names = ", ".join(sorted(o.value for o in valid))
+        names = tuple(outcome_label(o) for o in sorted(valid))
         if outcome is None:
-            raise TransitionError("outcome_required", f"closing as {goal.value} needs an outcome: {names}")
+            raise TransitionError(
+                "outcome_required",
+                Message(
+                    "closing as {status} needs an outcome: {outcomes}",
+                    status=status_label(goal),
+                    outcomes=names,
+                ),
+            )
         try:
             chosen = Outcome(outcome)
         except ValueError:
             chosen = None
         if chosen not in valid:
             raise TransitionError(
-                "invalid_outcome", f"outcome of a {goal.value} complaint must be one of {names}"
+                "invalid_outcome",
+                Message(
+                    "the outcome of a complaint in status {status} must be one of {outcomes}",
+                    status=status_label(goal),
+                    outcomes=names,
+                ),
             )
         if goal is S.REJECTED and not has_note:
-            raise TransitionError("note_required", "rejecting a complaint needs a note saying why")
+            raise TransitionError("note_required", Message("rejecting a complaint needs a note saying why"))
     elif outcome is not None:
-        raise TransitionError("invalid_outcome", "only closing a complaint takes an outcome")
+        raise TransitionError("invalid_outcome", Message("only closing a complaint takes an outcome"))
     reopens = source in CLOSED
     if reopens and not has_note:
-        raise TransitionError("note_required", "reopening a closed complaint needs a note saying why")
+        raise TransitionError(
+            "note_required", Message("reopening a closed complaint needs a note saying why")
+        )
     return TransitionPlan(
         from_status=source, to_status=goal, outcome=chosen, closes=goal in CLOSED, reopens=reopens
     )
@@ -184,7 +231,9 @@ def may_attach_range(
 
 def _aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ComplaintRuleError("naive_time", f"{name} needs a time zone (send ISO 8601 with an offset)")
+        raise ComplaintRuleError(
+            "naive_time", Message("{field} needs a time zone (send ISO 8601 with an offset)", field=name)
+        )
 
 
 def check_incident_window(
@@ -198,24 +247,35 @@ def check_incident_window(
     ):
         _aware(value, name)
     if incident_end <= incident_start:
-        raise ComplaintRuleError("invalid_window", "incident_end must be after incident_start")
+        raise ComplaintRuleError("invalid_window", Message("incident_end must be after incident_start"))
     if incident_start > now + FUTURE_SKEW or incident_end > now + FUTURE_SKEW:
-        raise ComplaintRuleError("window_in_future", "the incident window lies in the future")
+        raise ComplaintRuleError("window_in_future", Message("the incident window lies in the future"))
     if received_at > now + FUTURE_SKEW:
-        raise ComplaintRuleError("received_in_future", "received_at lies in the future")
+        raise ComplaintRuleError("received_in_future", Message("received_at lies in the future"))
     if incident_end - incident_start > MAX_INCIDENT_WINDOW:
-        raise ComplaintRuleError("window_too_long", "the incident window may span at most 7 days")
+        raise ComplaintRuleError(
+            "window_too_long",
+            Message("the incident window may span at most {days} days", days=MAX_INCIDENT_WINDOW.days),
+        )
 
 
 def check_attach_range(*, start_utc: datetime, end_utc: datetime, now: datetime) -> None:
     _aware(start_utc, "start")
     _aware(end_utc, "end")
     if end_utc <= start_utc:
-        raise ComplaintRuleError("invalid_range", "end must be after start")
+        raise ComplaintRuleError("invalid_range", Message("end must be after start"))
     if start_utc > now + FUTURE_SKEW or end_utc > now + FUTURE_SKEW:
-        raise ComplaintRuleError("range_in_future", "footage cannot be attached for a time in the future")
+        raise ComplaintRuleError(
+            "range_in_future", Message("footage cannot be attached for a time in the future")
+        )
     if end_utc - start_utc > MAX_ATTACH_SPAN:
-        raise ComplaintRuleError("range_too_long", "one attached range may span at most 72 hours")
+        raise ComplaintRuleError(
+            "range_too_long",
+            Message(
+                "one attached range may span at most {hours} hours",
+                hours=int(MAX_ATTACH_SPAN.total_seconds() // 3600),
+            ),
+        )
 
 
 def due_at(received_at: datetime, due_hours: int) -> datetime:

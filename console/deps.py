@@ -20,7 +20,7 @@ use ``SessionDep`` should be plain ``def`` too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from console.account import Actor
 from console.credential import csrf_token_for, is_valid_csrf, token_hash
 from console.error import ApiError, LoginRequiredError
-from console.i18n import LANGUAGE_COOKIE, negotiate_language
+from console.i18n import Message, request_language
 from console.permission import Permission, permissions_for
 from console.station import Station
 from storage.api_token import find_active_token, mark_token_used
@@ -45,6 +45,21 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOUCH_EVERY = timedelta(minutes=1)  # how often last_seen_at / last_used_at are written
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+# Message ids of the role names (translated in the catalogs like template strings).
+ROLE_LABELS: Mapping[str, str] = {
+    Role.OFFICER.value: "Officer",
+    Role.INVESTIGATOR.value: "Investigator",
+    Role.SUPERVISOR.value: "Supervisor",
+    Role.ADMIN.value: "Administrator",
+    Role.AUDITOR.value: "Auditor",
+}
+
+
+def role_name(role: Role | str) -> Message:
+    """The translatable name of a role (a message parameter: ``params={"role": role_name(user.role)}``)."""
+    value = role.value if isinstance(role, Role) else str(role)
+    return Message(ROLE_LABELS.get(value, value))
 
 
 class AuthMethod(StrEnum):
@@ -161,7 +176,12 @@ def get_current_user(request: Request, user: OptionalUser) -> Principal:
     if user.auth is AuthMethod.SESSION and request.method not in SAFE_METHODS:
         cookie = request.cookies.get(SESSION_COOKIE, "")
         if not is_valid_csrf(cookie, request.headers.get(CSRF_HEADER)):
-            raise ApiError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header for this session")
+            raise ApiError(
+                403,
+                "csrf_failed",
+                "missing or wrong {header} header for this session",
+                params={"header": CSRF_HEADER},
+            )
     return user
 
 
@@ -210,7 +230,8 @@ def require(*permissions: Permission) -> Any:
             raise ApiError(
                 403,
                 "forbidden",
-                f"the {user.role.value} role may not do this (needs {', '.join(missing)})",
+                "the {role} role may not do this (needs {permissions})",
+                params={"role": role_name(user.role), "permissions": ", ".join(missing)},
                 extra={"missing": missing},
             )
         return user
@@ -219,12 +240,7 @@ def require(*permissions: Permission) -> Any:
 
 
 def get_language(request: Request, station: StationDep) -> str:
-    return negotiate_language(
-        query=request.query_params.get("lang"),
-        cookie=request.cookies.get(LANGUAGE_COOKIE),
-        accept_language=request.headers.get("accept-language"),
-        default=station.settings.config.console.language,
-    )
+    return request_language(request, default=station.settings.config.console.language)
 
 
 LanguageDep = Annotated[str, Depends(get_language)]

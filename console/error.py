@@ -1,22 +1,35 @@
 """One error shape for every API error: ``{"error": {"code": "...", "message": "...", ...}}``.
 
+``code`` is stable (for machines); ``message`` is in the request's language (chosen like pages choose it:
+``?lang=`` > cookie > Accept-Language > the configured default); ``message_en`` is the same text in English
+(logs, scripts); ``cause`` (when present) is the English text of the underlying error.
+
 Raise :class:`ApiError` (an :class:`HTTPException` with a machine-readable ``code``) from routes and
-dependencies; plain ``HTTPException`` and validation errors are translated to the same shape. Browser pages
-(paths outside ``/api``) get a rendered error page instead, and an anonymous browser is redirected to the
-login page by :class:`LoginRequiredError`.
+dependencies. Its message is an English msgid with named placeholders, translated in the catalogs::
+
+    raise ApiError(404, "unknown_camera", "no camera {camera} on this station", params={"camera": camera_id})
+
+(or pass a ready :class:`console.i18n.Message`). Never bake values into the msgid with an f-string: the
+catalog lookup would miss. Plain ``HTTPException`` and validation errors are translated to the same shape.
+Browser pages (paths outside ``/api``) get a rendered error page in the same language instead, and an
+anonymous browser is redirected to the login page by :class:`LoginRequiredError`.
 """
 
 from __future__ import annotations
 
+import gettext
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+
+from console.i18n import Message, request_language
+from console.station import Station
 
 logger = logging.getLogger(__name__)
 
@@ -35,21 +48,55 @@ DEFAULT_CODES = {
     503: "unavailable",
 }
 
+# English msgids of the messages of plain HTTPExceptions (raised by FastAPI/Starlette themselves).
+DEFAULT_MESSAGES: Final[Mapping[int, str]] = {
+    400: "bad request",
+    401: "sign in first",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    409: "conflict",
+    413: "request too large",
+    415: "unsupported media type",
+    422: "invalid request",
+    429: "too many requests",
+    500: "internal error; see the station log",
+    503: "temporarily unavailable",
+}
+OTHER_STATUS_MESSAGE: Final = "request failed (HTTP {status})"
+INVALID_FIELD_MESSAGE: Final = "invalid value in field {field}: {problem}"
+INVALID_REQUEST_MESSAGE: Final = "invalid request: {problem}"
+INTERNAL_ERROR_MESSAGE: Final = "internal error; see the station log"
+
 
 class ApiError(HTTPException):
-    """An error with a stable ``code`` for clients; ``extra`` is merged into the error object."""
+    """An error with a stable ``code`` for clients and a translatable message.
+
+    ``message``: an English msgid with ``{field}`` placeholders filled from ``params``, or a ready
+    :class:`Message`. ``cause``: untranslated English detail of a lower layer's error (optional).
+    ``extra`` is merged into the error object. ``detail`` (of HTTPException) is the English text.
+    """
 
     def __init__(
         self,
         status_code: int,
         code: str,
-        message: str,
+        message: str | Message,
         *,
+        params: Mapping[str, object] | None = None,
+        cause: str | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(status_code=status_code, detail=message, headers=headers)
+        if isinstance(message, Message):
+            if params:
+                raise TypeError("give params either in the Message or in params, not both")
+            self.message = message
+        else:
+            self.message = Message(message, **(params or {}))
+        super().__init__(status_code=status_code, detail=str(self.message), headers=headers)
         self.code = code
+        self.cause = cause
         self.extra = extra or {}
 
 
@@ -65,8 +112,36 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def request_translations(request: Request) -> gettext.NullTranslations | None:
+    """The catalog of the request's language; None before the station runs (messages stay English)."""
+    station = getattr(request.app.state, "station", None)
+    if not isinstance(station, Station):
+        return None
+    return station.catalogs.get(request_language(request, default=station.settings.config.console.language))
+
+
+def localized_body(
+    request: Request, code: str, message: Message, *, cause: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The error object with ``message`` in the request's language and ``message_en`` in English."""
+    english = str(message)
+    if cause is not None and cause != english:
+        extra["cause"] = cause
+    return error_body(code, message.translate(request_translations(request)), message_en=english, **extra)
+
+
 def _format_loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
+
+
+def message_of(exc: HTTPException) -> tuple[Message, str | None]:
+    """The translatable message of any HTTPException, and the English cause worth keeping (if any)."""
+    if isinstance(exc, ApiError):
+        return exc.message, exc.cause
+    msgid = DEFAULT_MESSAGES.get(exc.status_code)
+    message = Message(msgid) if msgid else Message(OTHER_STATUS_MESSAGE, status=exc.status_code)
+    cause = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
+    return message, cause
 
 
 PageRenderer = Callable[..., Response]
@@ -79,17 +154,28 @@ def _http_error_handler(
         if not isinstance(exc, HTTPException):
             raise TypeError("handler registered for HTTPException")
         code = exc.code if isinstance(exc, ApiError) else DEFAULT_CODES.get(exc.status_code, "error")
-        message = exc.detail if isinstance(exc.detail, str) else code
-        if exc.status_code == 404 and not isinstance(exc, ApiError):
-            message = "not found"
+        message, cause = message_of(exc)
         if render_page_error is not None and _wants_page(request):
-            return render_page_error(request, exc.status_code, message, headers=exc.headers)
+            text = message.translate(request_translations(request))
+            return render_page_error(request, exc.status_code, text, headers=exc.headers)
         extra = exc.extra if isinstance(exc, ApiError) else {}
         return JSONResponse(
-            error_body(code, message, **extra), status_code=exc.status_code, headers=exc.headers
+            localized_body(request, code, message, cause=cause, **extra),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     return handle
+
+
+def validation_message(errors: list[dict[str, str]]) -> Message:
+    """The lead of a 422: the first invalid field, with pydantic's (English) text after it."""
+    if not errors:
+        return Message(DEFAULT_MESSAGES[422])
+    first = errors[0]
+    if first["loc"]:
+        return Message(INVALID_FIELD_MESSAGE, field=first["loc"], problem=first["message"])
+    return Message(INVALID_REQUEST_MESSAGE, problem=first["message"])
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -99,9 +185,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         {"loc": _format_loc(error.get("loc", ())), "message": str(error.get("msg", "invalid"))}
         for error in exc.errors()
     ]
-    first = details[0] if details else {"loc": "", "message": "invalid request"}
-    message = f"{first['loc']}: {first['message']}" if first["loc"] else first["message"]
-    return JSONResponse(error_body("validation_error", message, details=details), status_code=422)
+    body = localized_body(request, "validation_error", validation_message(details), details=details)
+    return JSONResponse(body, status_code=422)
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -112,7 +197,8 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(error_body("internal_error", "internal error; see the station log"), status_code=500)
+    body = localized_body(request, "internal_error", Message(INTERNAL_ERROR_MESSAGE))
+    return JSONResponse(body, status_code=500)
 
 
 def _wants_page(request: Request) -> bool:

@@ -5,18 +5,30 @@ with Babel when the station starts, so no ``.mo`` build step exists to forget. M
 
 Language choice (:func:`negotiate_language`): ``?lang=`` > the ``station_lang`` cookie > Accept-Language >
 the configured default (``console.language``).
+
+Messages built in Python (API errors) are :class:`Message` values: the English msgid with named ``{field}``
+placeholders plus their values, translated only when the response is written::
+
+    Message("no camera {camera} on this station", camera=camera_id).translate(catalogs.get("kk"))
+
+A translation that lost or renamed a placeholder falls back to the English text instead of failing.
 """
 
 from __future__ import annotations
 
 import gettext
 import io
+import logging
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from starlette.requests import HTTPConnection
+
+logger = logging.getLogger(__name__)
 
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
 DOMAIN: Final = "messages"
@@ -62,6 +74,79 @@ class Catalogs:
         return self._translations.get(language) or self._translations[self.default]
 
 
+def placeholders(template: str) -> frozenset[str]:
+    """The named ``{field}`` placeholders of a message (``{{`` is a literal brace)."""
+    return frozenset(
+        field.split(".")[0].split("[")[0]
+        for _text, field, _spec, _conversion in string.Formatter().parse(template)
+        if field is not None
+    )
+
+
+def format_message(template: str, params: Mapping[str, object]) -> str:
+    """Fill ``{field}`` placeholders; raises KeyError/ValueError/IndexError on a broken template."""
+    return template.format_map(params)
+
+
+class Message:
+    """A translatable text: the English msgid with ``{field}`` placeholders and their values.
+
+    A value may itself be a :class:`Message` (a role name, say), or a tuple of them (joined with ", "): it is
+    translated with the same catalog.
+
+    ``str(message)`` is the English text (for logs and exception strings); :meth:`translate` renders it in
+    the language of the given catalog.
+    """
+
+    __slots__ = ("msgid", "params")
+
+    def __init__(self, msgid: str, /, **params: object) -> None:
+        self.msgid = msgid
+        self.params: Mapping[str, object] = params
+
+    def __str__(self) -> str:
+        try:
+            return format_message(self.msgid, _render_params(self.params, None))
+        except (KeyError, ValueError, IndexError):
+            logger.error("message %r lacks its placeholders (given %s)", self.msgid, sorted(self.params))
+            return self.msgid
+
+    def __repr__(self) -> str:
+        return f"Message({self.msgid!r}, {dict(self.params)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.msgid == other.msgid and dict(self.params) == dict(other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+    def translate(self, translations: gettext.NullTranslations | None) -> str:
+        if translations is None:
+            return str(self)
+        translated = translations.gettext(self.msgid)
+        try:
+            return format_message(translated, _render_params(self.params, translations))
+        except (KeyError, ValueError, IndexError):
+            logger.error("translation of %r is broken: %r", self.msgid, translated)
+            return str(self)
+
+
+def _render_value(value: object, translations: gettext.NullTranslations | None) -> object:
+    if isinstance(value, Message):
+        return value.translate(translations)
+    if isinstance(value, tuple):
+        return ", ".join(str(_render_value(item, translations)) for item in value)
+    return value
+
+
+def _render_params(
+    params: Mapping[str, object], translations: gettext.NullTranslations | None
+) -> dict[str, object]:
+    return {name: _render_value(value, translations) for name, value in params.items()}
+
+
 def _parse_accept_language(header: str) -> list[str]:
     weighted: list[tuple[float, int, str]] = []
     for index, part in enumerate(header.split(",")):
@@ -94,3 +179,13 @@ def negotiate_language(
         if primary in SUPPORTED_LANGUAGES:
             return primary
     return default
+
+
+def request_language(request: HTTPConnection, *, default: str) -> str:
+    """The language of one request, chosen by :func:`negotiate_language`."""
+    return negotiate_language(
+        query=request.query_params.get("lang"),
+        cookie=request.cookies.get(LANGUAGE_COOKIE),
+        accept_language=request.headers.get("accept-language"),
+        default=default,
+    )

@@ -40,6 +40,7 @@ from aiortc import (
 
 from config.schema import CameraConfig, IceServer
 from config.settings import Settings
+from console.i18n import Message
 from streams.fanout import FanoutPolicy, Subscription
 from streams.ingest import IngestManager
 from streams.live import LiveTrack, TranscodePolicy, TranscodeWorker, is_webrtc_playable
@@ -53,7 +54,16 @@ MAX_SDP_BYTES: Final = 64 * 1024
 
 
 class LiveError(Exception):
-    """Base of live view errors; each also subclasses the matching built-in."""
+    """Base of live view errors; each also subclasses the matching built-in.
+
+    ``message`` is the translatable text for the viewer, ``cause`` the English detail of a lower layer's
+    error (aiortc's), if any; ``str(error)`` is both in English.
+    """
+
+    def __init__(self, message: Message, *, cause: str | None = None) -> None:
+        super().__init__(str(message) if cause is None else f"{message}: {cause}")
+        self.message = message
+        self.cause = cause
 
 
 class UnknownCameraError(LiveError, LookupError):
@@ -208,7 +218,7 @@ class LiveRegistry:
 
     def available_streams(self, camera_id: str) -> list[str]:
         if camera_id not in self.cameras:
-            raise UnknownCameraError(f"no camera {camera_id!r}")
+            raise UnknownCameraError(Message("no camera {camera} on this station", camera=camera_id))
         return [s for s in STREAMS if (camera_id, s) in self.ingest.workers]
 
     def codec_of(self, camera_id: str, stream: str) -> str | None:
@@ -232,12 +242,16 @@ class LiveRegistry:
     ) -> LiveAnswer:
         """Open a session for one viewer and return the SDP answer."""
         if sdp_type != "offer" or not sdp.startswith("v=0") or len(sdp) > MAX_SDP_BYTES:
-            raise OfferError("expected an SDP offer (type 'offer', at most 64 KiB)")
+            raise OfferError(
+                Message("expected an SDP offer (type 'offer', at most {kib} KiB)", kib=MAX_SDP_BYTES // 1024)
+            )
         if "m=video" not in sdp:
-            raise OfferError("the offer has no video section")
+            raise OfferError(Message("the offer has no video section"))
         stream = choose_stream(requested_stream, self.available_streams(camera_id))
         if len(self._sessions) + self._pending >= self.limits.max_viewers:
-            raise ViewerLimitError(f"at most {self.limits.max_viewers} live viewers at once on this station")
+            raise ViewerLimitError(
+                Message("at most {count} live viewers at once on this station", count=self.limits.max_viewers)
+            )
         self._ensure_sweeper()
         self._pending += 1
         try:
@@ -282,12 +296,12 @@ class LiveRegistry:
             if transcoded:
                 await self._release_transcoder(camera_id, stream)
             if isinstance(exc, ValueError) and not isinstance(exc, LiveError):
-                raise OfferError(f"cannot answer this offer: {exc}") from exc
+                raise OfferError(Message("cannot answer this offer"), cause=str(exc)) from exc
             raise
         self._sessions[session_id] = session
         if "H264" not in pc.localDescription.sdp:
             await self.close_session(session_id, reason="no_h264")
-            raise OfferError("the browser offered no H.264 (packetization-mode 1) for video")
+            raise OfferError(Message("the browser offered no H.264 (packetization-mode 1) for video"))
         logger.info(
             "%s/%s: live session %s opened for %s%s (%d viewer(s))",
             camera_id,
@@ -353,7 +367,7 @@ class LiveRegistry:
         session = self._sessions.get(session_id)
         if session is None or (user_id is not None and session.user_id != user_id):
             if user_id is not None:
-                raise UnknownSessionError("no such live session")
+                raise UnknownSessionError(Message("no such live session"))
             return
         del self._sessions[session_id]
         self._closed_sessions += 1
@@ -376,7 +390,7 @@ class LiveRegistry:
         try:
             return self._sessions[session_id]
         except KeyError:
-            raise UnknownSessionError("no such live session") from None
+            raise UnknownSessionError(Message("no such live session")) from None
 
     # housekeeping --------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from config.schema import ConsoleConfig, is_slug
 from console.deps import Principal
 from console.error import ApiError
+from console.i18n import Message
 from console.permission import Permission
 from storage.audit import append_audit
 from storage.complaint import evidence_ranges, find_complaint_by_number
@@ -91,12 +92,12 @@ class MediaRequest:
 class MediaDecision:
     allowed: bool
     code: str  # "ok", or the API error code of the refusal
-    message: str
+    message: Message | None  # why it was refused (translatable); None when allowed
     status: int = 200  # HTTP status of the refusal
     scope: str = ""  # what allowed it: live | all | recent | attached
 
     @classmethod
-    def deny(cls, status: int, code: str, message: str) -> MediaDecision:
+    def deny(cls, status: int, code: str, message: Message) -> MediaDecision:
         return cls(allowed=False, code=code, message=message, status=status)
 
 
@@ -143,14 +144,18 @@ def decide_media_access(
     whether ``request.complaint_number`` names a complaint (None when no number was given)."""
     purpose = request.purpose
     if request.end_utc < request.start_utc:
-        return MediaDecision.deny(422, "invalid_range", "end must not be before start")
+        return MediaDecision.deny(422, "invalid_range", Message("end must not be before start"))
     if purpose in LIVE_PURPOSES:
         if Permission.LIVE_VIEW not in permissions:
-            return MediaDecision.deny(403, "media_forbidden", "your role may not watch live video")
-        return MediaDecision(allowed=True, code="ok", message="live", scope="live")
+            return MediaDecision.deny(403, "media_forbidden", Message("your role may not watch live video"))
+        return MediaDecision(allowed=True, code="ok", message=None, scope="live")
     extra = EXTRA_PERMISSION.get(purpose)
     if extra is not None and extra not in permissions:
-        return MediaDecision.deny(403, "media_forbidden", f"your role may not do this (needs {extra.value})")
+        return MediaDecision.deny(
+            403,
+            "media_forbidden",
+            Message("your role may not do this (needs {permission})", permission=extra.value),
+        )
     if Permission.RECORDINGS_VIEW in permissions:
         scope = "all"
     elif Permission.COMPLAINTS_VIEW in permissions:
@@ -163,25 +168,29 @@ def decide_media_access(
             return MediaDecision.deny(
                 403,
                 "outside_officer_window",
-                f"officers may see the last {policy.officer_recording_days} days and footage attached to "
-                "complaints; ask an investigator for older footage",
+                Message(
+                    "officers may see the last {days} days and footage attached to complaints; "
+                    "ask an investigator for older footage",
+                    days=policy.officer_recording_days,
+                ),
             )
     else:
-        return MediaDecision.deny(403, "media_forbidden", "your role may not see recorded footage")
+        return MediaDecision.deny(403, "media_forbidden", Message("your role may not see recorded footage"))
     if complaint_known is False:
-        return MediaDecision.deny(422, "unknown_complaint", "no complaint with this number")
+        return MediaDecision.deny(422, "unknown_complaint", Message("no complaint with this number"))
     if reason_required(purpose, request.start_utc, now, policy):
         reason = (request.reason or "").strip()
         if complaint_known is not True and len(reason) < REASON_MIN_CHARS:
-            detail = (
-                "every clip and export"
+            message = (
+                Message("every clip and export needs a reason or a complaint number")
                 if purpose in ALWAYS_NEEDS_REASON
-                else f"footage older than {policy.reason_required_after_days} day(s)"
+                else Message(
+                    "footage older than {days} day(s) needs a reason or a complaint number",
+                    days=policy.reason_required_after_days,
+                )
             )
-            return MediaDecision.deny(
-                422, "reason_required", f"{detail} needs a reason or a complaint number"
-            )
-    return MediaDecision(allowed=True, code="ok", message=scope, scope=scope)
+            return MediaDecision.deny(422, "reason_required", message)
+    return MediaDecision(allowed=True, code="ok", message=None, scope=scope)
 
 
 def _audit_detail(request: MediaRequest, complaint_id: int | None) -> dict[str, object]:
@@ -209,7 +218,12 @@ def check_media_access(
     now = now or utcnow()
     reason = (request.reason or "").strip()[:REASON_MAX_CHARS] or None
     if not is_slug(request.camera_id) or session.get(Camera, request.camera_id) is None:
-        raise ApiError(422, "unknown_camera", f"no camera {request.camera_id[:40]!r} on this station")
+        raise ApiError(
+            422,
+            "unknown_camera",
+            "no camera {camera} on this station",
+            params={"camera": request.camera_id[:40]},
+        )
     complaint_id: int | None = None
     complaint_known: bool | None = None
     if request.complaint_number and request.complaint_number.strip():
@@ -248,7 +262,7 @@ def check_media_access(
             detail={**detail, "code": decision.code},
         )
         session.commit()  # the error below rolls the request's session back; keep the audit row
-        raise ApiError(decision.status, decision.code, decision.message)
+        raise ApiError(decision.status, decision.code, decision.message or Message("access refused"))
     audit_id: int | None = None
     if audit_action is not None:
         entry = append_audit(

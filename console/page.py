@@ -24,21 +24,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from console.deps import Principal
-from console.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, SUPPORTED_LANGUAGES, negotiate_language
+from console.deps import ROLE_LABELS, Principal
+from console.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, SUPPORTED_LANGUAGES, request_language
 from console.station import Station
-from storage.model import Role
 
 LANGUAGE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
-
-# Message ids of the role names (translated in the catalogs like template strings).
-ROLE_LABELS: Mapping[str, str] = {
-    Role.OFFICER.value: "Officer",
-    Role.INVESTIGATOR.value: "Investigator",
-    Role.SUPERVISOR.value: "Supervisor",
-    Role.ADMIN.value: "Administrator",
-    Role.AUDITOR.value: "Auditor",
-}
 
 
 def _lang_url(request: Request, code: str) -> str:
@@ -92,12 +82,7 @@ def render_error_page(
     station = getattr(request.app.state, "station", None)
     if not isinstance(station, Station):
         return PlainTextResponse(message, status_code=status_code, headers=headers)
-    language = negotiate_language(
-        query=request.query_params.get("lang"),
-        cookie=request.cookies.get(LANGUAGE_COOKIE),
-        accept_language=request.headers.get("accept-language"),
-        default=station.settings.config.console.language,
-    )
+    language = request_language(request, default=station.settings.config.console.language)
     return render_page(
         request,
         station,

@@ -71,7 +71,8 @@ def login_error(result: LoginResult) -> ApiError:
         return ApiError(
             429,
             "too_many_attempts",
-            f"too many failed sign-ins; try again in {retry} s",
+            "too many failed sign-ins; try again in {seconds} s",
+            params={"seconds": retry},
             headers={"Retry-After": str(retry)},
             extra={"retry_after_s": retry},
         )
@@ -97,7 +98,7 @@ def post_login(
 @router.post("/logout", status_code=204, summary="End this browser session")
 def post_logout(user: CurrentUser, session: SessionDep, response: Response) -> None:
     if user.auth is not AuthMethod.SESSION or user.session_id is None:
-        raise ApiError(400, "not_a_session", "API tokens are revoked with DELETE /api/tokens/{id}")
+        raise ApiError(400, "not_a_session", "API tokens are revoked with DELETE /api/tokens/{{id}}")
     logout(session, actor=user.actor(), session_id=user.session_id)
     response.delete_cookie(SESSION_COOKIE, path="/")
 

@@ -27,8 +27,10 @@ from console.deps import (
     SessionDep,
     StationDep,
     audit_route_denied,
+    role_name,
 )
 from console.error import ApiError
+from console.i18n import Message
 from console.page import render_page
 from console.permission import Permission, permissions_for
 from storage.audit import append_audit
@@ -186,20 +188,30 @@ class ComplaintList(BaseModel):
 # --- access ---------------------------------------------------------------------------------------
 
 
-def _deny(session: Session, request: Request, user: Principal, message: str) -> ApiError:
-    audit_route_denied(session, request, user, message)
+def _deny(session: Session, request: Request, user: Principal, message: Message) -> ApiError:
+    audit_route_denied(session, request, user, str(message))
     return ApiError(403, "forbidden", message)
 
 
 def complaint_reader(request: Request, user: CurrentUser, session: SessionDep) -> Principal:
     if not rules.may_read(user.permissions):
-        raise _deny(session, request, user, f"the {user.role.value} role may not read complaints")
+        raise _deny(
+            session,
+            request,
+            user,
+            Message("the {role} role may not read complaints", role=role_name(user.role)),
+        )
     return user
 
 
 def complaint_editor(request: Request, user: CurrentUser, session: SessionDep) -> Principal:
     if not rules.may_edit(user.permissions):
-        raise _deny(session, request, user, f"the {user.role.value} role may not change complaints")
+        raise _deny(
+            session,
+            request,
+            user,
+            Message("the {role} role may not change complaints", role=role_name(user.role)),
+        )
     return user
 
 
@@ -225,12 +237,14 @@ def _complaint(session: Session, complaint_id: int) -> Complaint:
     try:
         return get_complaint(session, complaint_id=complaint_id)
     except ComplaintNotFoundError as exc:
-        raise ApiError(404, "complaint_not_found", str(exc)) from exc
+        raise ApiError(
+            404, "complaint_not_found", "no complaint {complaint_id}", params={"complaint_id": complaint_id}
+        ) from exc
 
 
 def _rule_error(exc: ComplaintRuleError) -> ApiError:
     status = 409 if exc.code in ("transition_not_allowed",) else 422
-    return ApiError(status, exc.code, str(exc))
+    return ApiError(status, exc.code, exc.message)
 
 
 # --- presenting -----------------------------------------------------------------------------------
@@ -494,7 +508,7 @@ def patch_complaint(
             values[key] = str(values[key])
     for key in ("received_at", "channel", "category", "description", "incident_start", "incident_end"):
         if key in values and values[key] is None:
-            raise ApiError(422, "validation_error", f"{key} cannot be emptied")
+            raise ApiError(422, "validation_error", "{field} cannot be emptied", params={"field": key})
     if {"received_at", "incident_start", "incident_end"} & values.keys():
         try:
             rules.check_incident_window(
@@ -576,7 +590,7 @@ def post_note(complaint_id: int, body: NoteCreate, session: SessionDep, user: Ed
     try:
         add_note(session, complaint=complaint, note=body.note, user_id=user.user_id, now=utcnow())
     except ValueError as exc:
-        raise ApiError(422, "empty_note", str(exc)) from exc
+        raise ApiError(422, "empty_note", "a note cannot be empty", cause=str(exc)) from exc
     _audit(session, user, "complaint.note", complaint)
     return detail_of(session, complaint, user)
 
@@ -680,7 +694,9 @@ def post_evidence(
         raise _rule_error(exc) from exc
     camera = session.get(Camera, body.camera_id)
     if camera is None:
-        raise ApiError(422, "unknown_camera", f"no camera {body.camera_id!r} on this station")
+        raise ApiError(
+            422, "unknown_camera", "no camera {camera} on this station", params={"camera": body.camera_id}
+        )
     if not rules.may_attach_range(
         user.permissions,
         incident_start=complaint.incident_start,
@@ -691,7 +707,9 @@ def post_evidence(
         raise ApiError(
             403,
             "outside_incident_window",
-            "officers attach footage within an hour of the reported incident; ask an investigator otherwise",
+            "officers attach footage within {hours} hour(s) of the reported incident; "
+            "ask an investigator otherwise",
+            params={"hours": int(rules.ATTACH_MARGIN.total_seconds() // 3600)},
         )
     attached = attach_evidence(
         session,
@@ -729,7 +747,12 @@ def delete_evidence(
             session, complaint=complaint, evidence_id=evidence_id, user_id=user.user_id, now=utcnow()
         )
     except EvidenceNotFoundError as exc:
-        raise ApiError(404, "evidence_not_found", str(exc)) from exc
+        raise ApiError(
+            404,
+            "evidence_not_found",
+            "no footage {evidence_id} attached to complaint {complaint}",
+            params={"evidence_id": evidence_id, "complaint": complaint.number},
+        ) from exc
     _audit(
         session,
         user,
@@ -746,7 +769,9 @@ def delete_evidence(
 
 def _page_reader(user: Principal) -> None:
     if not rules.may_read(user.permissions):
-        raise ApiError(403, "forbidden", f"the {user.role.value} role may not read complaints")
+        raise ApiError(
+            403, "forbidden", "the {role} role may not read complaints", params={"role": role_name(user.role)}
+        )
 
 
 @pages.get("/complaints")

@@ -67,7 +67,13 @@ def post_verify(
                 Path(copy.name), expected_key=station.key.public_key if against_station_key else None
             )
         except PackageUnreadableError as exc:
-            raise ApiError(422, "not_a_package", f"{name}: {exc}") from exc
+            raise ApiError(
+                422,
+                "not_a_package",
+                "{name} is not a readable evidence package",
+                params={"name": name},
+                cause=f"{name}: {exc}",
+            ) from exc
     manifest = report.manifest or {}
     cameras = [str(c.get("id", "?")) for c in manifest.get("cameras", []) if isinstance(c, dict)]
     append_audit(

@@ -25,6 +25,7 @@ from console.deps import (
     Principal,
     StationDep,
     require,
+    role_name,
 )
 from console.error import ApiError
 from console.live import (
@@ -186,7 +187,12 @@ def get_wall_page(
     request: Request, station: StationDep, user: PageUser, language: LanguageDep, camera: str | None = None
 ) -> Response:
     if not user.can(Permission.LIVE_VIEW):
-        raise ApiError(403, "forbidden", f"the {user.role.value} role may not watch live video")
+        raise ApiError(
+            403,
+            "forbidden",
+            "the {role} role may not watch live video",
+            params={"role": role_name(user.role)},
+        )
     return render_page(
         request,
         station,
@@ -220,11 +226,15 @@ async def post_offer(body: OfferCreate, station: StationDep, live: LiveDep, user
             username=user.username,
         )
     except UnknownCameraError as exc:
-        raise ApiError(404, "unknown_camera", str(exc)) from exc
+        raise ApiError(404, "unknown_camera", exc.message) from exc
     except ViewerLimitError as exc:
-        raise ApiError(503, "too_many_viewers", str(exc), headers={"Retry-After": "10"}) from exc
-    except (OfferError, LookupError) as exc:
-        raise ApiError(400, "bad_offer", str(exc)) from exc
+        raise ApiError(503, "too_many_viewers", exc.message, headers={"Retry-After": "10"}) from exc
+    except OfferError as exc:
+        raise ApiError(400, "bad_offer", exc.message, cause=exc.cause) from exc
+    except LookupError as exc:  # choose_stream: the camera has no stream at all
+        raise ApiError(
+            400, "bad_offer", "camera {camera} has no stream to show", params={"camera": body.camera_id}
+        ) from exc
     try:
         await to_thread.run_sync(_audit_view, station, user, answer)
     except BaseException:
@@ -257,7 +267,7 @@ async def delete_session(session_id: str, live: LiveDep, user: Viewer) -> Respon
     try:
         await live.close_session(session_id, user_id=user.user_id, reason="viewer_left")
     except UnknownSessionError as exc:
-        raise ApiError(404, "unknown_session", str(exc)) from exc
+        raise ApiError(404, "unknown_session", exc.message) from exc
     return Response(status_code=204)
 
 
@@ -277,7 +287,7 @@ async def beacon_close_session(
     try:
         await live.close_session(session_id, user_id=user.user_id, reason="page_unload")
     except UnknownSessionError as exc:
-        raise ApiError(404, "unknown_session", str(exc)) from exc
+        raise ApiError(404, "unknown_session", exc.message) from exc
     return Response(status_code=204)
 
 
@@ -297,11 +307,24 @@ def get_snapshot(
     try:
         snapshot = live.snapshot(camera_id, stream, max_width=width)
     except UnknownCameraError as exc:
-        raise ApiError(404, "unknown_camera", str(exc)) from exc
+        raise ApiError(404, "unknown_camera", exc.message) from exc
     except SnapshotUnavailableError as exc:
-        raise ApiError(503, "no_picture", str(exc), headers={"Retry-After": "2"}) from exc
+        raise ApiError(
+            503,
+            "no_picture",
+            "no picture from camera {camera} yet",
+            params={"camera": camera_id},
+            cause=str(exc),
+            headers={"Retry-After": "2"},
+        ) from exc
     except SnapshotDecodeError as exc:
-        raise ApiError(502, "undecodable_picture", str(exc)) from exc
+        raise ApiError(
+            502,
+            "undecodable_picture",
+            "the picture of camera {camera} cannot be decoded",
+            params={"camera": camera_id},
+            cause=str(exc),
+        ) from exc
     return Response(
         content=snapshot.jpeg,
         media_type="image/jpeg",

@@ -33,7 +33,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.deps import CurrentUser, LanguageDep, PageUser, Principal, SessionDep, StationDep
+from console.deps import CurrentUser, LanguageDep, PageUser, Principal, SessionDep, StationDep, role_name
 from console.error import ApiError
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.page import render_page
@@ -59,11 +59,12 @@ def _check_range(start: datetime, end: datetime, longest: timedelta) -> None:
     if end <= start:
         raise ApiError(422, "invalid_range", "end must be after start")
     if end - start > longest:
+        if longest.days:
+            raise ApiError(
+                422, "range_too_long", "at most {days} days at once", params={"days": longest.days}
+            )
         raise ApiError(
-            422,
-            "range_too_long",
-            f"at most {longest.days or longest.seconds // 3600} "
-            f"{'days' if longest.days else 'hours'} at once",
+            422, "range_too_long", "at most {hours} hours at once", params={"hours": longest.seconds // 3600}
         )
 
 
@@ -246,7 +247,9 @@ def _segment_file(
 ) -> tuple[Segment, Path]:
     segment = session.get(Segment, segment_id)
     if segment is None or segment.status not in FINISHED_STATUSES:
-        raise ApiError(404, "segment_not_found", f"no playable segment {segment_id}")
+        raise ApiError(
+            404, "segment_not_found", "no playable segment {segment_id}", params={"segment_id": segment_id}
+        )
     request = _view_request(session, user, view, segment, purpose)
     check_media_access(session, user, request, policy=_policy(station))
     root = station.settings.recordings_dir
@@ -254,9 +257,19 @@ def _segment_file(
         path = resolve_relative(root, segment.path)
     except SegmentPathError as exc:
         logger.error("%s: segment %d has an unsafe stored path: %s", segment.camera_id, segment.id, exc)
-        raise ApiError(404, "segment_not_found", f"segment {segment_id} is not available") from exc
+        raise ApiError(
+            404,
+            "segment_not_found",
+            "segment {segment_id} is not available",
+            params={"segment_id": segment_id},
+        ) from exc
     if not path.is_file():
-        raise ApiError(404, "segment_missing", f"the file of segment {segment_id} is missing on disk")
+        raise ApiError(
+            404,
+            "segment_missing",
+            "the file of segment {segment_id} is missing on disk",
+            params={"segment_id": segment_id},
+        )
     return segment, path
 
 
@@ -293,7 +306,13 @@ async def get_thumbnail(
     try:
         image = await to_thread.run_sync(segment_thumbnail, path, cache_dir, segment_id)
     except ThumbnailError as exc:
-        raise ApiError(422, "thumbnail_failed", str(exc)) from exc
+        raise ApiError(
+            422,
+            "thumbnail_failed",
+            "no picture can be made from segment {segment_id}",
+            params={"segment_id": segment_id},
+            cause=str(exc),
+        ) from exc
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -302,7 +321,9 @@ def recordings_page(
     request: Request, station: StationDep, user: PageUser, language: LanguageDep, session: SessionDep
 ) -> Response:
     if not (user.can(Permission.RECORDINGS_VIEW) or user.can(Permission.COMPLAINTS_VIEW)):
-        raise ApiError(403, "forbidden", f"the {user.role.value} role may not see recordings")
+        raise ApiError(
+            403, "forbidden", "the {role} role may not see recordings", params={"role": role_name(user.role)}
+        )
     cameras = session.scalars(select(Camera).where(Camera.in_config.is_(True)).order_by(Camera.id)).all()
     return render_page(
         request,

@@ -69,4 +69,6 @@ def delete_token(token_id: int, user: CurrentUser, session: SessionDep) -> None:
     try:
         withdraw_api_token(session, actor=user.actor(), user=owner, token_id=token_id)
     except ApiTokenNotFoundError as exc:
-        raise ApiError(404, "token_not_found", str(exc)) from exc
+        raise ApiError(
+            404, "token_not_found", "you have no API token {token_id}", params={"token_id": token_id}
+        ) from exc

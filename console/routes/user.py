@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from console.account import add_user, change_disabled, change_password, change_role
 from console.deps import Principal, SessionDep, require
 from console.error import ApiError
-from console.password import WeakPasswordError
+from console.i18n import Message
+from console.password import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, WeakPasswordError
 from console.permission import Permission, permissions_for
 from storage.model import Role, User
 from storage.user import UserExistsError, UserNotFoundError, get_user_by_id, list_users
@@ -61,11 +62,25 @@ class PasswordSet(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
+def password_problem(password: str, *, username: str | None) -> Message:
+    """The translatable text of the rule of :func:`console.password.check_password_policy` that a refused
+    password breaks (same rules, same order)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return Message("the password is too short: at least {count} characters", count=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return Message("the password is too long: at most {count} characters", count=MAX_PASSWORD_LENGTH)
+    if not password.strip():
+        return Message("the password must not be blank")
+    if username and password.strip().lower() == username.strip().lower():
+        return Message("the password must differ from the user name")
+    return Message("the password does not meet the password policy")
+
+
 def _user(session: SessionDep, user_id: int) -> User:
     try:
         return get_user_by_id(session, user_id=user_id)
     except UserNotFoundError as exc:
-        raise ApiError(404, "user_not_found", str(exc)) from exc
+        raise ApiError(404, "user_not_found", "no user {user_id}", params={"user_id": user_id}) from exc
 
 
 @router.get("", summary="List users")
@@ -85,9 +100,20 @@ def post_user(body: UserCreate, session: SessionDep, admin: UserAdmin) -> UserPu
             display_name=body.display_name,
         )
     except UserExistsError as exc:
-        raise ApiError(409, "user_exists", str(exc)) from exc
-    except ValueError as exc:  # WeakPasswordError, invalid user name
-        raise ApiError(422, "invalid_user", str(exc)) from exc
+        raise ApiError(
+            409, "user_exists", "user {username} already exists", params={"username": body.username.strip()}
+        ) from exc
+    except WeakPasswordError as exc:
+        message = password_problem(body.password, username=body.username)
+        raise ApiError(422, "invalid_user", message, cause=str(exc)) from exc
+    except ValueError as exc:  # the user name breaks the rule (storage.user.parse_username)
+        raise ApiError(
+            422,
+            "invalid_user",
+            "invalid user name: use 1-64 latin letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            cause=str(exc),
+        ) from exc
     return UserPublic.of(user)
 
 
@@ -111,4 +137,5 @@ def put_password(user_id: int, body: PasswordSet, session: SessionDep, admin: Us
     try:
         change_password(session, actor=admin.actor(), user=user, password=body.password)
     except WeakPasswordError as exc:
-        raise ApiError(422, "weak_password", str(exc)) from exc
+        message = password_problem(body.password, username=user.username)
+        raise ApiError(422, "weak_password", message, cause=str(exc)) from exc

@@ -204,7 +204,8 @@ def test_admin_manages_users_over_the_api(console_client: TestClient) -> None:
     weak = console_client.post(
         "/api/users", json={"username": "x", "role": "officer", "password": "short"}, headers=headers
     )
-    assert weak.status_code == 422 and "too short" in weak.json()["error"]["message"]
+    assert weak.status_code == 422 and weak.json()["error"]["code"] == "invalid_user"
+    assert "too short" in weak.json()["error"]["message_en"]
     patched = console_client.patch(
         f"/api/users/{user_id}", json={"role": "supervisor", "disabled": True}, headers=headers
     )

@@ -8,8 +8,8 @@ import pytest
 from babel.messages.pofile import read_po
 from jinja2.ext import babel_extract
 
+from console.deps import ROLE_LABELS
 from console.i18n import LOCALE_DIR, SUPPORTED_LANGUAGES, Catalogs, negotiate_language
-from console.page import ROLE_LABELS
 from console.template import TEMPLATE_DIR
 
 # msgids used from Python code (the login form's messages and the role names)

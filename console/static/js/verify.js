@@ -1,5 +1,5 @@
 // Upload an evidence package to POST /api/evidence/verify and show exactly what matched and what did not.
-import { csrfToken } from "/static/js/api.js";
+import { csrfToken, errorMessage, pageLanguage, pageText } from "/static/js/api.js";
 
 const form = document.getElementById("verify-form");
 const result = document.getElementById("verify-result");
@@ -18,19 +18,27 @@ form.addEventListener("submit", async (event) => {
   result.hidden = false;
   result.className = "verify-result";
   result.textContent = "…";
-  const response = await fetch("/api/evidence/verify", {
-    method: "POST",
-    body: data,
-    credentials: "same-origin",
-    headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
-  });
+  let response;
+  try {
+    response = await fetch("/api/evidence/verify", {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json", "Accept-Language": pageLanguage() },
+    });
+  } catch (error) {
+    console.warn("verify: upload failed", error);
+    result.classList.add("invalid");
+    result.textContent = `${result.dataset.failed} ${pageText("offline")}`;
+    return;
+  }
   const body = await response.json().catch(() => null);
   result.textContent = "";
   const head = document.createElement("strong");
   const list = document.createElement("ul");
   if (!response.ok) {
     result.classList.add("invalid");
-    head.textContent = `${result.dataset.failed} ${(body && body.error && body.error.message) || response.statusText}`;
+    head.textContent = `${result.dataset.failed} ${errorMessage(response, body)}`;
   } else {
     result.classList.add(body.valid ? "valid" : "invalid");
     head.textContent = body.valid ? result.dataset.valid : result.dataset.invalid;
