@@ -785,6 +785,9 @@ def child_ours(config_path: Path) -> int:
     while not stop.wait(0.5):
         pass
     began = time.monotonic()
+    # what the recorders had not written yet when the window ended (drained below, before stopping): a
+    # backlog that grows over the window means the process cannot keep up, even if nothing is lost yet
+    backlog = {camera_id: s.stats().queued for camera_id, s in subscriptions.items()}
     health = {h.camera_id: h for h in manager.health()}
     manager.stop()
     deadline = time.monotonic() + 15
@@ -805,6 +808,7 @@ def child_ours(config_path: Path) -> int:
                 "ingest_skipped": health[camera_id].skipped_packets,
                 "ingest_last_error": health[camera_id].last_error,
                 "ingest_max_clock_lag_s": health[camera_id].clock_lag_s,
+                "recorder_backlog_at_stop": backlog[camera_id],
             }
             for camera_id, recorder in recorders.items()
         },
@@ -829,7 +833,15 @@ def summarize_ours(result: PhaseResult) -> dict[str, int]:
     reconnects = sum(int(c["ingest_reconnects"]) for c in cams.values())
     received = sum(int(c["ingest_packets"]) for c in cams.values())
     written = sum(int(c["recorder"]["packets_written"]) for c in cams.values())
-    return {"lost_upstream": lost, "reconnects": reconnects, "received": received, "written": written}
+    backlog = [int(c.get("recorder_backlog_at_stop", 0)) for c in cams.values()] or [0]
+    return {
+        "lost_upstream": lost,
+        "reconnects": reconnects,
+        "received": received,
+        "written": written,
+        "backlog_packets_at_window_end_total": sum(backlog),
+        "backlog_packets_at_window_end_max": max(backlog),
+    }
 
 
 def table(runs: list[dict[str, Any]]) -> str:

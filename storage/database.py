@@ -76,14 +76,22 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock()
 
-    def serial_writes(self) -> AbstractContextManager[object]:
-        """Hold while a background writer (a recorder's index writes) runs its transaction.
+    @property
+    def write_lock(self) -> threading.Lock | None:
+        """Taken by background writers (recorders' index writes) around their transaction; None when the
+        backend writes concurrently (PostgreSQL).
 
         SQLite has one writer at a time, and a waiting connection polls with growing sleeps: 64 recorders
-        cutting segments at the same moment waited out the 10 s busy timeout ("database is locked"). Taken
-        in-process, the wait is a queue instead. PostgreSQL writes concurrently: no lock.
+        cutting segments at the same moment waited out the 10 s busy timeout ("database is locked").
+        Recorders take this lock without waiting and keep their index writes queued when it is busy, so
+        the video path never waits for the database.
         """
-        return self._write_lock if self.backend == "sqlite" else nullcontext()
+        return self._write_lock if self.backend == "sqlite" else None
+
+    def serial_writes(self) -> AbstractContextManager[object]:
+        """``write_lock`` as a context manager that waits (a no-op for PostgreSQL)."""
+        lock = self.write_lock
+        return lock if lock is not None else nullcontext()
 
     @property
     def backend(self) -> str:

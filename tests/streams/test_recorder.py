@@ -372,3 +372,24 @@ def test_a_batch_writes_its_index_changes_together_and_a_refused_one_drops_only_
     status = recorder.status()
     assert status.db_pending_ops == 0
     assert status.last_error is not None and "refused" in status.last_error
+
+
+@SQLITE_ONLY
+def test_video_never_waits_for_another_writer_of_the_sqlite_index(
+    database: Database, tmp_path: Path, pets: Path
+) -> None:
+    lock = database.write_lock
+    assert lock is not None
+    recorder = SegmentRecorder(camera_id="cam-1", db=database, root=tmp_path, settings=settings())
+    items = packets(pets)[:250]  # 25 s: two segments cut
+    with lock:  # another recorder is writing
+        began = time.monotonic()
+        recorder.process_many(items)
+        assert time.monotonic() - began < 5.0
+        status = recorder.status()
+        assert status.packets_written == 250 and status.db_pending_ops >= 3
+        assert segments(database) == []
+    recorder.tick()  # the next batch (or tick) writes what was queued
+    assert recorder.status().db_pending_ops == 0
+    assert [row.status for row in segments(database)] == ["closed", "closed", "open"]
+    recorder.stop()
