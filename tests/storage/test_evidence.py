@@ -73,6 +73,9 @@ def test_package_contents_and_valid_verification(tmp_path: Path) -> None:
     with zipfile.ZipFile(result.path) as archive:
         names = archive.namelist()
         assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+        # members are streamed (sizes and CRC after the data) so the package is hashed while it is written
+        assert all(info.flag_bits & 0x08 for info in archive.infolist())
+        assert archive.testzip() is None  # every CRC checks out
         manifest = archive.read("manifest.json")
         assert archive.read("station_public_key.pem") == key.public_pem
         readme = archive.read("README.txt").decode("utf-8")
