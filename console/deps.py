@@ -38,7 +38,7 @@ from console.station import Station
 from storage.api_token import find_active_token, mark_token_used
 from storage.audit import append_audit
 from storage.login_session import find_active_session, touch_session
-from storage.model import Role, User, utcnow
+from storage.model import AuditEntry, Role, User, utcnow
 
 SESSION_COOKIE = "station_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -199,16 +199,40 @@ def get_page_user(request: Request, user: OptionalUser) -> Principal:
 PageUser = Annotated[Principal, Depends(get_page_user)]
 
 
+def audit_as(
+    session: Session,
+    principal: Principal,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    allowed: bool = True,
+    reason: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append an audit row for an action of ``principal`` (its user id, name and address filled in)."""
+    return append_audit(
+        session,
+        action=action,
+        allowed=allowed,
+        user_id=principal.user_id,
+        username=principal.username,
+        source=principal.source,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        reason=reason,
+        detail=detail,
+    )
+
+
 def audit_route_denied(session: Session, request: Request, user: Principal, reason: str) -> None:
     """Write the ``access.denied`` row for a refused request and commit it: the 403 that follows rolls the
     request's session back, and the refusal must stay on record."""
-    append_audit(
+    audit_as(
         session,
+        user,
         action="access.denied",
         allowed=False,
-        user_id=user.user_id,
-        username=user.username,
-        source=user.source,
         resource_type="route",
         resource_id=f"{request.method} {request.url.path}"[:128],
         reason=reason,

@@ -31,11 +31,10 @@ from typing import Final
 from sqlalchemy.orm import Session
 
 from config.schema import ConsoleConfig, is_slug
-from console.deps import Principal
+from console.deps import Principal, audit_as
 from console.error import ApiError
 from console.i18n import Message
 from console.permission import Permission
-from storage.audit import append_audit
 from storage.complaint import evidence_ranges, find_complaint_by_number
 from storage.model import Camera, utcnow
 
@@ -249,13 +248,11 @@ def check_media_access(
     )
     detail = _audit_detail(request, complaint_id)
     if not decision.allowed:
-        append_audit(
+        audit_as(
             session,
+            principal,
             action="media.denied",
             allowed=False,
-            user_id=principal.user_id,
-            username=principal.username,
-            source=principal.source,
             resource_type="camera",
             resource_id=request.camera_id,
             reason=reason,
@@ -265,13 +262,10 @@ def check_media_access(
         raise ApiError(decision.status, decision.code, decision.message or Message("access refused"))
     audit_id: int | None = None
     if audit_action is not None:
-        entry = append_audit(
+        entry = audit_as(
             session,
+            principal,
             action=audit_action,
-            allowed=True,
-            user_id=principal.user_id,
-            username=principal.username,
-            source=principal.source,
             resource_type="camera",
             resource_id=request.camera_id,
             reason=reason,

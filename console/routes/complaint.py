@@ -26,6 +26,7 @@ from console.deps import (
     Principal,
     SessionDep,
     StationDep,
+    audit_as,
     audit_route_denied,
     role_name,
 )
@@ -33,7 +34,6 @@ from console.error import ApiError
 from console.i18n import Message
 from console.page import render_page
 from console.permission import Permission, permissions_for
-from storage.audit import append_audit
 from storage.complaint import (
     Attached,
     ComplaintFields,
@@ -220,13 +220,10 @@ Editor = Annotated[Principal, Depends(complaint_editor)]
 
 
 def _audit(session: Session, user: Principal, action: str, complaint: Complaint, **detail: Any) -> None:
-    append_audit(
+    audit_as(
         session,
+        user,
         action=action,
-        allowed=True,
-        user_id=user.user_id,
-        username=user.username,
-        source=user.source,
         resource_type="complaint",
         resource_id=complaint.number,
         detail=detail or None,

@@ -16,10 +16,9 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from console.deps import CurrentUser, LanguageDep, PageUser, SessionDep, StationDep
+from console.deps import CurrentUser, LanguageDep, PageUser, SessionDep, StationDep, audit_as
 from console.error import ApiError
 from console.page import render_page
-from storage.audit import append_audit
 from storage.evidence import PackageUnreadableError, verify_package
 
 router = APIRouter(tags=["evidence"])
@@ -76,13 +75,10 @@ def post_verify(
             ) from exc
     manifest = report.manifest or {}
     cameras = [str(c.get("id", "?")) for c in manifest.get("cameras", []) if isinstance(c, dict)]
-    append_audit(
+    audit_as(
         session,
+        user,
         action="evidence.verify",
-        allowed=True,
-        user_id=user.user_id,
-        username=user.username,
-        source=user.source,
         resource_type="package",
         resource_id=name,
         detail={"valid": report.valid, "errors": len(report.errors), "station_key": against_station_key},

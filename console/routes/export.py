@@ -15,12 +15,11 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from console.deps import Principal, SessionDep, StationDep, require
+from console.deps import Principal, SessionDep, StationDep, audit_as, require
 from console.error import ApiError
 from console.export import NothingToExportError, exports_dir, plan_complaint_export, run_complaint_export
 from console.i18n import Message
 from console.permission import Permission
-from storage.audit import append_audit
 from storage.complaint import ComplaintNotFoundError, get_complaint
 from storage.export import (
     ExportError,
@@ -126,13 +125,10 @@ def get_export_download(
             "the file of evidence package {export_id} is missing",
             params={"export_id": export_id},
         )
-    append_audit(
+    audit_as(
         session,
+        user,
         action="evidence.download",
-        allowed=True,
-        user_id=user.user_id,
-        username=user.username,
-        source=user.source,
         resource_type="export",
         resource_id=str(export_id),
         detail={"sha256": export.sha256, "complaint_id": export.complaint_id},

@@ -24,6 +24,7 @@ from console.deps import (
     PageUser,
     Principal,
     StationDep,
+    audit_as,
     require,
     role_name,
 )
@@ -40,7 +41,6 @@ from console.live import (
 from console.page import render_page
 from console.permission import Permission
 from console.station import Station
-from storage.audit import append_audit
 from streams.health import HealthState, StreamHealth
 from streams.snapshot import SnapshotDecodeError, SnapshotUnavailableError
 
@@ -245,13 +245,10 @@ async def post_offer(body: OfferCreate, station: StationDep, live: LiveDep, user
 
 def _audit_view(station: Station, user: Principal, answer: LiveAnswer) -> None:
     with station.database.session() as session:
-        append_audit(
+        audit_as(
             session,
+            user,
             action="live.view",
-            allowed=True,
-            user_id=user.user_id,
-            username=user.username,
-            source=user.source,
             resource_type="camera",
             resource_id=answer.camera_id,
             detail={
