@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -87,11 +87,6 @@ class Database:
         the video path never waits for the database.
         """
         return self._write_lock if self.backend == "sqlite" else None
-
-    def serial_writes(self) -> AbstractContextManager[object]:
-        """``write_lock`` as a context manager that waits (a no-op for PostgreSQL)."""
-        lock = self.write_lock
-        return lock if lock is not None else nullcontext()
 
     @property
     def backend(self) -> str:

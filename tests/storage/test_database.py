@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -39,18 +40,17 @@ def test_session_commits_on_success_and_rolls_back_on_error(database: Database) 
         assert session.scalars(select(Camera.id)).all() == ["gate-1"]
 
 
-def test_serial_writes_queue_background_writers_on_sqlite_only(database: Database) -> None:
-    first, second = database.serial_writes(), database.serial_writes()
-    with first:
-        if database.backend == "sqlite":
-            assert first is second  # one lock for the whole database
-            assert not second.acquire(blocking=False)  # type: ignore[attr-defined]
-        else:  # PostgreSQL takes concurrent writers itself
-            with second:
-                pass
+def test_write_lock_queues_background_writers_on_sqlite_only(database: Database) -> None:
+    first, second = database.write_lock, database.write_lock
+    if database.backend == "sqlite":
+        assert first is not None and first is second  # one lock for the whole database
+        with first:
+            assert not second.acquire(blocking=False)
+    else:  # PostgreSQL takes concurrent writers itself
+        assert first is None
 
 
-def test_many_threads_writing_at_once_through_serial_writes_never_see_a_locked_database(
+def test_many_threads_writing_at_once_through_the_write_lock_never_see_a_locked_database(
     database: Database,
 ) -> None:
     errors: list[SQLAlchemyError] = []
@@ -58,7 +58,7 @@ def test_many_threads_writing_at_once_through_serial_writes_never_see_a_locked_d
     def write(n: int) -> None:
         try:
             for round_ in range(5):
-                with database.serial_writes(), database.session() as session:
+                with database.write_lock or nullcontext(), database.session() as session:
                     session.add(Camera(id=f"cam-{n}-{round_}", name="x"))
                     session.flush()
                     session.scalars(select(Camera.id)).all()
