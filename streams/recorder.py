@@ -331,7 +331,7 @@ class SegmentRecorder:
         deadline = time.monotonic() + 5.0
         while self._outbox and time.monotonic() < deadline:
             self._db_retry_at = 0.0
-            self._flush_db_now(wait=True)
+            self._flush_db(wait=True)
             if self._outbox:
                 time.sleep(0.2)
         with self._lock:
@@ -722,7 +722,7 @@ class SegmentRecorder:
         self._close_segment()
         start = seg.end_utc if seg is not None else (self._newest_end or self._clock())
         self._open_gap(start, reason, detail)
-        self._flush_db_now(wait=True)
+        self._flush_db(wait=True)
 
     def _open_gap(self, start: datetime, reason: GapReason, detail: str) -> None:
         if self._gap_reason is reason:
@@ -743,13 +743,11 @@ class SegmentRecorder:
                 )
             self._outbox.append((what, op))
 
-    def _flush_db(self) -> None:
+    def _flush_db(self, *, wait: bool = False) -> None:
         """Write the queued index changes in order: all in one transaction, or, when that one is refused,
-        one at a time so that only the refused change is dropped. Transient errors keep everything queued."""
-        self._flush_db_now(wait=False)
+        one at a time so that only the refused change is dropped. Transient errors keep everything queued.
 
-    def _flush_db_now(self, *, wait: bool) -> None:
-        """``wait=False`` (the video path): when another recorder is writing to SQLite, keep the changes
+        ``wait=False`` (the video path): when another recorder is writing to SQLite, keep the changes
         queued for the next batch instead of waiting for it."""
         if not self._outbox or time.monotonic() < self._db_retry_at:
             return
