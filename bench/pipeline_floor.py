@@ -114,38 +114,6 @@ def child_threads(urls: Sequence[str], work: Path | None) -> None:
         thread.join(10)
 
 
-def child_station(urls: Sequence[str], work: Path) -> None:
-    from config.schema import CameraConfig
-    from console.recording import RECORDER_QUEUE_PACKETS, RECORDER_WAKE_EVERY
-    from storage.database import Database
-    from storage.migration import upgrade_to_head
-    from streams.ingest import IngestManager
-    from streams.recorder import RecorderSettings, SegmentRecorder
-
-    db = Database(f"sqlite:///{work / 'index.sqlite3'}")
-    upgrade_to_head(db.engine)
-    cameras = [CameraConfig(id=f"cam{i:02d}", name=f"cam{i:02d}", url=url) for i, url in enumerate(urls)]
-    manager = IngestManager(cameras)
-    settings = RecorderSettings(segment_seconds=10.0, fsync=True)
-    recorders = []
-    for camera in cameras:
-        subscription = manager.subscribe(
-            camera.id, "recorder", maxsize=RECORDER_QUEUE_PACKETS, wake_every=RECORDER_WAKE_EVERY
-        )
-        recorder = SegmentRecorder(camera_id=camera.id, db=db, root=work / "rec", settings=settings)
-        recorder.start(subscription)
-        recorders.append(recorder)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    manager.start()
-    print("READY", flush=True)
-    while not stop.wait(0.2):
-        pass
-    manager.stop()
-    for recorder in recorders:
-        recorder.stop()
-
-
 # ---------------------------------------------------------------------------------------------- parent
 
 
@@ -181,10 +149,35 @@ def run_variant(variant: str, server: RtspServer, cameras: list[str], seconds: f
             for proc in procs:
                 proc.wait(30)
     else:
-        config = work / "urls.json"
-        config.write_text(json.dumps(urls))
+        config = work / "child.json"
+        if variant == "station":  # record_bench.py's own child: our real pipeline, fsync, 10 s segments
+            (work / "rec").mkdir()
+            cameras_json = [{"id": c, "url": u} for c, u in zip(cameras, urls, strict=True)]
+            config.write_text(
+                json.dumps(
+                    {
+                        "cameras": cameras_json,
+                        "root": str(work / "rec"),
+                        "db": str(work / "index.sqlite3"),
+                        "segment_seconds": 10,
+                        "fsync": True,
+                        "report": str(work / "report.json"),
+                    }
+                )
+            )
+            command = [sys.executable, str(Path(__file__).with_name("record_bench.py")), "_ours", str(config)]
+        else:
+            config.write_text(json.dumps(urls))
+            command = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "_child",
+                variant,
+                str(config),
+                str(work),
+            ]
         child = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config), str(work)],
+            command,
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO_ROOT,
@@ -274,11 +267,7 @@ def micro_cost(clip: Path, packets: int) -> float:
 def main(argv: Sequence[str]) -> int:
     if argv[:1] == ["_child"]:
         variant, config, work = argv[1], Path(argv[2]), Path(argv[3])
-        urls = json.loads(config.read_text())
-        if variant == "station":
-            child_station(urls, work)
-        else:
-            child_threads(urls, work if variant == "remux" else None)
+        child_threads(json.loads(config.read_text()), work if variant == "remux" else None)
         return 0
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
