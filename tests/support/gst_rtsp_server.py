@@ -1,8 +1,9 @@
 """A real RTSP server for tests, run by the SYSTEM interpreter (``/usr/bin/python3``, which has ``gi``).
 
 Each mount serves one H.264 MP4 file, looped for ever, without re-encoding: the file's access units are read
-once (``qtdemux ! h264parse ! appsink``) and pushed in real time into one shared ``appsrc ! h264parse !
-rtph264pay`` media per mount, so any number of clients share one pipeline.
+once (``qtdemux ! h264parse ! appsink``) and pushed in real time into an ``appsrc ! h264parse ! rtph264pay``
+media of its own for every client (not shared: a shared media let one slow or half-set-up session stall every
+other client of that mount, and a reconnect joined the stalled pipeline instead of getting a fresh one).
 
 Usage::
 
@@ -154,7 +155,7 @@ def main(argv: list[str]) -> int:
             "max-buffers=100 leaky-type=downstream ! h264parse config-interval=-1 ! "
             "rtph264pay name=pay0 pt=96 config-interval=-1 )"
         )
-        factory.set_shared(True)
+        factory.set_shared(False)
         if args.auth:
             role = args.auth.partition(":")[0]
             factory.add_role_from_structure(
