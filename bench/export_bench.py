@@ -30,6 +30,7 @@ Outputs are deleted after each run.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -50,6 +51,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import streams.export_job as export_job  # noqa: E402
 from config.schema import StationInfo  # noqa: E402
 from storage.database import Database  # noqa: E402
+from storage.evidence import FileEntry, PackageWriter  # noqa: E402
 from storage.migration import upgrade_to_head  # noqa: E402
 from storage.model import User  # noqa: E402
 from storage.signing import ensure_station_key  # noqa: E402
@@ -83,6 +85,7 @@ class Run:
     max_rss_mib: float
     out_bytes: int
     inner_wall_s: float | None = None  # the cut itself, without interpreter start-up and imports
+    hash_wall_s: float | None = None  # in the station: hashing each clip once cut (CRC, SHA-256, package)
     base_rss_mib: float | None = None  # station worker: RSS it held when the job started
 
 
@@ -209,11 +212,21 @@ def ensure_index(data: Path, segments: list[SegmentFile]) -> Path:
 
 
 class _CutTimer:
-    """Wraps ``cut_clip`` where the export job calls it, adding up the seconds spent in it."""
+    """Wraps ``cut_clip`` where the export job calls it, adding up the seconds spent in it; and the package
+    writer's ``close_clip`` (called inside the cut when a clip file ends: the clip's hashes), separately."""
 
     def __init__(self) -> None:
         self.cut = cut_clip  # the function the export job calls
+        self.close_clip = PackageWriter.close_clip
         self.seconds = 0.0
+        self.hash_seconds = 0.0
+
+    def timed_close_clip(self, writer: PackageWriter, member: io.RawIOBase) -> FileEntry:
+        began = time.perf_counter()
+        try:
+            return self.close_clip(writer, member)
+        finally:
+            self.hash_seconds += time.perf_counter() - began
 
     def __call__(self, *args: Any, **kwargs: Any) -> ClipResult:
         began = time.perf_counter()
@@ -251,7 +264,10 @@ class _StationExporter:
         _reset_peak_rss()
         base_kib = _memory_kib("VmRSS")
         wall, cpu = time.perf_counter(), time.process_time()  # process_time: all threads of the process
-        with mock.patch.object(export_job, "cut_clip", timer):
+        with (
+            mock.patch.object(export_job, "cut_clip", timer),
+            mock.patch.object(PackageWriter, "close_clip", lambda w, m: timer.timed_close_clip(w, m)),
+        ):
             outcome = export_job.export_evidence(
                 self.database,
                 station=STATION,
@@ -271,7 +287,8 @@ class _StationExporter:
         return {
             "wall_s": time.perf_counter() - wall,
             "cpu_s": time.process_time() - cpu,
-            "cut_s": timer.seconds,
+            "cut_s": timer.seconds - timer.hash_seconds,
+            "hash_s": timer.hash_seconds,
             "peak_rss_kib": _memory_kib("VmHWM"),
             "base_rss_kib": base_kib,
             "bytes": outcome.package.size,
@@ -346,6 +363,7 @@ class StationWorker:
             max_rss_mib=float(answer["peak_rss_kib"]) / 1024,
             out_bytes=int(answer["bytes"]),
             inner_wall_s=float(answer["cut_s"]),
+            hash_wall_s=float(answer["hash_s"]),
             base_rss_mib=float(answer["base_rss_kib"]) / 1024,
         )
 
@@ -450,7 +468,7 @@ def _bench(
     print(f"run started {began:%Y-%m-%d %H:%M} UTC, load average at start {load:.2f} (1 min)", flush=True)
     print(
         "| range | segments | GB | tool | wall s | CPU s | peak RSS MiB | RSS before MiB | output GB "
-        "| wall vs ffmpeg | cut alone s |\n|---|---|---|---|---|---|---|---|---|---|---|",
+        "| wall vs ffmpeg | cut alone s | clip hashes s |\n|---|---|---|---|---|---|---|---|---|---|---|---|",
         flush=True,
     )
     for span in spans:
@@ -475,7 +493,7 @@ def _bench(
                 f"| {_label(span)} | {len(used)} | {gigabytes:.2f} | {TOOL_NAMES[tool]} | {run.wall_s:.1f} | "
                 f"{run.cpu_s:.1f} | {run.max_rss_mib:.0f} | "
                 f"{_cell(run.base_rss_mib, 0)} | {run.out_bytes / 1e9:.2f} | "
-                f"{run.wall_s / ffmpeg.wall_s:.2f}x | {_cell(run.inner_wall_s)} |",
+                f"{run.wall_s / ffmpeg.wall_s:.2f}x | {_cell(run.inner_wall_s)} | {_cell(run.hash_wall_s)} |",
                 flush=True,
             )
     ended = datetime.now(UTC)

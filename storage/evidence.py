@@ -15,20 +15,25 @@ that the manifest does not list are an ERROR, not a warning: nothing unsigned ma
 that is presented as signed, because a reader cannot tell an added ``clip_edited.mp4`` or a replaced README
 from the genuine ones.
 
-Building streams every clip into the ZIP in 1 MiB chunks, hashing as it writes; nothing is held in memory.
+Building (:class:`PackageWriter`) has the export's cut write each clip straight into its ZIP member (no
+temporary clip file, no copy), then hashes it from the page cache; nothing is held in memory.
 Manifest functions (:func:`build_manifest`, :func:`manifest_bytes`) are pure.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import logging
+import os
 import struct
 import uuid
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -56,6 +61,10 @@ README_NAME = "README.txt"
 CLIP_DIR = "clips"
 ENVELOPE_NAMES = frozenset({MANIFEST_NAME, SIGNATURE_NAME, PUBLIC_KEY_NAME})
 CHUNK_BYTES = 1 << 20
+HASH_CHUNK_BYTES = 8 << 20
+_DATA_DESCRIPTOR = struct.Struct("<4sLQQ")  # ZIP64 form: signature, CRC-32, compressed and original size
+_DATA_DESCRIPTOR_MAGIC = b"PK\x07\x08"
+_DATA_DESCRIPTOR_FLAG = 0x08
 MAX_SMALL_MEMBER_BYTES = 16 << 20  # manifest, signature, key: anything larger is not ours
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_HEADER_MAGIC = b"PK\x03\x04"
@@ -284,24 +293,6 @@ def _zip_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
     return (max(utc.year, 1980), utc.month, utc.day, utc.hour, utc.minute, utc.second)
 
 
-def _write_member(archive: zipfile.ZipFile, name: str, source: BinaryIO, size: int, when: datetime) -> str:
-    """Copy ``size`` bytes from ``source`` into a stored member in chunks; returns their SHA-256."""
-    info = zipfile.ZipInfo(name, date_time=_zip_time(when))
-    info.compress_type = zipfile.ZIP_STORED
-    info.file_size = size
-    info.external_attr = 0o644 << 16
-    digest = hashlib.sha256()
-    written = 0
-    with archive.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as member:
-        while chunk := source.read(CHUNK_BYTES):
-            digest.update(chunk)
-            member.write(chunk)
-            written += len(chunk)
-    if written != size:
-        raise PackageBuildError(f"{name}: expected {size} bytes, read {written} (file changed while packing)")
-    return digest.hexdigest()
-
-
 def _write_bytes(archive: zipfile.ZipFile, name: str, data: bytes, when: datetime) -> None:
     info = zipfile.ZipInfo(name, date_time=_zip_time(when))
     info.compress_type = zipfile.ZIP_STORED
@@ -317,64 +308,118 @@ def build_package(
     clips: Sequence[PackageClip],
     hash_package: bool = True,
 ) -> PackageResult:
-    """Write the signed package to ``dest`` (via ``dest.partial``, renamed when complete)."""
+    """Write the signed package of finished clip files to ``dest`` (via ``dest.partial``, renamed when
+    complete). The export writes its clips straight into a :class:`PackageWriter` instead."""
     if not clips:
         raise PackageBuildError("an evidence package needs at least one clip")
-    names = [clip.arcname for clip in clips]
-    if len(set(names)) != len(names):
-        raise PackageBuildError(f"clip file names are not unique: {names}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".partial")
-    when = info.exported_at_utc
-    key_fingerprint = key.fingerprint
-    files: list[FileEntry] = []
+    writer = PackageWriter(dest, when=info.exported_at_utc, hash_package=hash_package)
     try:
-        with (
-            partial.open("wb") as out,
-            zipfile.ZipFile(
-                sink := _HashingSink(out), "w", compression=zipfile.ZIP_STORED, allowZip64=True
-            ) as archive,
-        ):
-            for clip in clips:
-                size = clip.path.stat().st_size
-                with clip.path.open("rb") as source:
-                    digest = _write_member(archive, clip.arcname, source, size, when)
-                files.append(FileEntry(clip.arcname, size, digest, "clip"))
-            readme = readme_text(info, key_fingerprint).encode("utf-8")
-            _write_bytes(archive, README_NAME, readme, when)
-            files.append(FileEntry(README_NAME, len(readme), hashlib.sha256(readme).hexdigest(), "readme"))
-            manifest = manifest_bytes(build_manifest(info, key_fingerprint, clips, files))
-            _write_bytes(archive, MANIFEST_NAME, manifest, when)
-            _write_bytes(archive, SIGNATURE_NAME, key.sign(manifest), when)
-            _write_bytes(archive, PUBLIC_KEY_NAME, key.public_pem, when)
-        package_sha256 = sink.digest.hexdigest() if hash_package else None
-        partial.replace(dest)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        if isinstance(exc, PackageBuildError):
-            raise
-        raise PackageBuildError(f"cannot write evidence package {dest}: {exc}") from exc
+        for clip in clips:
+            writer.copy_clip(clip.path)
+        return writer.finish(key=key, info=info, clips=clips)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        writer.abort()
         raise
-    logger.info("evidence package %s written (%d clip file(s))", dest, len(clips))
-    return PackageResult(dest, dest.stat().st_size, package_sha256, manifest, tuple(files))
 
 
-class _HashingSink(io.RawIOBase):
-    """The package file as ``ZipFile`` sees it: write-only and not seekable.
+class ClipMember(io.RawIOBase):
+    """One clip member of a package being written, as the muxer sees it: a seekable file of its own.
 
-    zipfile then streams each member (CRC and sizes in a data descriptor after the data, a standard ZIP
-    feature every unzip tool reads) instead of seeking back to patch its header, so every byte of the
-    package passes here once and in order: the package's SHA-256 needs no second read of a file that can be
-    as large as the footage (a 6 h package was read back from disk for ~30 s).
+    Its bytes go straight to their final place in the package (``os.pwrite`` at the member's data offset), so
+    a clip is written once, with no temporary file and no copy; the MP4 muxer's seek back to patch its
+    header lands inside the member.
     """
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, fd: int, base: int, info: zipfile.ZipInfo) -> None:
         super().__init__()
-        self._handle = handle
+        self._fd = fd
+        self.base = base
+        self.info = info
+        self.size = 0
         self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            done += os.pwrite(self._fd, view[done:], self.base + self._position + done)
+        self._position += done
+        self.size = max(self.size, self._position)
+        return done
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        origin = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        if origin + offset < 0:
+            raise ValueError(f"seek before the start of {self.info.filename}")
+        self._position = origin + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+
+def _chunks(fd: int, start: int, length: int) -> Iterator[memoryview]:
+    """[start, start + length) of the file in chunks, read into one reused buffer.
+
+    (Not a memory map: mapped pages of a multi-GB clip would count as the process's resident memory.)
+    """
+    buffer = bytearray(HASH_CHUNK_BYTES)
+    view = memoryview(buffer)
+    at, end = start, start + length
+    while at < end:
+        got = os.preadv(fd, [view[: min(HASH_CHUNK_BYTES, end - at)]], at)
+        if got <= 0:
+            raise PackageBuildError(f"package file ended at byte {at}, {end - at} bytes early")
+        yield view[:got]
+        at += got
+
+
+def _sha256_of(fd: int, start: int, length: int) -> str:
+    digest = hashlib.sha256()
+    for chunk in _chunks(fd, start, length):
+        digest.update(chunk)  # hashlib lets go of the GIL for large buffers: the hashes run side by side
+    return digest.hexdigest()
+
+
+def _crc32_of(fd: int, start: int, length: int) -> int:
+    crc = 0
+    for chunk in _chunks(fd, start, length):
+        crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+class _PackageHash:
+    """SHA-256 of the package file, advanced over bytes once they are final."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self.done = 0
         self.digest = hashlib.sha256()
+
+    def advance(self, to: int) -> None:
+        for chunk in _chunks(self._fd, self.done, to - self.done):
+            self.digest.update(chunk)
+        self.done = max(self.done, to)
+
+
+class _PackageFile(io.RawIOBase):
+    """The package file as ``ZipFile`` sees it: write-only and not seekable.
+
+    zipfile then streams its own members (CRC and sizes in a data descriptor after the data, a standard ZIP
+    feature every unzip tool reads) and never seeks back, so every byte before :attr:`position` is final
+    and can be hashed once, in order, without reading back a file as large as the footage.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+        self.position = 0
 
     def writable(self) -> bool:
         return True
@@ -384,16 +429,137 @@ class _HashingSink(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self._handle.write(view)
-        self.digest.update(view)
-        self._position += len(view)
-        return len(view)
+        done = 0
+        while done < len(view):
+            done += os.pwrite(self.fd, view[done:], self.position + done)
+        self.position += done
+        return done
 
     def tell(self) -> int:
-        return self._position
+        return self.position
 
-    def flush(self) -> None:
-        self._handle.flush()
+
+class PackageWriter:
+    """Writes one evidence package: clip members (written in place by the cut, or copied), then
+    :meth:`finish` adds README, manifest, signature and public key and renames ``dest.partial`` to ``dest``.
+
+    A clip member is written as a streamed ZIP64 member (local header without sizes, data descriptor after
+    the data). When it is closed, its CRC-32, its SHA-256 and the package's SHA-256 up to its end are
+    computed side by side on three threads, read back from the page cache. :meth:`abort` deletes everything.
+    """
+
+    def __init__(self, dest: Path, *, when: datetime, hash_package: bool = True) -> None:
+        self.dest = dest
+        self.partial = dest.with_name(dest.name + ".partial")
+        self.when = when
+        self.files: list[FileEntry] = []
+        self._member: ClipMember | None = None
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.partial.open("w+b")
+        except OSError as exc:
+            raise PackageBuildError(f"cannot write evidence package {dest}: {exc}") from exc
+        self._file = _PackageFile(self._handle.fileno())
+        self._archive = zipfile.ZipFile(self._file, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+        self._hash = _PackageHash(self._file.fd) if hash_package else None
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="package-hash")
+
+    def open_clip(self, name: str) -> ClipMember:
+        """Start the member ``clips/<name>``; the caller writes the MP4 into the returned file."""
+        if self._member is not None:
+            raise PackageBuildError(f"{self._member.info.filename} is still open")
+        arcname = f"{CLIP_DIR}/{name}"
+        if arcname in self._archive.NameToInfo:
+            raise PackageBuildError(f"clip file names are not unique: {arcname} twice")
+        info = zipfile.ZipInfo(arcname, date_time=_zip_time(self.when))
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o644 << 16
+        info.flag_bits |= _DATA_DESCRIPTOR_FLAG
+        info.header_offset = self._file.position
+        self._file.write(info.FileHeader(zip64=True))
+        self._member = ClipMember(self._file.fd, self._file.position, info)
+        return self._member
+
+    def close_clip(self, member: io.RawIOBase) -> FileEntry:
+        """Finish the member: hash it (CRC-32, SHA-256, package hash side by side), write its descriptor."""
+        if member is not self._member or not isinstance(member, ClipMember):
+            raise PackageBuildError("close_clip: not the member being written")
+        self._member = None
+        info, base, size = member.info, member.base, member.size
+        crc = self._pool.submit(_crc32_of, self._file.fd, base, size)
+        sha = self._pool.submit(_sha256_of, self._file.fd, base, size)
+        package = self._pool.submit(self._hash.advance, base + size) if self._hash is not None else None
+        info.CRC, info.file_size, info.compress_size = crc.result(), size, size
+        digest = sha.result()
+        if package is not None:
+            package.result()
+        self._file.position = base + size
+        self._file.write(_DATA_DESCRIPTOR.pack(_DATA_DESCRIPTOR_MAGIC, info.CRC, size, size))
+        # The member joins the central directory zipfile writes at close, as if zipfile had written it.
+        self._archive.filelist.append(info)
+        self._archive.NameToInfo[info.filename] = info
+        entry = FileEntry(info.filename, size, digest, "clip")
+        self.files.append(entry)
+        return entry
+
+    def copy_clip(self, path: Path) -> FileEntry:
+        """A finished clip file copied into a member of the same name."""
+        member = self.open_clip(path.name)
+        try:
+            with path.open("rb") as source:
+                while chunk := source.read(CHUNK_BYTES):
+                    member.write(chunk)
+        except OSError as exc:
+            raise PackageBuildError(f"cannot write evidence package {self.dest}: {exc}") from exc
+        return self.close_clip(member)
+
+    def finish(self, *, key: StationKey, info: PackageInfo, clips: Sequence[PackageClip]) -> PackageResult:
+        """README, manifest, signature and public key, the central directory; then rename into place."""
+        if self._member is not None:
+            raise PackageBuildError(f"{self._member.info.filename} is still open")
+        written = {entry.name for entry in self.files}
+        missing = [clip.arcname for clip in clips if clip.arcname not in written]
+        if not clips or missing:
+            raise PackageBuildError(f"an evidence package needs its clips written first (missing: {missing})")
+        when = info.exported_at_utc
+        key_fingerprint = key.fingerprint
+        files = list(self.files)
+        try:
+            readme = readme_text(info, key_fingerprint).encode("utf-8")
+            _write_bytes(self._archive, README_NAME, readme, when)
+            files.append(FileEntry(README_NAME, len(readme), hashlib.sha256(readme).hexdigest(), "readme"))
+            manifest = manifest_bytes(build_manifest(info, key_fingerprint, clips, files))
+            _write_bytes(self._archive, MANIFEST_NAME, manifest, when)
+            _write_bytes(self._archive, SIGNATURE_NAME, key.sign(manifest), when)
+            _write_bytes(self._archive, PUBLIC_KEY_NAME, key.public_pem, when)
+            self._archive.close()
+            self._handle.flush()
+            package_sha256 = None
+            if self._hash is not None:
+                self._hash.advance(self._file.position)
+                package_sha256 = self._hash.digest.hexdigest()
+            self._close()
+            self.partial.replace(self.dest)
+        except OSError as exc:
+            self.abort()
+            if isinstance(exc, PackageBuildError):
+                raise
+            raise PackageBuildError(f"cannot write evidence package {self.dest}: {exc}") from exc
+        logger.info("evidence package %s written (%d clip file(s))", self.dest, len(clips))
+        return PackageResult(self.dest, self._file.position, package_sha256, manifest, tuple(files))
+
+    def abort(self) -> None:
+        """Close and delete the partial package (idempotent)."""
+        with contextlib.suppress(Exception):
+            self._archive.close()  # into the file about to be deleted; a ZipFile left open would at exit
+        with contextlib.suppress(OSError, ValueError):
+            self._close()
+        self.partial.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if not self._handle.closed:
+            self._handle.close()
 
 
 # --- verifying ------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ the same way first, so a changed file is reported as changed rather than as dama
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import av
@@ -58,6 +59,21 @@ _NO_DECODE = {"skip_frame": "all", "threads": "1"}
 # small enough that the MP4 demuxer's scan of fragment headers at open does not read the whole file (with
 # 1 MiB it reads 1.8x the file, with 128 KiB 1.1x).
 DEMUX_BUFFER_BYTES = 128 << 10
+# Write size of the muxer into a ClipOutput's file object (one Python write call per buffer).
+MUX_BUFFER_BYTES = 1 << 20
+
+
+class ClipOutput(Protocol):
+    """Where clip files go instead of ``dest``'s directory (an evidence package being written).
+
+    ``open_clip(name)`` returns a seekable, writable file object for the MP4 named ``name``; ``close_clip``
+    is called with it once the muxer has closed it. Whatever was written is the output's to delete when the
+    cut fails.
+    """
+
+    def open_clip(self, name: str) -> io.RawIOBase: ...
+
+    def close_clip(self, member: io.RawIOBase) -> object: ...
 
 
 class ClipError(Exception):
@@ -182,6 +198,7 @@ class _Part:
     time_base: Fraction
     start_utc: datetime
     end_utc: datetime
+    member: io.RawIOBase | None = None  # the ClipOutput file written instead of ``partial``
     last_dts: int | None = None
     next_dts: int = 0
     frame_ticks: int = 1
@@ -200,9 +217,16 @@ class _ClipSink:
     """Writes placed packets into MP4 files, rebasing timestamps; rotates files when parameters change."""
 
     def __init__(
-        self, dest: Path, label: ClipLabel, sources: Sequence[SegmentRef], *, fragmented: bool
+        self,
+        dest: Path,
+        label: ClipLabel,
+        sources: Sequence[SegmentRef],
+        *,
+        fragmented: bool,
+        output: ClipOutput | None = None,
     ) -> None:
         self.dest = dest
+        self.target = output
         self.label = label
         self.sources = sources
         self.fragmented = fragmented
@@ -255,10 +279,15 @@ class _ClipSink:
         number = len(self.done) + 1
         path = part_path(self.dest, number)
         partial = path.with_name(path.name + ".partial")
-        self.partials.append(partial)
         options = {"movflags": FRAGMENTED_MOVFLAGS} if self.fragmented else {}
+        member = None
         try:
-            output = av.open(str(partial), "w", format="mp4", options=options)
+            if self.target is not None:
+                member = self.target.open_clip(path.name)
+                output = av.open(member, "w", format="mp4", options=options, buffer_size=MUX_BUFFER_BYTES)
+            else:
+                self.partials.append(partial)
+                output = av.open(str(partial), "w", format="mp4", options=options)
         except av.error.FFmpegError as exc:
             raise ClipError(f"{self.label.camera_id}: cannot create clip file {partial}: {exc}") from exc
         output.metadata.update(clip_metadata(self.label, item.t_utc, number))
@@ -273,6 +302,7 @@ class _ClipSink:
             time_base=item.time_base,
             start_utc=item.t_utc,
             end_utc=item.t_utc,
+            member=member,
         )
 
     def _switch_source(self, part: _Part, item: _Pending) -> None:
@@ -307,8 +337,11 @@ class _ClipSink:
         self.part = None
         self._end_use(part)
         part.output.close()
-        part.partial.replace(part.path)
-        self.partials.remove(part.partial)
+        if part.member is not None and self.target is not None:
+            self.target.close_clip(part.member)
+        else:
+            part.partial.replace(part.path)
+            self.partials.remove(part.partial)
         self.done.append(
             ClipFile(
                 path=part.path,
@@ -334,8 +367,9 @@ class _ClipSink:
             except av.error.FFmpegError as exc:
                 logger.warning("%s: closing the aborted clip failed: %s", self.label.camera_id, exc)
             self.part = None
-        for path in [*self.partials, *(clip.path for clip in self.done)]:
-            path.unlink(missing_ok=True)
+        if self.target is None:  # an output deletes what was written into it itself
+            for path in [*self.partials, *(clip.path for clip in self.done)]:
+                path.unlink(missing_ok=True)
         self.done.clear()
 
 
@@ -512,12 +546,15 @@ def cut_clip(
     now: datetime | None = None,
     fragmented: bool | None = None,
     verify_hashes: bool = True,
+    output: ClipOutput | None = None,
 ) -> ClipResult:
     """Write the clip of ``label.camera_id`` for [start, end) from ``sources`` (ordered, overlapping).
 
     ``fragmented=None`` picks a plain MP4 (most compatible) up to one hour and fragmented MP4 beyond, so
-    memory stays bounded. Raises ``ExportRangeError``, ``InvalidCameraIdError``, ``NoFootageError``,
-    ``SegmentChangedError`` or :class:`ClipSourceError`; on any failure nothing is left at ``dest``.
+    memory stays bounded. With ``output`` the clip files are written there (named like ``dest``'s parts)
+    instead of into ``dest``'s directory. Raises ``ExportRangeError``, ``InvalidCameraIdError``,
+    ``NoFootageError``, ``SegmentChangedError`` or :class:`ClipSourceError`; on any failure nothing is left
+    at ``dest``.
     """
     camera_id = check_camera_id(label.camera_id)
     start, end = check_export_range(start_utc, end_utc, now=now or datetime.now(UTC))
@@ -528,8 +565,9 @@ def cut_clip(
         raise NoFootageError(camera_id, start, end, [])
     if fragmented is None:
         fragmented = end - start > FRAGMENT_LONGER_THAN
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    sink = _ClipSink(dest, label, ordered, fragmented=fragmented)
+    if output is None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    sink = _ClipSink(dest, label, ordered, fragmented=fragmented, output=output)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hash-{camera_id}") as pool:
         verifier = _SegmentVerifier(camera_id, pool, verify_hashes)
         try:
@@ -558,6 +596,7 @@ __all__ = [
     "ClipError",
     "ClipFile",
     "ClipLabel",
+    "ClipOutput",
     "ClipResult",
     "ClipSourceError",
     "SegmentChangedError",

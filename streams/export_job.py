@@ -1,15 +1,15 @@
 """Export recorded footage of one or more cameras as one signed evidence package.
 
 Steps: validate the request; find each camera's segments and the gaps in the range (index); record a
-pending ``exports`` row; cut one clip per camera (stream copy; segments verified against their indexed
-SHA-256 while cutting); pack clips, manifest, signature and public key into a ZIP; mark the row ready and
+pending ``exports`` row; cut one clip per camera straight into the package ZIP (stream copy; segments
+verified against their indexed SHA-256 while cutting; no temporary clip files); add manifest, signature and
+public key; mark the row ready and
 append an audit entry. Any failure marks the row failed, audits it, and leaves no files behind.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from config.schema import StationInfo
 from storage.audit import append_audit
 from storage.database import Database
-from storage.evidence import GapEntry, PackageClip, PackageInfo, PackageResult, SourceEntry, build_package
+from storage.evidence import GapEntry, PackageClip, PackageInfo, PackageResult, PackageWriter, SourceEntry
 from storage.export import (
     ExportRangeError,
     FootageGap,
@@ -153,11 +153,11 @@ def export_evidence(
         export_id = create_export(
             session, created_by=request.user_id, reason=request.reason, complaint_id=request.complaint_id
         ).id
-    work = exports_dir / f".export-{export_id}.work"
     dest = exports_dir / f"evidence-{export_id}-{start:%Y%m%dT%H%M%SZ}.zip"
+    writer: PackageWriter | None = None
     try:
-        work.mkdir(parents=True, exist_ok=True)
-        results, clips = _cut_all(plans, station, start, end, work, moment)
+        writer = PackageWriter(dest, when=moment)
+        results, clips = _cut_all(plans, station, start, end, writer, moment)
         info = PackageInfo(
             station_name=station.name,
             timezone=station.timezone,
@@ -169,12 +169,12 @@ def export_evidence(
             complaint_number=complaint_number,
             export_id=export_id,
         )
-        package = build_package(dest, key=key, info=info, clips=clips)
+        package = writer.finish(key=key, info=info, clips=clips)
     except BaseException as exc:
-        shutil.rmtree(work, ignore_errors=True)
+        if writer is not None:
+            writer.abort()
         _record_failure(db, request, export_id, exc)
         raise
-    shutil.rmtree(work, ignore_errors=True)
     _record_success(db, request, export_id, package, exports_dir, start, end)
     return ExportOutcome(export_id, package, tuple(results), {p.camera_id: p.gaps for p in plans})
 
@@ -184,7 +184,7 @@ def _cut_all(
     station: StationInfo,
     start: datetime,
     end: datetime,
-    work: Path,
+    writer: PackageWriter,
     now: datetime,
 ) -> tuple[list[ClipResult], list[PackageClip]]:
     results: list[ClipResult] = []
@@ -192,7 +192,13 @@ def _cut_all(
     for plan in plans:
         label = ClipLabel(station.name, station.timezone, plan.camera_id, plan.camera_name)
         result = cut_clip(
-            work / clip_file_name(plan.camera_id, start), label, start, end, plan.segments, now=now
+            Path(clip_file_name(plan.camera_id, start)),
+            label,
+            start,
+            end,
+            plan.segments,
+            now=now,
+            output=writer,
         )
         results.append(result)
         clips.extend(_package_clips(plan, result))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from storage.evidence import (
     FileEntry,
     PackageBuildError,
     PackageUnreadableError,
+    PackageWriter,
     build_manifest,
     build_package,
     manifest_bytes,
@@ -244,3 +248,71 @@ def test_two_cameras_in_one_package(tmp_path: Path) -> None:
     report = verify_package(result.path, expected_key=key.public_key)
     assert report.valid, report.render()
     assert [c["camera"]["id"] for c in json.loads(result.manifest)["clips"]] == ["cam-1", "cam-2"]
+
+
+def test_clip_written_in_place_with_a_seek_back_is_hashed_as_it_ends_up(tmp_path: Path) -> None:
+    """The muxer's pattern: header placeholder, data, trailer, then a seek back to patch the header."""
+    key = ensure_station_key(tmp_path / "data")
+    body = os.urandom(9 << 20) + bytes(range(256)) * 1000  # > one hash chunk, not chunk-aligned
+    writer = PackageWriter(tmp_path / "e.zip", when=sample_info().exported_at_utc)
+    member = writer.open_clip("cam-1_x.mp4")
+    member.write(b"HEAD" + b"\0" * 12)
+    for at in range(0, len(body), 32768):
+        member.write(body[at : at + 32768])
+    member.write(b"TRAILER")
+    assert member.seek(4) == 4
+    member.write(b"SIZE")
+    assert member.seek(0, os.SEEK_END) == 16 + len(body) + 7
+    expected = b"HEADSIZE" + b"\0" * 8 + body + b"TRAILER"
+    entry = writer.close_clip(member)
+    assert (entry.name, entry.size, entry.sha256) == (
+        "clips/cam-1_x.mp4",
+        len(expected),
+        hashlib.sha256(expected).hexdigest(),
+    )
+    clip = sample_clip(tmp_path / "w" / "cam-1_x.mp4")
+    result = writer.finish(key=key, info=sample_info(), clips=[clip])
+    data = result.path.read_bytes()
+    assert result.size == len(data) and result.sha256 == hashlib.sha256(data).hexdigest()
+    assert not result.path.with_name("e.zip.partial").exists()
+    with zipfile.ZipFile(result.path) as archive:
+        assert archive.testzip() is None  # every CRC-32, ours included
+        assert archive.read("clips/cam-1_x.mp4") == expected
+        info = archive.getinfo("clips/cam-1_x.mp4")
+        assert info.flag_bits & 0x08 and info.compress_type == zipfile.ZIP_STORED
+    report = verify_package(result.path, expected_key=key.public_key)
+    assert report.valid, report.render()
+
+
+@pytest.mark.skipif(shutil.which("unzip") is None, reason="unzip not installed (.ci/setup installs it)")
+def test_package_passes_unzip_test(tmp_path: Path) -> None:
+    key = ensure_station_key(tmp_path / "data")
+    clips = [
+        sample_clip(tmp_path / "w" / "cam-1_x.mp4"),
+        sample_clip(tmp_path / "w" / "cam-2_x.mp4", "cam-2"),
+    ]
+    result = build_package(tmp_path / "e.zip", key=key, info=sample_info(), clips=clips)
+    done = subprocess.run(["unzip", "-t", str(result.path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No errors detected" in done.stdout
+
+
+def test_package_writer_refuses_misuse_and_abort_leaves_nothing(tmp_path: Path) -> None:
+    key = ensure_station_key(tmp_path / "data")
+    writer = PackageWriter(tmp_path / "out" / "e.zip", when=sample_info().exported_at_utc)
+    member = writer.open_clip("a.mp4")
+    with pytest.raises(PackageBuildError, match="still open"):
+        writer.open_clip("b.mp4")
+    member.write(b"x" * 100)
+    other = PackageWriter(tmp_path / "other.zip", when=sample_info().exported_at_utc)
+    with pytest.raises(PackageBuildError, match="not the member"):
+        writer.close_clip(other.open_clip("a.mp4"))
+    other.abort()
+    writer.close_clip(member)
+    with pytest.raises(PackageBuildError, match="not unique"):
+        writer.open_clip("a.mp4")
+    with pytest.raises(PackageBuildError, match="missing"):
+        writer.finish(key=key, info=sample_info(), clips=[sample_clip(tmp_path / "w" / "z.mp4")])
+    writer.abort()
+    writer.abort()  # idempotent
+    assert list((tmp_path / "out").iterdir()) == []

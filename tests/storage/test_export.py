@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import av
 import pytest
 from sqlalchemy import select
 
@@ -157,6 +159,10 @@ def _request(**overrides: object) -> ExportRequest:
 STATION = StationInfo(name="Опорный пункт 5", timezone="Asia/Almaty")
 
 
+def _t(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
 def test_export_evidence_end_to_end(database: Database, recorded: Path, tmp_path: Path) -> None:
     key = ensure_station_key(tmp_path / "data")
     exports = tmp_path / "exports"
@@ -194,8 +200,27 @@ def test_export_evidence_end_to_end(database: Database, recorded: Path, tmp_path
     ]
     assert manifest["clips"][1]["actual"]["end_utc"] == "2025-03-01T10:00:04.000Z"  # footage ends there
     assert manifest["export_id"] == outcome.export_id
+    package_bytes = outcome.package.path.read_bytes()
+    assert outcome.package.sha256 == hashlib.sha256(package_bytes).hexdigest()
+    assert outcome.package.size == len(package_bytes)
     with zipfile.ZipFile(outcome.package.path) as archive:
-        assert sum(n.startswith("clips/") for n in archive.namelist()) == 2
+        assert archive.testzip() is None  # the CRC-32 of the clips cut straight into the ZIP
+        clips = [n for n in archive.namelist() if n.startswith("clips/")]
+        assert len(clips) == 2
+        for name, clip in zip(clips, manifest["clips"], strict=True):
+            with archive.open(name) as member, av.open(member, "r") as container:
+                packets = [p for p in container.demux(video=0) if p.size]
+            assert packets[0].is_keyframe and len(packets) >= 25
+            first_pts, last_pts = packets[0].pts, packets[-1].pts
+            assert first_pts is not None and last_pts is not None
+            played = float((last_pts + (packets[-1].duration or 0) - first_pts) * packets[0].time_base)
+            first = datetime.fromisoformat(clip["actual"]["start_utc"])
+            last = datetime.fromisoformat(clip["actual"]["end_utc"])
+            gaps = sum(  # rebased without the gaps inside the clip, as ffmpeg concat does
+                max(0.0, (min(last, _t(g["end_utc"])) - max(first, _t(g["start_utc"]))).total_seconds())
+                for g in clip["gaps"]
+            )
+            assert abs(played - ((last - first).total_seconds() - gaps)) < 0.1
     with database.session() as session:
         row = session.get_one(Export, outcome.export_id)
         assert row.status == "ready"
