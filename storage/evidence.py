@@ -28,11 +28,13 @@ import io
 import json
 import logging
 import os
+import queue
 import struct
+import threading
 import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +64,7 @@ CLIP_DIR = "clips"
 ENVELOPE_NAMES = frozenset({MANIFEST_NAME, SIGNATURE_NAME, PUBLIC_KEY_NAME})
 CHUNK_BYTES = 1 << 20
 HASH_CHUNK_BYTES = 8 << 20
+TRAIL_QUEUE_CHUNKS = 32  # writes (1 MiB each from the clip cutter) waiting for a trailing hash at most
 _DATA_DESCRIPTOR = struct.Struct("<4sLQQ")  # ZIP64 form: signature, CRC-32, compressed and original size
 _DATA_DESCRIPTOR_MAGIC = b"PK\x07\x08"
 _DATA_DESCRIPTOR_FLAG = 0x08
@@ -322,21 +325,85 @@ def build_package(
         raise
 
 
+class _TrailingHash:
+    """Feeds the bytes handed to :meth:`feed`, in order, to ``updates`` on a thread of its own.
+
+    The queue is bounded (``TRAIL_QUEUE_CHUNKS`` writes): a writer faster than the hash waits for it
+    instead of piling up memory.
+    """
+
+    def __init__(self, name: str, updates: Sequence[Callable[[bytes], object]]) -> None:
+        self._updates = updates
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=TRAIL_QUEUE_CHUNKS)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining so that feed() never blocks for ever
+            try:
+                for update in self._updates:
+                    update(data)  # hashlib and zlib let go of the GIL for large buffers
+            except BaseException as exc:  # noqa: BLE001 - handed to the writer in finish()
+                self._error = exc
+
+    def feed(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def finish(self) -> None:
+        """Wait until everything fed is hashed (re-raises what the thread hit)."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise PackageBuildError(f"hashing the package failed: {self._error}") from self._error
+
+
+class _Crc32:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: bytes) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+
 class ClipMember(io.RawIOBase):
     """One clip member of a package being written, as the muxer sees it: a seekable file of its own.
 
     Its bytes go straight to their final place in the package (``os.pwrite`` at the member's data offset), so
     a clip is written once, with no temporary file and no copy; the MP4 muxer's seek back to patch its
     header lands inside the member.
+
+    A member opened ``sequential`` (fragmented MP4: the muxer never seeks back) is hashed while it is
+    written: its CRC-32 and SHA-256 on one trailing thread, the package's SHA-256 on another, so closing it
+    costs nothing more. Should a write land before the end after all, the trailing hashes are dropped and
+    the member is hashed when it is closed, like any other.
     """
 
-    def __init__(self, fd: int, base: int, info: zipfile.ZipInfo) -> None:
+    def __init__(
+        self, fd: int, base: int, info: zipfile.ZipInfo, package: hashlib._Hash | None, sequential: bool
+    ) -> None:
         super().__init__()
         self._fd = fd
         self.base = base
         self.info = info
         self.size = 0
         self._position = 0
+        self.crc = _Crc32()
+        self.sha256 = hashlib.sha256()
+        self.package = package.copy() if package is not None else None  # the package hash up to ``base``
+        self.trailing: list[_TrailingHash] = []
+        if sequential:
+            self.trailing.append(_TrailingHash("clip-hash", (self.crc.update, self.sha256.update)))
+            if self.package is not None:
+                self.trailing.append(_TrailingHash("package-hash", (self.package.update,)))
+
+    def stop_trailing(self) -> None:
+        for trail in self.trailing:
+            with contextlib.suppress(PackageBuildError):
+                trail.finish()
+        self.trailing = []
 
     def writable(self) -> bool:
         return True
@@ -346,6 +413,14 @@ class ClipMember(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
+        if self.trailing:
+            if self._position == self.size:
+                chunk = data if type(data) is bytes else view.tobytes()  # kept until hashed: must not change
+                for trail in self.trailing:
+                    trail.feed(chunk)
+            else:
+                logger.debug("%s: written out of order; hashing it when it is closed", self.info.filename)
+                self.stop_trailing()
         done = 0
         while done < len(view):
             done += os.pwrite(self._fd, view[done:], self.base + self._position + done)
@@ -464,8 +539,11 @@ class PackageWriter:
         self._hash = _PackageHash(self._file.fd) if hash_package else None
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="package-hash")
 
-    def open_clip(self, name: str) -> ClipMember:
-        """Start the member ``clips/<name>``; the caller writes the MP4 into the returned file."""
+    def open_clip(self, name: str, *, sequential: bool = False) -> ClipMember:
+        """Start the member ``clips/<name>``; the caller writes the MP4 into the returned file.
+
+        ``sequential``: the caller promises to write it front to back (it is then hashed while written).
+        """
         if self._member is not None:
             raise PackageBuildError(f"{self._member.info.filename} is still open")
         arcname = f"{CLIP_DIR}/{name}"
@@ -477,7 +555,12 @@ class PackageWriter:
         info.flag_bits |= _DATA_DESCRIPTOR_FLAG
         info.header_offset = self._file.position
         self._file.write(info.FileHeader(zip64=True))
-        self._member = ClipMember(self._file.fd, self._file.position, info)
+        base = self._file.position
+        package = None
+        if self._hash is not None and sequential:
+            self._hash.advance(base)  # earlier members and this header: a few bytes
+            package = self._hash.digest
+        self._member = ClipMember(self._file.fd, base, info, package, sequential)
         return self._member
 
     def close_clip(self, member: io.RawIOBase) -> FileEntry:
@@ -486,13 +569,21 @@ class PackageWriter:
             raise PackageBuildError("close_clip: not the member being written")
         self._member = None
         info, base, size = member.info, member.base, member.size
-        crc = self._pool.submit(_crc32_of, self._file.fd, base, size)
-        sha = self._pool.submit(_sha256_of, self._file.fd, base, size)
-        package = self._pool.submit(self._hash.advance, base + size) if self._hash is not None else None
-        info.CRC, info.file_size, info.compress_size = crc.result(), size, size
-        digest = sha.result()
-        if package is not None:
-            package.result()
+        if member.trailing:  # hashed while it was written
+            for trail in member.trailing:
+                trail.finish()
+            member.trailing = []
+            info.CRC, digest = member.crc.value, member.sha256.hexdigest()
+            if self._hash is not None and member.package is not None:
+                self._hash.digest, self._hash.done = member.package, base + size
+        else:
+            crc = self._pool.submit(_crc32_of, self._file.fd, base, size)
+            sha = self._pool.submit(_sha256_of, self._file.fd, base, size)
+            package = self._pool.submit(self._hash.advance, base + size) if self._hash is not None else None
+            info.CRC, digest = crc.result(), sha.result()
+            if package is not None:
+                package.result()
+        info.file_size = info.compress_size = size
         self._file.position = base + size
         self._file.write(_DATA_DESCRIPTOR.pack(_DATA_DESCRIPTOR_MAGIC, info.CRC, size, size))
         # The member joins the central directory zipfile writes at close, as if zipfile had written it.
@@ -550,6 +641,8 @@ class PackageWriter:
 
     def abort(self) -> None:
         """Close and delete the partial package (idempotent)."""
+        if self._member is not None:
+            self._member.stop_trailing()
         with contextlib.suppress(Exception):
             self._archive.close()  # into the file about to be deleted; a ZipFile left open would at exit
         with contextlib.suppress(OSError, ValueError):

@@ -66,12 +66,13 @@ MUX_BUFFER_BYTES = 1 << 20
 class ClipOutput(Protocol):
     """Where clip files go instead of ``dest``'s directory (an evidence package being written).
 
-    ``open_clip(name)`` returns a seekable, writable file object for the MP4 named ``name``; ``close_clip``
-    is called with it once the muxer has closed it. Whatever was written is the output's to delete when the
-    cut fails.
+    ``open_clip(name, sequential=...)`` returns a seekable, writable file object for the MP4 named ``name``
+    (``sequential``: fragmented MP4, which the muxer writes front to back without seeking back; a plain MP4
+    gets its header patched at the end); ``close_clip`` is called with it once the muxer has closed it.
+    Whatever was written is the output's to delete when the cut fails.
     """
 
-    def open_clip(self, name: str) -> io.RawIOBase: ...
+    def open_clip(self, name: str, *, sequential: bool = False) -> io.RawIOBase: ...
 
     def close_clip(self, member: io.RawIOBase) -> object: ...
 
@@ -283,7 +284,7 @@ class _ClipSink:
         member = None
         try:
             if self.target is not None:
-                member = self.target.open_clip(path.name)
+                member = self.target.open_clip(path.name, sequential=self.fragmented)
                 output = av.open(member, "w", format="mp4", options=options, buffer_size=MUX_BUFFER_BYTES)
             else:
                 self.partials.append(partial)

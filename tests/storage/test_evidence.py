@@ -250,20 +250,28 @@ def test_two_cameras_in_one_package(tmp_path: Path) -> None:
     assert [c["camera"]["id"] for c in json.loads(result.manifest)["clips"]] == ["cam-1", "cam-2"]
 
 
-def test_clip_written_in_place_with_a_seek_back_is_hashed_as_it_ends_up(tmp_path: Path) -> None:
-    """The muxer's pattern: header placeholder, data, trailer, then a seek back to patch the header."""
+@pytest.mark.parametrize(
+    ("sequential", "patch"),
+    [(False, True), (True, False), (True, True)],
+    ids=["plain-mp4", "fragmented-hashed-while-written", "promised-sequential-but-patched"],
+)
+def test_clip_written_in_place_is_hashed_as_it_ends_up(tmp_path: Path, sequential: bool, patch: bool) -> None:
+    """The plain MP4 muxer's pattern: header placeholder, data, trailer, then a seek back to patch the
+    header; the fragmented one writes front to back. Either way the hashes are those of the final bytes."""
     key = ensure_station_key(tmp_path / "data")
     body = os.urandom(9 << 20) + bytes(range(256)) * 1000  # > one hash chunk, not chunk-aligned
     writer = PackageWriter(tmp_path / "e.zip", when=sample_info().exported_at_utc)
-    member = writer.open_clip("cam-1_x.mp4")
+    member = writer.open_clip("cam-1_x.mp4", sequential=sequential)
     member.write(b"HEAD" + b"\0" * 12)
     for at in range(0, len(body), 32768):
-        member.write(body[at : at + 32768])
+        member.write(bytearray(body[at : at + 32768]))  # a mutable buffer, as a muxer may hand over
     member.write(b"TRAILER")
-    assert member.seek(4) == 4
-    member.write(b"SIZE")
-    assert member.seek(0, os.SEEK_END) == 16 + len(body) + 7
-    expected = b"HEADSIZE" + b"\0" * 8 + body + b"TRAILER"
+    if patch:
+        assert member.seek(4) == 4
+        member.write(b"SIZE")
+        assert member.seek(0, os.SEEK_END) == 16 + len(body) + 7
+    assert bool(member.trailing) == (sequential and not patch)
+    expected = (b"HEADSIZE" if patch else b"HEAD\0\0\0\0") + b"\0" * 8 + body + b"TRAILER"
     entry = writer.close_clip(member)
     assert (entry.name, entry.size, entry.sha256) == (
         "clips/cam-1_x.mp4",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import itertools
 import shutil
+import struct
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
 import pytest
 
+from storage.evidence import ClipMember, FileEntry, PackageWriter
 from storage.export import ExportRangeError, InvalidCameraIdError, NoFootageError, SegmentChangedError
 from streams.clip import ClipLabel, ClipResult, clip_metadata, cut_clip, part_path
 from tests.support.segments import (
@@ -128,6 +132,41 @@ def test_fragmented_clip_decodes_the_same(marked_segments: MarkedSegments, tmp_p
     assert _decoded_marks(plain.files[0].path) == _decoded_marks(frag.files[0].path)
     with av.open(str(frag.files[0].path)) as container:
         assert "creation_time" in container.metadata
+
+
+@pytest.mark.parametrize("fragmented", [False, True])
+def test_clip_cut_into_a_package_is_the_same_file(
+    marked_segments: MarkedSegments, tmp_path: Path, fragmented: bool
+) -> None:
+    """Cut straight into a ZIP member (hashed while written when fragmented, after when plain): the member
+    holds exactly the bytes a cut to a file writes, and its CRC-32 and SHA-256 are right."""
+    on_disk = _cut(marked_segments, tmp_path / "file", 1.0, 23.0, fragmented=fragmented)
+    writer = PackageWriter(tmp_path / "p.zip", when=NOW)
+    trailing: list[bool] = []
+    close_clip = writer.close_clip
+
+    def spy(member: io.RawIOBase) -> FileEntry:
+        assert isinstance(member, ClipMember)
+        trailing.append(bool(member.trailing))
+        return close_clip(member)
+
+    writer.close_clip = spy  # type: ignore[method-assign]
+    in_zip = _cut(marked_segments, tmp_path / "zip", 1.0, 23.0, fragmented=fragmented, output=writer)
+    assert trailing == [fragmented]  # hashed while written only when fragmented
+    [entry] = writer.files
+    expected = on_disk.files[0].path.read_bytes()
+    assert entry.name == "clips/clip.mp4" and entry.size == len(expected)
+    assert entry.sha256 == file_sha256(on_disk.files[0].path)
+    assert not (tmp_path / "zip").exists()  # nothing written beside the package
+    assert [f.packets for f in in_zip.files] == [f.packets for f in on_disk.files]
+    with writer.partial.open("rb") as handle:
+        data = handle.read()
+    at = data.index(b"clips/clip.mp4") + len("clips/clip.mp4") + 20  # name, then the ZIP64 extra field
+    assert data[at : at + len(expected)] == expected
+    descriptor = struct.unpack("<4sLQQ", data[at + len(expected) : at + len(expected) + 24])
+    assert descriptor == (b"PK\x07\x08", zlib.crc32(expected), len(expected), len(expected))
+    writer.abort()
+    assert not writer.partial.exists()
 
 
 def test_gap_inside_the_range_is_spliced_and_recorded(tmp_path: Path) -> None:
