@@ -93,10 +93,16 @@ class SegmentChangedError(ExportError, ValueError):
         self.path = path
         self.expected_sha256 = expected_sha256
         self.actual_sha256 = actual_sha256
-        if actual_sha256 is None:
-            message = f"segment {path} cannot be read ({detail}); expected SHA-256 {expected_sha256}"
+        if actual_sha256 is None and detail:
+            expected = f"; expected SHA-256 {expected_sha256}" if expected_sha256 else ""
+            message = f"segment {path} cannot be read: {detail}{expected}"
         elif expected_sha256 is None:
-            message = f"segment {path} has no indexed SHA-256 (still being written?)"
+            message = (
+                f"segment {path} cannot be vouched for: the index has no SHA-256 for it "
+                "(still being written?)"
+            )
+        elif actual_sha256 is None:
+            message = f"segment {path} cannot be read; expected SHA-256 {expected_sha256}"
         else:
             message = (
                 f"segment {path} does not match the index: expected SHA-256 {expected_sha256}, "

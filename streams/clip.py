@@ -391,7 +391,7 @@ class _SegmentVerifier:
         if not self.enabled:
             return _open_segment(source, self.camera_id, None), None
         if source.sha256 is None:  # still being written, or indexed before hashing: cannot be vouched for
-            raise SegmentChangedError(source.relative_path, None, None, "the index has no SHA-256 for it")
+            raise SegmentChangedError(source.relative_path, None, None)
         try:
             reader = HashingReader(source.path, hash_pool=self.pool)
         except OSError as exc:

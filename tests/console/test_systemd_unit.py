@@ -37,3 +37,13 @@ def test_unit_exit_codes_match_the_cli() -> None:
 
     codes = unit_service()["RestartPreventExitStatus"].split()
     assert str(EXIT_CONFIG) in codes and str(EXIT_DATABASE_TOO_NEW) in codes
+
+
+def test_unit_caps_malloc_arenas() -> None:
+    environment = [
+        line.partition("=")[2].strip()
+        for line in UNIT.read_text(encoding="utf-8").splitlines()
+        if line.startswith("Environment=")
+    ]
+    assert "MALLOC_ARENA_MAX=2" in environment
+    assert "STATION_CONFIG=/etc/station/station.yaml" in environment
