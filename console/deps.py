@@ -147,6 +147,7 @@ def get_optional_user(request: Request, session: SessionDep) -> Principal | None
         token, user = found_token
         if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
             mark_token_used(session, token=token, now=now)
+            session.commit()  # see below
         return _principal(user, request, auth=AuthMethod.TOKEN, token_id=token.id)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -157,6 +158,9 @@ def get_optional_user(request: Request, session: SessionDep) -> Principal | None
     login_session, user = found_session
     if now - login_session.last_seen_at > TOUCH_EVERY:
         touch_session(session, login_session=login_session, now=now)
+        # commit now: a pending write would hold SQLite's write lock for the whole request, and a route
+        # that writes through sessions of its own (an export job) would wait on it until the busy timeout
+        session.commit()
     return _principal(
         user,
         request,

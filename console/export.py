@@ -1,10 +1,15 @@
-"""Evidence packages of a complaint: what the console asks of :func:`streams.export_job.export_evidence`.
+"""Evidence packages: what the console asks of :func:`streams.export_job.export_evidence`.
 
-One package per request covers every camera attached to the complaint over the union of the attached
-ranges (the export job cuts one range for all its cameras). Before anything is cut, every camera passes
-:func:`console.media_access.check_media_access` with purpose ``export`` (``exports.create``, reason
-required: the complaint number is always given, plus the user's own reason when there is one). The job
-itself writes the ``exports`` row and the ``evidence.export`` audit entry.
+Two ways in, one plan shape (:class:`ExportPlan`):
+
+- a complaint's package (:func:`plan_complaint_export`) covers every camera attached to the complaint over
+  the union of the attached ranges (the export job cuts one range for all its cameras);
+- an investigator's package of chosen cameras and one range (:func:`plan_range_export`), optionally filed
+  under a complaint number.
+
+Before anything is cut, every camera passes :func:`console.media_access.check_media_access` with purpose
+``export`` (``exports.create``, reason required: the complaint number, the user's own reason, or both). The
+job itself writes the ``exports`` row and the ``evidence.export`` audit entry.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from sqlalchemy.orm import Session
 from console.deps import Principal
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.station import Station
-from storage.complaint import list_evidence
+from storage.complaint import find_complaint_by_number, list_evidence
 from storage.model import Complaint
 from storage.signing import ensure_station_key
 from streams.export_job import ExportOutcome, ExportRequest, export_evidence
+
+MAX_EXPORT_CAMERAS = 16
 
 
 class NothingToExportError(LookupError):
@@ -29,11 +36,12 @@ class NothingToExportError(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
-class ComplaintExportPlan:
+class ExportPlan:
     camera_ids: tuple[str, ...]
     start_utc: datetime
     end_utc: datetime
     reason: str
+    complaint_id: int | None = None
 
 
 def exports_dir(station: Station) -> Path:
@@ -42,7 +50,7 @@ def exports_dir(station: Station) -> Path:
 
 def plan_complaint_export(
     session: Session, station: Station, principal: Principal, complaint: Complaint, reason: str | None
-) -> ComplaintExportPlan:
+) -> ExportPlan:
     """Check access for every attached camera and return what to export (raises ApiError when refused)."""
     attached = [item.evidence for item in list_evidence(session, complaint_id=complaint.id)]
     if not attached:
@@ -53,8 +61,56 @@ def plan_complaint_export(
     full_reason = f"complaint {complaint.number}" + (
         f": {reason.strip()}" if reason and reason.strip() else ""
     )
+    _check_cameras(session, station, principal, cameras, start, end, full_reason, complaint.number)
+    return ExportPlan(
+        camera_ids=cameras, start_utc=start, end_utc=end, reason=full_reason, complaint_id=complaint.id
+    )
+
+
+def plan_range_export(
+    session: Session,
+    station: Station,
+    principal: Principal,
+    *,
+    camera_ids: tuple[str, ...],
+    start_utc: datetime,
+    end_utc: datetime,
+    reason: str | None,
+    complaint_number: str | None,
+) -> ExportPlan:
+    """Check access for every chosen camera over one range (raises ApiError when refused).
+
+    A complaint number, when given, must exist (media access refuses an unknown one) and files the package
+    under that complaint; the reason is then "complaint N", plus the user's own words when given."""
+    number = complaint_number.strip() if complaint_number else None
+    own = reason.strip() if reason else ""
+    full_reason = (f"complaint {number}" + (f": {own}" if own else "")) if number else own
+    complaint_id = None
+    _check_cameras(session, station, principal, camera_ids, start_utc, end_utc, full_reason or None, number)
+    if number:
+        complaint = find_complaint_by_number(session, number=number)
+        complaint_id = complaint.id if complaint is not None else None
+    return ExportPlan(
+        camera_ids=camera_ids,
+        start_utc=start_utc,
+        end_utc=end_utc,
+        reason=full_reason,
+        complaint_id=complaint_id,
+    )
+
+
+def _check_cameras(
+    session: Session,
+    station: Station,
+    principal: Principal,
+    camera_ids: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    reason: str | None,
+    complaint_number: str | None,
+) -> None:
     policy = MediaPolicy.of(station.settings.config.console)
-    for camera_id in cameras:
+    for camera_id in camera_ids:
         check_media_access(
             session,
             principal,
@@ -63,17 +119,14 @@ def plan_complaint_export(
                 start_utc=start,
                 end_utc=end,
                 purpose=MediaPurpose.EXPORT,
-                reason=full_reason,
-                complaint_number=complaint.number,
+                reason=reason,
+                complaint_number=complaint_number,
             ),
             policy=policy,
         )
-    return ComplaintExportPlan(camera_ids=cameras, start_utc=start, end_utc=end, reason=full_reason)
 
 
-def run_complaint_export(
-    station: Station, principal: Principal, complaint_id: int, plan: ComplaintExportPlan
-) -> ExportOutcome:
+def run_export(station: Station, principal: Principal, plan: ExportPlan) -> ExportOutcome:
     """Cut and sign the package (blocking: call it in a worker thread)."""
     data_dir = station.settings.data_dir
     return export_evidence(
@@ -87,7 +140,7 @@ def run_complaint_export(
             user_id=principal.user_id,
             username=principal.username,
             reason=plan.reason,
-            complaint_id=complaint_id,
+            complaint_id=plan.complaint_id,
             source=principal.source,
         ),
         recordings_dir=station.settings.recordings_dir,

@@ -1,23 +1,33 @@
-"""Evidence package of a complaint: build it (``POST /api/complaints/{id}/export``) and download it.
+"""Evidence packages: build one for a complaint (``POST /api/complaints/{id}/export``) or for chosen
+cameras and a range (``POST /api/exports``), and download it.
 
-Building goes through :mod:`console.export` (media access for every attached camera, purpose ``export``)
-and runs the cut in a worker thread. Downloading needs ``exports.create``, the package must be ready, and the
+Building goes through :mod:`console.export` (media access for every camera, purpose ``export``) and runs
+the cut in a worker thread. Downloading needs ``exports.create``, the package must be ready, and the
 file is found only through the ``exports`` row (relative path, :func:`storage.layout.resolve_relative`).
 Every download is audited (``evidence.download``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from console.deps import Principal, SessionDep, StationDep, audit_as, require
 from console.error import ApiError
-from console.export import NothingToExportError, exports_dir, plan_complaint_export, run_complaint_export
+from console.export import (
+    MAX_EXPORT_CAMERAS,
+    ExportPlan,
+    NothingToExportError,
+    exports_dir,
+    plan_complaint_export,
+    plan_range_export,
+    run_export,
+)
 from console.i18n import Message
 from console.permission import Permission
 from storage.complaint import ComplaintNotFoundError, get_complaint
@@ -28,16 +38,31 @@ from storage.export import (
     NoFootageError,
     SegmentChangedError,
     UnknownCameraError,
+    check_export_range,
 )
 from storage.layout import SegmentPathError, resolve_relative
-from storage.model import Export
+from storage.model import Export, utcnow
 
 router = APIRouter(tags=["exports"])
 Exporter = Annotated[Principal, require(Permission.EXPORTS_CREATE)]
+NO_FOOTAGE_ATTACHED = "camera {camera} recorded nothing in the attached time range"
+NO_FOOTAGE_IN_RANGE = "camera {camera} recorded nothing in the requested time range"
 
 
 class ExportCreate(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
+
+
+class RangeExportCreate(BaseModel):
+    cameras: list[str] = Field(
+        min_length=1, max_length=MAX_EXPORT_CAMERAS, description="camera ids, one clip each"
+    )
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str | None = Field(default=None, max_length=500, description="why (required without complaint)")
+    complaint: str | None = Field(
+        default=None, max_length=32, description="complaint number to file the package under"
+    )
 
 
 def export_failure(exc: ExportError) -> Message:
@@ -79,15 +104,57 @@ async def post_complaint_export(
                 ) from exc
 
     export_plan = await to_thread.run_sync(plan)
+    return await _build(station, user, export_plan, NO_FOOTAGE_ATTACHED)
+
+
+@router.post("/api/exports", status_code=201, summary="Build an evidence package of cameras and a range")
+async def post_range_export(body: RangeExportCreate, station: StationDep, user: Exporter) -> dict[str, Any]:
+    cameras = tuple(body.cameras)
+    if len(set(cameras)) != len(cameras):
+        raise ApiError(422, "camera_twice", "a camera is listed twice")
     try:
-        outcome = await to_thread.run_sync(run_complaint_export, station, user, complaint_id, export_plan)
+        start, end = check_export_range(body.start, body.end, now=utcnow())
+    except ExportRangeError as exc:
+        raise ApiError(422, "invalid_range", _range_message(body.start, body.end), cause=str(exc)) from exc
+
+    def plan() -> ExportPlan:
+        with station.database.session() as session:
+            return plan_range_export(
+                session,
+                station,
+                user,
+                camera_ids=cameras,
+                start_utc=start,
+                end_utc=end,
+                reason=body.reason,
+                complaint_number=body.complaint,
+            )
+
+    export_plan = await to_thread.run_sync(plan)
+    return await _build(station, user, export_plan, NO_FOOTAGE_IN_RANGE)
+
+
+def _range_message(start: datetime, end: datetime) -> Message:
+    if end <= start:
+        return Message("end must be after start")
+    if start > utcnow():
+        return Message("the range starts in the future")
+    return Message("the range cannot be exported (in the future, or longer than 72 hours: split it)")
+
+
+async def _build(
+    station: StationDep, user: Principal, export_plan: ExportPlan, no_footage: str
+) -> dict[str, Any]:
+    try:
+        outcome = await to_thread.run_sync(run_export, station, user, export_plan)
     except NoFootageError as exc:
         raise ApiError(
             409,
             "no_footage",
-            "camera {camera} recorded nothing in the attached time range",
+            no_footage,
             params={"camera": exc.camera_id},
             cause=str(exc),
+            extra={"gaps": [g.describe() for g in exc.gaps]},
         ) from exc
     except ExportError as exc:  # range, camera or changed-segment errors
         raise ApiError(422, "export_failed", export_failure(exc), cause=str(exc)) from exc

@@ -59,3 +59,97 @@ def test_export_package_of_a_complaint_verifies(media_station: MediaStation, tmp
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert "evidence.export" in actions and "evidence.download" in actions
     assert media_station.login("auditor").get(made.json()["download_url"]).status_code == 403
+
+
+def test_export_of_chosen_cameras_and_range(media_station: MediaStation, tmp_path: Path) -> None:
+    """An investigator exports two cameras over one range (no complaint, own reason), then files one
+    under a complaint number; both packages verify and the manifest says for what and why."""
+    start = (utcnow() - timedelta(minutes=40)).replace(microsecond=0)
+    media_station.record("b5-e1", start, count=3)
+    media_station.record("b5-bins", start, count=3)
+    investigator = media_station.login("investigator")
+    body = {
+        "cameras": ["b5-e1", "b5-bins"],
+        "start": iso(start + timedelta(seconds=1)),
+        "end": iso(start + timedelta(seconds=5)),
+        "reason": "запрос следователя",
+    }
+    made = investigator.post("/api/exports", json=body)
+    assert made.status_code == 201, made.text
+    package = tmp_path / "range.zip"
+    package.write_bytes(investigator.get(made.json()["download_url"]).content)
+    report = verify_package(package)
+    assert report.valid, report.render()
+    manifest = report.manifest
+    assert manifest is not None
+    assert sorted(c["camera"]["id"] for c in manifest["clips"]) == ["b5-bins", "b5-e1"]
+    assert "запрос следователя" in json.dumps(manifest, ensure_ascii=False)
+
+    supervisor = media_station.login("supervisor")
+    complaint = supervisor.post(
+        "/api/complaints",
+        json={
+            "received_at": iso(start + timedelta(minutes=10)),
+            "channel": "phone",
+            "category": "smoking",
+            "building": "5",
+            "entrance": "1",
+            "incident_start": iso(start),
+            "incident_end": iso(start + timedelta(seconds=6)),
+        },
+    ).json()["complaint"]
+    filed = investigator.post(
+        "/api/exports", json={**body, "cameras": ["b5-e1"], "reason": None, "complaint": complaint["number"]}
+    )
+    assert filed.status_code == 201, filed.text
+    with media_station.station.database.session() as session:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "evidence.export").order_by(AuditEntry.id)
+        ).all()
+    assert [r.reason for r in rows] == ["запрос следователя", f"complaint {complaint['number']}"]
+    assert json.loads(rows[-1].detail or "{}")["complaint_id"] == complaint["id"]
+
+
+def test_range_export_refuses_bad_requests(media_station: MediaStation) -> None:
+    start = (utcnow() - timedelta(minutes=40)).replace(microsecond=0)
+    media_station.record("b5-e1", start, count=2)
+    investigator = media_station.login("investigator")
+    good = {
+        "cameras": ["b5-e1"],
+        "start": iso(start + timedelta(seconds=1)),
+        "end": iso(start + timedelta(seconds=3)),
+        "reason": "проверка",
+    }
+    now = utcnow()
+    hour = timedelta(hours=1)
+
+    def refused(change: dict[str, object], client: object = investigator) -> tuple[int, dict[str, object]]:
+        response = client.post("/api/exports", json={**good, **change})  # type: ignore[attr-defined]
+        return int(response.status_code), response.json()["error"]
+
+    cases: list[tuple[dict[str, object], int, str]] = [
+        ({"end": iso(start)}, 422, "invalid_range"),  # end before start
+        ({"start": iso(now + hour), "end": iso(now + 2 * hour)}, 422, "invalid_range"),
+        ({"start": iso(now - 80 * hour), "end": iso(now - 2 * hour)}, 422, "invalid_range"),
+        ({"cameras": ["b5-e1", "b5-e1"]}, 422, "camera_twice"),
+        ({"cameras": ["no-such-cam"]}, 422, "unknown_camera"),
+        ({"cameras": ["../../etc"]}, 422, "unknown_camera"),
+        ({"cameras": []}, 422, "validation_error"),
+        ({"start": "2026-01-01T10:00:00"}, 422, "validation_error"),  # no time zone
+        ({"complaint": "2026-999999"}, 422, "unknown_complaint"),
+    ]
+    for change, status, code in cases:
+        got_status, error = refused(change)
+        assert got_status == status, (change, error)
+        if code:
+            assert error["code"] == code, (change, error)
+    status, error = refused({"reason": None})
+    assert status in (400, 403, 422) and "reason" in str(error["message_en"]), error
+    # a range with no footage names the gaps
+    empty_start = start - timedelta(hours=2)
+    status, error = refused({"start": iso(empty_start), "end": iso(empty_start + timedelta(minutes=5))})
+    assert status == 409 and error["code"] == "no_footage"
+    assert error["gaps"] and "b5-e1" in str(error["message_en"])
+    # officers and auditors may not export
+    for role in ("officer", "auditor"):
+        assert refused({}, media_station.login(role))[0] == 403
