@@ -203,26 +203,11 @@ def _audit_detail(request: MediaRequest, complaint_id: int | None) -> dict[str, 
     }
 
 
-def check_media_access(
-    session: Session,
-    principal: Principal,
-    request: MediaRequest,
-    *,
-    policy: MediaPolicy,
-    now: datetime | None = None,
-    audit_action: str | None = None,
-) -> MediaGrant:
-    """Decide, audit, and raise :class:`ApiError` on refusal. ``audit_action`` names the audit row of an
-    allowed request (e.g. ``recording.view``); None writes none (follow-up requests of an audited view)."""
-    now = now or utcnow()
-    reason = (request.reason or "").strip()[:REASON_MAX_CHARS] or None
-    if not is_slug(request.camera_id) or session.get(Camera, request.camera_id) is None:
-        raise ApiError(
-            422,
-            "unknown_camera",
-            "no camera {camera} on this station",
-            params={"camera": request.camera_id[:40]},
-        )
+def media_decision(
+    session: Session, principal: Principal, request: MediaRequest, *, policy: MediaPolicy, now: datetime
+) -> tuple[MediaDecision, int | None]:
+    """The decision for a known camera, with the id of the complaint named in the request (if it exists);
+    no audit, no error: for views that show what a user may see and leave the rest out (proposals)."""
     complaint_id: int | None = None
     complaint_known: bool | None = None
     if request.complaint_number and request.complaint_number.strip():
@@ -246,6 +231,30 @@ def check_media_access(
         attached=attached,
         complaint_known=complaint_known,
     )
+    return decision, complaint_id
+
+
+def check_media_access(
+    session: Session,
+    principal: Principal,
+    request: MediaRequest,
+    *,
+    policy: MediaPolicy,
+    now: datetime | None = None,
+    audit_action: str | None = None,
+) -> MediaGrant:
+    """Decide, audit, and raise :class:`ApiError` on refusal. ``audit_action`` names the audit row of an
+    allowed request (e.g. ``recording.view``); None writes none (follow-up requests of an audited view)."""
+    now = now or utcnow()
+    reason = (request.reason or "").strip()[:REASON_MAX_CHARS] or None
+    if not is_slug(request.camera_id) or session.get(Camera, request.camera_id) is None:
+        raise ApiError(
+            422,
+            "unknown_camera",
+            "no camera {camera} on this station",
+            params={"camera": request.camera_id[:40]},
+        )
+    decision, complaint_id = media_decision(session, principal, request, policy=policy, now=now)
     detail = _audit_detail(request, complaint_id)
     if not decision.allowed:
         audit_as(

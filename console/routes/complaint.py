@@ -32,6 +32,7 @@ from console.deps import (
 )
 from console.error import ApiError
 from console.i18n import Message
+from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, media_decision
 from console.page import render_page
 from console.permission import Permission, permissions_for
 from storage.complaint import (
@@ -44,6 +45,7 @@ from storage.complaint import (
     assign_complaint,
     attach_evidence,
     complaint_history,
+    complaint_locks,
     create_complaint,
     detach_evidence,
     get_complaint,
@@ -227,6 +229,22 @@ def _audit(session: Session, user: Principal, action: str, complaint: Complaint,
         resource_type="complaint",
         resource_id=complaint.number,
         detail=detail or None,
+    )
+
+
+def _audit_lock(
+    session: Session, user: Principal, action: str, complaint: Complaint, lock_id: int, **detail: Any
+) -> None:
+    """The lock's own audit row (``evidence.lock``, ``evidence.unlock``, ``evidence.lock_expiry``), next to
+    the complaint's: an auditor can follow a lock by its id from creation to release."""
+    audit_as(
+        session,
+        user,
+        action=action,
+        resource_type="evidence_lock",
+        resource_id=str(lock_id),
+        reason=f"complaint {complaint.number}",
+        detail={"complaint": complaint.number, **detail},
     )
 
 
@@ -578,6 +596,18 @@ def post_status(
         to_status=plan.to_status.value,
         outcome=complaint.outcome,
     )
+    if rules.is_closed(plan.from_status) != rules.is_closed(plan.to_status):
+        for lock in complaint_locks(session, complaint_id=complaint.id):
+            _audit_lock(
+                session,
+                user,
+                "evidence.lock_expiry",
+                complaint,
+                lock.id,
+                camera=lock.camera_id,
+                expires_at=lock.expires_at.isoformat() if lock.expires_at else None,
+                status=plan.to_status.value,
+            )
     return detail_of(session, complaint, user)
 
 
@@ -596,10 +626,15 @@ def post_note(complaint_id: int, body: NoteCreate, session: SessionDep, user: Ed
 def get_proposals(
     complaint_id: int,
     session: SessionDep,
-    _user: Reader,
+    station: StationDep,
+    user: Reader,
     margin_min: Annotated[int, Query(ge=0, le=180)] = 10,
 ) -> dict[str, Any]:
+    """Cameras that cover the complaint's place; for each, its footage in the window (spans, gaps,
+    segments, events) only where the media-access rule lets this user see it (purpose ``timeline``), else
+    ``footage_hidden`` with the refusal's code."""
     complaint = _complaint(session, complaint_id)
+    policy = MediaPolicy.of(station.settings.config.console)
     now = utcnow()
     margin = timedelta(minutes=margin_min)
     start = complaint.incident_start - margin
@@ -624,6 +659,31 @@ def get_proposals(
     result = []
     for proposal in proposals:
         camera_id = proposal.camera.camera_id
+        entry = {
+            "camera_id": camera_id,
+            "name": proposal.camera.name,
+            "building": proposal.camera.building,
+            "entrance": proposal.camera.entrance,
+            "area": proposal.camera.area,
+            "enabled": proposal.camera.enabled,
+            "match": proposal.match,
+            "score": proposal.score,
+            "attached": [
+                {"id": a.evidence.id, "start": a.evidence.start_utc, "end": a.evidence.end_utc}
+                for a in attached
+                if a.evidence.camera_id == camera_id
+            ],
+        }
+        request = MediaRequest(
+            camera_id=camera_id, start_utc=start, end_utc=end, purpose=MediaPurpose.TIMELINE
+        )
+        decision, _ = media_decision(session, user, request, policy=policy, now=now)
+        if not decision.allowed:
+            result.append(
+                {**entry, "footage_hidden": decision.code, "recorded_s": 0.0}
+                | {"spans": [], "gaps": [], "segments": [], "events": []}
+            )
+            continue
         spans = recorded_spans(session, camera_id=camera_id, start_utc=start, end_utc=end)
         holes = camera_holes(session, camera_id=camera_id, spans=spans, start_utc=start, end_utc=end, now=now)
         segments = session.execute(
@@ -640,14 +700,8 @@ def get_proposals(
         events = events_overlapping(session, camera_id=camera_id, start_utc=start, end_utc=end, limit=200)
         result.append(
             {
-                "camera_id": camera_id,
-                "name": proposal.camera.name,
-                "building": proposal.camera.building,
-                "entrance": proposal.camera.entrance,
-                "area": proposal.camera.area,
-                "enabled": proposal.camera.enabled,
-                "match": proposal.match,
-                "score": proposal.score,
+                **entry,
+                "footage_hidden": None,
                 "recorded_s": sum((s.end_utc - s.start_utc).total_seconds() for s in spans),
                 "spans": [{"start": s.start_utc, "end": s.end_utc, "segments": s.segments} for s in spans],
                 "gaps": [
@@ -664,11 +718,6 @@ def get_proposals(
                         "review": ev.review,
                     }
                     for ev in events
-                ],
-                "attached": [
-                    {"id": a.evidence.id, "start": a.evidence.start_utc, "end": a.evidence.end_utc}
-                    for a in attached
-                    if a.evidence.camera_id == camera_id
                 ],
             }
         )
@@ -729,6 +778,17 @@ def post_evidence(
         end=body.end.isoformat(),
         lock_id=attached.lock.id if attached.lock else None,
     )
+    if attached.lock is not None:
+        _audit_lock(
+            session,
+            user,
+            "evidence.lock",
+            complaint,
+            attached.lock.id,
+            camera=camera.id,
+            start=attached.lock.start_utc.isoformat(),
+            end=attached.lock.end_utc.isoformat(),
+        )
     return detail_of(session, complaint, user)
 
 
@@ -758,6 +818,8 @@ def delete_evidence(
         camera=removed.camera_id,
         lock_id=removed.lock_id,
     )
+    if removed.lock_id is not None:
+        _audit_lock(session, user, "evidence.unlock", complaint, removed.lock_id, camera=removed.camera_id)
     return detail_of(session, complaint, user)
 
 

@@ -1,6 +1,8 @@
 """Live view: the camera wall page, WebRTC offers, session close, snapshots and camera status.
 
-Every route needs the ``live.view`` permission (refusals are audited by :func:`console.deps.require`);
+Every route needs the ``live.view`` permission (refusals are audited by :func:`console.deps.require`), and
+the offer and the snapshot pass the media-access decision (:func:`console.media_access.check_media_access`,
+purposes ``live`` and ``snapshot``) like every other media path, before anything about the camera is told;
 cookie-authenticated POST/DELETE requests need the ``X-CSRF-Token`` header, except the page-unload beacon
 (``navigator.sendBeacon`` cannot set headers), which carries the token in its form body instead. Every
 started live view is an audit event ``live.view`` (user, camera, stream).
@@ -15,6 +17,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from console.credential import is_valid_csrf
 from console.deps import (
@@ -23,6 +26,7 @@ from console.deps import (
     OptionalUser,
     PageUser,
     Principal,
+    SessionDep,
     StationDep,
     audit_as,
     require,
@@ -38,9 +42,11 @@ from console.live import (
     UnknownSessionError,
     ViewerLimitError,
 )
+from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.page import render_page
 from console.permission import Permission
 from console.station import Station
+from storage.model import utcnow
 from streams.health import HealthState, StreamHealth
 from streams.snapshot import SnapshotDecodeError, SnapshotUnavailableError
 
@@ -215,7 +221,8 @@ def list_live_cameras(station: StationDep, live: LiveDep, user: Viewer) -> list[
 
 
 @router.post("/api/live/offer", summary="Start watching a camera: WebRTC SDP offer in, answer out")
-async def post_offer(body: OfferCreate, station: StationDep, live: LiveDep, user: Viewer) -> AnswerPublic:
+async def post_offer(body: OfferCreate, station: StationDep, user: Viewer, live: LiveDep) -> AnswerPublic:
+    await to_thread.run_sync(_check_live_access, station, user, body.camera_id, MediaPurpose.LIVE)
     try:
         answer = await live.answer(
             camera_id=body.camera_id,
@@ -241,6 +248,24 @@ async def post_offer(body: OfferCreate, station: StationDep, live: LiveDep, user
         await live.close_session(answer.session_id, reason="audit_failed")  # no unaudited viewing
         raise
     return AnswerPublic.of(answer)
+
+
+def _check_live_access(station: Station, user: Principal, camera_id: str, purpose: MediaPurpose) -> None:
+    with station.database.session() as session:
+        _check_live_media(session, station, user, camera_id, purpose)
+
+
+def _check_live_media(
+    session: Session, station: Station, user: Principal, camera_id: str, purpose: MediaPurpose
+) -> None:
+    now = utcnow()
+    check_media_access(
+        session,
+        user,
+        MediaRequest(camera_id=camera_id, start_utc=now, end_utc=now, purpose=purpose),
+        policy=MediaPolicy.of(station.settings.config.console),
+        now=now,
+    )
 
 
 def _audit_view(station: Station, user: Principal, answer: LiveAnswer) -> None:
@@ -296,11 +321,14 @@ async def beacon_close_session(
 )
 def get_snapshot(
     camera_id: str,
-    live: LiveDep,
+    session: SessionDep,
+    station: StationDep,
     user: Viewer,
+    live: LiveDep,
     stream: StreamName = "sub",
     width: Annotated[int | None, Query(ge=32, le=3840)] = None,
 ) -> Response:
+    _check_live_media(session, station, user, camera_id, MediaPurpose.SNAPSHOT)
     try:
         snapshot = live.snapshot(camera_id, stream, max_width=width)
     except UnknownCameraError as exc:

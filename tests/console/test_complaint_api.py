@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from storage.lock import active_locks
 from storage.model import AuditEntry, EvidenceLock, Segment, utcnow
 from storage.retention import SegmentInfo, plan_deletions
-from tests.support.station_media import MediaStation
+from tests.support.station_media import CLOSED_CASE_DAYS, MediaStation
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -103,7 +104,7 @@ def test_register_propose_attach_workflow_and_lock_expiry(media_station: MediaSt
     assert closed["complaint"]["status"] == "resolved" and closed["complaint"]["outcome"] == "warning_given"
     closed_at = datetime.fromisoformat(closed["complaint"]["closed_at"])
     expiry = datetime.fromisoformat(closed["evidence"][0]["lock_expires_at"])
-    assert expiry == closed_at + timedelta(days=365)
+    assert expiry == closed_at + timedelta(days=CLOSED_CASE_DAYS)
     assert (
         officer.post(
             f"/api/complaints/{cid}/evidence",
@@ -128,6 +129,20 @@ def test_register_propose_attach_workflow_and_lock_expiry(media_station: MediaSt
         ).all()
     assert audited.count("complaint.status") == 3 and "complaint.create" in audited
     assert "complaint.evidence_attach" in audited
+    assert lock_audit(media_station) == [
+        ("evidence.lock", None),
+        ("evidence.lock_expiry", (closed_at + timedelta(days=CLOSED_CASE_DAYS)).isoformat()),
+        ("evidence.lock_expiry", None),
+    ]
+
+
+def lock_audit(media: MediaStation) -> list[tuple[str, str | None]]:
+    """(action, expires_at) of every evidence-lock audit row, oldest first."""
+    with media.station.database.session() as session:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.resource_type == "evidence_lock").order_by(AuditEntry.id)
+        ).all()
+    return [(row.action, json.loads(row.detail or "{}").get("expires_at")) for row in rows]
 
 
 def test_retention_never_deletes_attached_footage(media_station: MediaStation) -> None:
@@ -177,6 +192,37 @@ def test_personal_data_is_hidden_from_the_auditor(media_station: MediaStation) -
     assert auditor.post(f"/api/complaints/{cid}/notes", json={"note": "x"}).status_code == 403
     assert investigator.post(f"/api/complaints/{cid}/notes", json={"note": "x"}).status_code == 403
     assert media_station.login("admin").get("/api/complaints").status_code == 403
+
+
+def test_proposals_show_footage_only_to_roles_that_may_see_it(media_station: MediaStation) -> None:
+    """The proposals of a complaint go through the media-access rule (purpose timeline) per camera: the
+    auditor reads the complaint but sees no footage of it; an officer sees recent footage but not footage
+    older than officer_recording_days unless it is attached."""
+    now = utcnow()
+    media_station.record("b5-e1", now - timedelta(minutes=30), count=2)
+    officer = media_station.login("officer")
+    recent = register(officer)["complaint"]["id"]
+
+    def camera(client: TestClient, cid: int) -> dict[str, Any]:
+        cameras = client.get(f"/api/complaints/{cid}/proposals").json()["cameras"]
+        found: dict[str, Any] = next(c for c in cameras if c["camera_id"] == "b5-e1")
+        return found
+
+    seen = camera(officer, recent)
+    assert seen["footage_hidden"] is None and seen["segments"] and seen["spans"]
+    hidden = camera(media_station.login("auditor"), recent)
+    assert hidden["footage_hidden"] == "media_forbidden", hidden
+    assert hidden["segments"] == hidden["spans"] == hidden["gaps"] == hidden["events"] == []
+    old_start = now - timedelta(days=10)
+    media_station.record("b5-e1", old_start, count=1)
+    old = register(
+        media_station.login("supervisor"),
+        received_at=iso(old_start + timedelta(hours=1)),
+        incident_start=iso(old_start),
+        incident_end=iso(old_start + timedelta(seconds=1)),
+    )["complaint"]["id"]
+    assert camera(officer, old)["footage_hidden"] == "outside_officer_window"
+    assert camera(media_station.login("investigator"), old)["segments"]
 
 
 @pytest.mark.parametrize(
@@ -242,6 +288,11 @@ def test_attach_refuses_unknown_camera_future_and_far_ranges(media_station: Medi
     assert removed.status_code == 200 and removed.json()["evidence"] == []
     with media_station.station.database.session() as session:
         assert active_locks(session, now=utcnow()) == []
+        detached = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action == "complaint.evidence_detach")
+        ).all()
+    assert detached == ["complaint.evidence_detach"]
+    assert lock_audit(media_station) == [("evidence.lock", None), ("evidence.unlock", None)]
 
 
 def test_list_filters_and_overdue(media_station: MediaStation) -> None:

@@ -173,7 +173,7 @@ def test_bad_offers_are_refused_clearly(live_client: TestClient) -> None:
         json={"camera_id": "nope", "sdp": "v=0\r\nm=video 9", "type": "offer"},
         headers=headers,
     )
-    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_camera"
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_camera"
     garbage = live_client.post("/api/live/offer", json={"camera_id": "cam1", "sdp": "hello"}, headers=headers)
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == "bad_offer"
 

@@ -169,8 +169,25 @@ def _thumbnail(media: MediaStation, client: TestClient, case: Case) -> int:
     return int(client.get(f"/api/recordings/segments/{segment_id}/thumbnail?view={view_id}").status_code)
 
 
+def _snapshot(media: MediaStation, client: TestClient, case: Case) -> int:
+    return int(client.get(f"/api/live/cameras/{case.camera}/snapshot.jpg").status_code)
+
+
+def _live_offer(media: MediaStation, client: TestClient, case: Case) -> int:
+    body = {"camera_id": case.camera, "sdp": "v=0\r\nnot a real offer", "type": "offer"}
+    return int(client.post("/api/live/offer", json=body).status_code)
+
+
 def _export(media: MediaStation, client: TestClient, case: Case) -> int:
     response = client.post(f"/api/complaints/{case.complaint_id}/export", json={"reason": REASON})
+    if response.status_code != 201:
+        return int(response.status_code)
+    return int(client.get(response.json()["download_url"]).status_code)
+
+
+def _range_export(media: MediaStation, client: TestClient, case: Case) -> int:
+    body = {"cameras": [case.camera], "start": _iso(case.start), "end": _iso(case.end), "reason": REASON}
+    response = client.post("/api/exports", json=body)
     if response.status_code != 201:
         return int(response.status_code)
     return int(client.get(response.json()["download_url"]).status_code)
@@ -183,9 +200,16 @@ MEDIA_PATHS: list[MediaPath] = [
     MediaPath("thumbnail", _thumbnail),
     # attaching "old" footage would make it "attached": the export path runs on complaints' ranges only
     MediaPath("evidence package", _export, cases=frozenset({"recent", "attached"})),
+    MediaPath("range export", _range_export),
+    # live paths: the media station's cameras are disabled (no ingest), so an allowed request gets as far as
+    # "not streaming" (404), "no picture yet" (503) or "bad offer" (400); refused roles get 403 first
+    MediaPath("live snapshot", _snapshot, live=True),
+    MediaPath("live offer", _live_offer, live=True),
 ]
+LIVE_ROLES = {"officer", "supervisor"}
 # what exporting needs beyond seeing the footage
 EXPORT_ROLES = {"investigator", "supervisor"}
+EXPORT_PATHS = {"evidence package", "range export"}
 # role -> case -> allowed
 EXPECTED: dict[str, dict[str, bool]] = {
     "officer": {"recent": True, "old": False, "attached": True},
@@ -242,10 +266,14 @@ def test_every_media_path_for_every_role(media_station: MediaStation) -> None:
                 if case.name not in path.cases or (path.live and case.name != "recent"):
                     continue
                 status = path.call(media_station, client, case)
-                allowed = EXPECTED[role][case.name] and (
-                    path.name != "evidence package" or role in EXPORT_ROLES
-                )
-                ok = status in (200, 201, 206) if allowed else status == 403
+                if path.live:
+                    allowed = role in LIVE_ROLES
+                    ok = status in (400, 404, 503) if allowed else status == 403
+                else:
+                    allowed = EXPECTED[role][case.name] and (
+                        path.name not in EXPORT_PATHS or role in EXPORT_ROLES
+                    )
+                    ok = status in (200, 201, 206) if allowed else status == 403
                 if not ok:
                     wrong.append(f"{path.name} / {role} / {case.name}: {status} (allowed={allowed})")
     assert not wrong, "\n".join(wrong)

@@ -80,10 +80,13 @@ ROLES = {
 }
 
 
+CLOSED_CASE_DAYS = 400  # not the default (365): tests see that the console reads the setting
+
+
 def media_settings(data_dir: Path, **console: object) -> Settings:
     config = StationConfig(
         station=StationInfo(name="ЖК Media", timezone="Asia/Almaty"),
-        storage=StorageConfig(data_dir=data_dir, closed_case_retention_days=365),
+        storage=StorageConfig(data_dir=data_dir, closed_case_retention_days=CLOSED_CASE_DAYS),
         cameras=CAMERAS,
         console=ConsoleConfig.model_validate(
             {"officer_recording_days": 7, "reason_required_after_days": 1, **console}

@@ -136,8 +136,12 @@ async function loadProposals() {
       el("header", {}, el("strong", {}, camera.name), " ", el("span", { class: "muted" }, `${camera.camera_id} · ${L.match[camera.match] || camera.match}`),
         " ", el("span", { class: "muted" }, `${camera.segments.length} ${L.text.segments}, ${camera.events.length} ${L.text.events}`)),
       bar);
-    renderTimeline(bar, { ...data.window, spans: camera.spans, gaps: camera.gaps, events: camera.events },
-      { gapLabel: L.text.gap, recordedLabel: L.text.recorded, format: fmt });
+    if (camera.footage_hidden) {
+      bar.replaceWith(el("p", { class: "muted", "data-testid": `hidden-${camera.camera_id}` }, L.text.footage_hidden));
+    } else {
+      renderTimeline(bar, { ...data.window, spans: camera.spans, gaps: camera.gaps, events: camera.events },
+        { gapLabel: L.text.gap, recordedLabel: L.text.recorded, format: fmt });
+    }
     const tools = el("div", { class: "proposal-tools" });
     const previewButton = el("button", { class: "btn", type: "button", disabled: !camera.segments.length }, L.text.preview);
     previewButton.addEventListener("click", () => preview(camera, data.window));
