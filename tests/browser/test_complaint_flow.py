@@ -159,7 +159,31 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
                 "[...document.querySelectorAll('.player video')].map(v => v.currentTime)"
             )
             assert abs(times[0] - times[1]) < 0.6, times
+            # scrubbing by eye: hovering the bar shows the keyframe thumbnail of the segment there
+            span = investigator.locator("[data-testid=timeline-b5-e1] .tl-span").first
+            box = span.bounding_box()
+            assert box is not None
+            investigator.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
+            investigator.wait_for_function(
+                "(() => { const img = document.querySelector('[data-testid=timeline-b5-e1] .tl-hover img');"
+                " return img && !img.hidden && img.complete && img.naturalWidth > 0; })()",
+                timeout=15000,
+            )
             save_screenshot(investigator, "timeline.png")
+
+            # days at a glance: a 3-day overview draws the bars only; a click opens the hour there, played
+            investigator.select_option("select[name=length]", "259200")
+            investigator.click("[data-testid=show]")
+            investigator.wait_for_selector("#overview-hint:not([hidden])")
+            investigator.wait_for_selector("[data-testid=timeline-b5-e1] .tl-span", state="attached")
+            assert investigator.locator(".player video:not([hidden])").count() == 0
+            investigator.locator("[data-testid=timeline-b5-e1]").click(position={"x": 2, "y": 10})
+            investigator.wait_for_function(
+                "document.querySelector('select[name=length]').value === '3600' &&"
+                " [...document.querySelectorAll('.player video')].length === 2 &&"
+                " [...document.querySelectorAll('.player video')].every(v => !v.hidden && v.readyState >= 2)",
+                timeout=30000,
+            )
 
             # The supervisor exports the case as a signed package and checks it on the verify page.
             chief = browser.new_page(

@@ -13,6 +13,7 @@ const fmt = (value) => formatStation(value, zone, lang, true);
 let group = null;
 let bars = [];
 let origin = 0;
+let generation = 0; // a newer show() supersedes one still loading (double click, overview click)
 
 function showError(error) {
   document.getElementById("recordings-error").textContent = error ? error.message : "";
@@ -20,11 +21,16 @@ function showError(error) {
 
 async function show(event) {
   if (event) event.preventDefault();
+  const mine = ++generation;
+  const stale = () => mine !== generation;
   showError(null);
   const form = document.getElementById("jump");
   const cameras = [...form.querySelectorAll('input[name="camera"]:checked')].map((i) => i.value).slice(0, 4);
   const start = stationToUtc(form.start.value, zone);
   const end = new Date(start.getTime() + Number(form.length.value) * 1000);
+  // longer than a playback view may span: timelines only; a click opens the hour around that moment
+  const overview = Boolean(form.length.selectedOptions[0] && form.length.selectedOptions[0].dataset.overview);
+  document.getElementById("overview-hint").hidden = !overview;
   origin = start.getTime();
   if (group) group.stop();
   const container = document.getElementById("players");
@@ -41,22 +47,34 @@ async function show(event) {
     const video = document.createElement("video");
     video.muted = true;
     video.playsInline = true;
+    video.hidden = overview;
     const bar = document.createElement("div");
+    bar.dataset.testid = `timeline-${camera}`;
     tile.append(title, video, bar);
     container.append(tile);
     const range = { camera, start: start.toISOString(), end: end.toISOString() };
+    const options = { gapLabel: L.text.gap, recordedLabel: L.text.recorded, format: fmt };
     try {
       const timeline = await api(`/api/recordings/timeline?${new URLSearchParams(range)}`);
-      bars.push(renderTimeline(bar, timeline, {
-        onSeek: (s) => group && group.seek(s), gapLabel: L.text.gap, recordedLabel: L.text.recorded, format: fmt,
-      }));
+      if (stale()) return;
+      if (overview) {
+        renderTimeline(bar, timeline, { ...options, onSeek: (s) => openHour(new Date(start.getTime() + s * 1000)) });
+        continue;
+      }
       const body = { ...range };
       if (form.reason.value.trim()) body.reason = form.reason.value.trim();
       if (form.complaint.value.trim()) body.complaint = form.complaint.value.trim();
       const view = await api("/api/recordings/views", { method: "POST", body });
+      if (stale()) return;
+      bars.push(renderTimeline(bar, timeline, {
+        ...options, onSeek: (s) => group && group.seek(s), preview: (s) => thumbnailAt(view, start.getTime() + s * 1000),
+      }));
       const player = new SegmentPlayer(video, view);
-      if (await player.open()) players.push(player); else title.textContent = `${camera}: ${L.text.no_footage}`;
+      const opened = await player.open();
+      if (stale()) return;
+      if (opened) players.push(player); else title.textContent = `${camera}: ${L.text.no_footage}`;
     } catch (e) {
+      if (stale()) return;
       showError(e);
       title.textContent = `${camera}: ${e.message}`;
     }
@@ -75,6 +93,20 @@ async function show(event) {
   url.searchParams.set("start", form.start.value);
   url.searchParams.set("cameras", cameras.join(","));
   window.history.replaceState(null, "", url);
+}
+
+// the keyframe thumbnail of the view's segment that holds this instant (ms since the epoch), if any
+function thumbnailAt(view, at) {
+  const segment = view.segments.find((s) => new Date(s.start).getTime() <= at && at < new Date(s.end).getTime());
+  return segment ? segment.thumbnail_url : null;
+}
+
+// from an overview: the hour around the clicked moment (a pixel of a days-long bar is minutes), played
+function openHour(moment) {
+  const form = document.getElementById("jump");
+  form.start.value = utcToStationInput(new Date(moment.getTime() - 30 * 60000), zone);
+  form.length.value = "3600";
+  show();
 }
 
 function start() {

@@ -1,7 +1,9 @@
 // A horizontal bar of one camera's range: recorded spans, gaps (with reasons in the tooltip), event ticks and
-// a cursor. Clicking calls onSeek(seconds from the range start).
+// a cursor. Clicking calls onSeek(seconds from the range start). Hovering shows the time under the pointer
+// and, when preview(seconds) returns a URL (a keyframe thumbnail of the segment there), that picture: the
+// officer scrubs by eye before playing anything.
 
-export function renderTimeline(container, data, { onSeek, gapLabel = "", recordedLabel = "", format = (d) => d } = {}) {
+export function renderTimeline(container, data, { onSeek, gapLabel = "", recordedLabel = "", format = (d) => d, preview = null } = {}) {
   const start = new Date(data.start).getTime();
   const end = new Date(data.end).getTime();
   const total = Math.max(end - start, 1);
@@ -32,11 +34,32 @@ export function renderTimeline(container, data, { onSeek, gapLabel = "", recorde
   const cursor = document.createElement("div");
   cursor.className = "tl-cursor";
   container.append(cursor);
-  container.onclick = (e) => {
+  const hover = document.createElement("div");
+  hover.className = "tl-hover";
+  hover.hidden = true;
+  const picture = document.createElement("img");
+  picture.alt = "";
+  picture.hidden = true;
+  const when = document.createElement("span");
+  hover.append(picture, when);
+  container.append(hover);
+  const secondsAt = (e) => {
     const box = container.getBoundingClientRect();
-    const seconds = ((e.clientX - box.left) / box.width) * total / 1000;
-    if (onSeek) onSeek(seconds);
+    return (Math.min(Math.max((e.clientX - box.left) / box.width, 0), 1) * total) / 1000;
   };
+  container.onclick = (e) => {
+    if (onSeek) onSeek(secondsAt(e));
+  };
+  container.onmousemove = (e) => {
+    const seconds = secondsAt(e);
+    hover.hidden = false;
+    hover.style.left = `${(seconds * 1000 / total) * 100}%`;
+    when.textContent = format(new Date(start + seconds * 1000));
+    const url = preview ? preview(seconds) : null;
+    if (url && picture.getAttribute("src") !== url) picture.src = url;
+    picture.hidden = !url;
+  };
+  container.onmouseleave = () => { hover.hidden = true; };
   return {
     setPosition(seconds) { cursor.style.left = `${Math.min(100, (seconds * 1000 / total) * 100)}%`; },
   };
