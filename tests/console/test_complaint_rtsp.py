@@ -1,0 +1,170 @@
+"""The whole complaint flow through the API on footage the station itself recorded from the real RTSP test
+server: the running station (ingest -> recorder -> index) records two cameras; an officer registers a
+complaint for the entrance, gets the entrance camera proposed with its real segments, attaches the incident
+window (a lock); a supervisor exports the package; it verifies, its clip plays with PyAV and covers the
+window; one flipped clip byte makes it invalid."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from config.schema import CameraConfig, Location, RecordingConfig, StationConfig, StationInfo, StorageConfig
+from config.settings import Settings
+from console.app import create_app
+from storage.evidence import verify_package
+from storage.lock import active_locks
+from storage.model import Segment, utcnow
+from storage.segment import FINISHED_STATUSES
+from storage.user import create_user
+from tests.support.console import running_station
+from tests.support.evidence import flip_byte
+from tests.support.media import clip_cache, small_clip  # noqa: F401
+from tests.support.mp4 import probe_file
+from tests.support.rtsp_server import RtspServer, rtsp_server, rtsp_server_factory  # noqa: F401
+from tests.support.station_media import ROLES, MediaStation, password_hash
+
+pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(150)]
+SEGMENT_S = 2
+
+
+@pytest.fixture
+def recording_station(tmp_path: Path, rtsp_server: RtspServer) -> Iterator[MediaStation]:  # noqa: F811
+    config = StationConfig(
+        station=StationInfo(name="ЖК RTSP", timezone="Asia/Almaty"),
+        storage=StorageConfig(data_dir=tmp_path / "data"),
+        recording=RecordingConfig(segment_seconds=SEGMENT_S),
+        cameras=[
+            CameraConfig(
+                id="b5-e1",
+                name="Дом 5, подъезд 1",
+                url=rtsp_server.url("cam1"),
+                location=Location(building="5", entrance="1"),
+            ),
+            CameraConfig(
+                id="b5-yard",
+                name="Дом 5, двор",
+                url=rtsp_server.url("cam2"),
+                location=Location(building="5", area="двор"),
+            ),
+        ],
+    )
+    app = create_app(Settings(config=config, config_path=None))
+    with TestClient(app, base_url="http://testserver") as client:
+        media = MediaStation(app=app, client=client)
+        with running_station(client).database.session() as session:
+            for username, role in ROLES.items():
+                user = create_user(session, username=username, role=role, password_hash=password_hash())
+                media.user_ids[username] = user.id
+        yield media
+
+
+def closed_footage(media: MediaStation, camera_id: str) -> tuple[int, datetime | None, datetime | None]:
+    """(closed segments, start of the first, end of the newest) of a camera, from the index."""
+    with media.station.database.session() as session:
+        count, first, newest = session.execute(
+            select(func.count(), func.min(Segment.start_utc), func.max(Segment.end_utc)).where(
+                Segment.camera_id == camera_id,
+                Segment.status.in_(FINISHED_STATUSES),
+                Segment.sha256.is_not(None),
+            )
+        ).one()
+    return int(count), first, newest
+
+
+def wait_for_segments(media: MediaStation, camera_id: str, count: int, timeout_s: float) -> tuple[Any, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        closed, first, newest = closed_footage(media, camera_id)
+        if closed >= count:
+            return first, newest
+        time.sleep(0.3)
+    raise AssertionError(f"{camera_id}: fewer than {count} closed segments after {timeout_s} s")
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def test_complaint_flow_on_footage_recorded_from_rtsp(recording_station: MediaStation) -> None:
+    media = recording_station
+    first, newest = wait_for_segments(media, "b5-e1", 4, timeout_s=40)
+    wait_for_segments(media, "b5-yard", 2, timeout_s=20)
+    # the incident: 3 s inside what is already closed, indexed and hashed
+    incident_start = (first + timedelta(seconds=SEGMENT_S + 0.5)).replace(microsecond=0)
+    incident_end = incident_start + timedelta(seconds=3)
+    assert incident_end < newest
+
+    officer = media.login("officer")
+    created = officer.post(
+        "/api/complaints",
+        json={
+            "received_at": iso(utcnow()),
+            "channel": "chat",
+            "reporter_name": "Председатель ОСИ",
+            "category": "smoking",
+            "description": "Курят в подъезде",
+            "building": "5",
+            "entrance": "1",
+            "incident_start": iso(incident_start),
+            "incident_end": iso(incident_end),
+        },
+    )
+    assert created.status_code == 201, created.text
+    complaint = created.json()["complaint"]
+
+    proposals = officer.get(f"/api/complaints/{complaint['id']}/proposals?margin_min=0").json()["cameras"]
+    entrance = proposals[0]
+    assert entrance["camera_id"] == "b5-e1"  # the entrance camera first
+    assert entrance["match"] == "entrance" and entrance["footage_hidden"] is None
+    assert entrance["segments"], entrance
+    assert entrance["recorded_s"] >= (incident_end - incident_start).total_seconds() - 0.5
+
+    attached = officer.post(
+        f"/api/complaints/{complaint['id']}/evidence",
+        json={"camera_id": "b5-e1", "start": iso(incident_start), "end": iso(incident_end)},
+    )
+    assert attached.status_code == 201, attached.text
+    with media.station.database.session() as session:
+        locks = active_locks(session, now=utcnow())
+    assert [(lock.camera_id, lock.start_utc, lock.end_utc) for lock in locks] == [
+        ("b5-e1", incident_start, incident_end)
+    ]
+
+    supervisor = media.login("supervisor")
+    made = supervisor.post(f"/api/complaints/{complaint['id']}/export", json={"reason": "по обращению"})
+    assert made.status_code == 201, made.text
+    with tempfile.TemporaryDirectory() as folder:
+        package = Path(folder) / "package.zip"
+        package.write_bytes(supervisor.get(made.json()["download_url"]).content)
+        report = verify_package(package)
+        assert report.valid, report.render()
+        manifest = report.manifest
+        assert manifest is not None and manifest["complaint"]["number"] == complaint["number"]
+        (clip,) = manifest["clips"]
+        assert clip["camera"]["id"] == "b5-e1"
+        actual_start = datetime.fromisoformat(clip["actual"]["start_utc"].replace("Z", "+00:00"))
+        actual_end = datetime.fromisoformat(clip["actual"]["end_utc"].replace("Z", "+00:00"))
+        gop = timedelta(seconds=1.05)  # the test clip has a keyframe every 25 frames at 25 fps
+        assert incident_start - gop <= actual_start <= incident_start
+        assert incident_end <= actual_end <= incident_end + gop + timedelta(seconds=0.1)
+        assert all(source["sha256"] for source in clip["sources"])
+        with zipfile.ZipFile(package) as archive:
+            extracted = Path(folder) / "clip.mp4"
+            extracted.write_bytes(archive.read(clip["file"]))
+        probed = probe_file(extracted)
+        assert probed.first_is_keyframe and probed.monotonic
+        assert probed.decoded_frames >= 3 * 25 - 1
+        assert probed.duration_s >= (incident_end - incident_start).total_seconds()
+        flip_byte(package, clip["file"])
+        broken = verify_package(package)
+        assert not broken.valid and clip["file"] in broken.render()
