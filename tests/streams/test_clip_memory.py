@@ -58,3 +58,30 @@ def test_twenty_minutes_of_1080p_in_bounded_memory(tmp_path: Path) -> None:
     assert long["packets"] == 120 * 250
     assert long["bytes"] > 200 * MIB * MIB  # the clip is hundreds of MiB ...
     assert growth_mib < 32  # ... but memory is not
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_48_hour_evidence_package_in_bounded_memory(tmp_path: Path) -> None:
+    """48 hours of a (small, 1 fps) camera, 288 ten-minute segments and 172,800 packets, cut straight into
+    a signed evidence package: the process grows no more than for one minute of it, and the package
+    verifies."""
+    from storage.evidence import verify_package
+
+    master = tmp_path / "master.mp4"
+    encode_segment(master, first_frame=0, frames=600, width=320, height=180, fps=1, gop=2, noisy=True)
+    segments = replicate_segments(master, tmp_path / "rec", "cam-48h", MARKED_START_UTC, count=288)
+    end = segments[-1].end_utc
+    assert end - MARKED_START_UTC == timedelta(hours=48)
+    short_job = clip_job(
+        tmp_path / "short.zip", "cam-48h", MARKED_START_UTC, MARKED_START_UTC + timedelta(minutes=1), segments
+    )
+    short = _run({**short_job, "package": True}, tmp_path, "short")
+    long_job = clip_job(tmp_path / "long.zip", "cam-48h", MARKED_START_UTC, end, segments)
+    long = _run({**long_job, "package": True}, tmp_path, "long")
+    growth_mib = (long["max_rss_kib"] - short["max_rss_kib"]) / MIB
+    print(f"short: {short}\nlong: {long}\npeak RSS growth: {growth_mib:.1f} MiB")
+    assert long["packets"] == 288 * 600
+    assert growth_mib < 32
+    report = verify_package(tmp_path / "long.zip")
+    assert report.valid, report.render()

@@ -38,21 +38,57 @@ def run_clip_job(job: dict[str, object]) -> dict[str, float]:
         for i, row in enumerate(rows)
     ]
     label = ClipLabel("Bench station", "Asia/Almaty", camera_id, "Bench camera")
+    start = datetime.fromisoformat(str(job["start_utc"]))
+    end = datetime.fromisoformat(str(job["end_utc"]))
+    dest = Path(str(job["dest"]))
     wall, cpu = time.perf_counter(), time.process_time()
-    result = cut_clip(
-        Path(str(job["dest"])),
-        label,
-        datetime.fromisoformat(str(job["start_utc"])),
-        datetime.fromisoformat(str(job["end_utc"])),
-        refs,
-    )
+    if job.get("package"):
+        size, packets = _package(dest, label, start, end, refs)
+    else:
+        result = cut_clip(dest, label, start, end, refs)
+        size = sum(f.path.stat().st_size for f in result.files)
+        packets = sum(f.packets for f in result.files)
     return {
         "wall_s": time.perf_counter() - wall,
         "cpu_s": time.process_time() - cpu,
         "max_rss_kib": float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
-        "bytes": float(sum(f.path.stat().st_size for f in result.files)),
-        "packets": float(sum(f.packets for f in result.files)),
+        "bytes": float(size),
+        "packets": float(packets),
     }
+
+
+def _package(
+    dest: Path, label: ClipLabel, start: datetime, end: datetime, refs: list[SegmentRef]
+) -> tuple[int, int]:
+    """The evidence-package path: the cut written straight into a signed ZIP (as the station exports)."""
+    from storage.evidence import PackageClip, PackageInfo, PackageWriter
+    from storage.signing import ensure_station_key
+
+    key = ensure_station_key(dest.parent / "key")
+    writer = PackageWriter(dest, when=start)
+    result = cut_clip(Path(f"{label.camera_id}.mp4"), label, start, end, refs, output=writer)
+    clips = [
+        PackageClip(
+            path=f.path,
+            camera_id=label.camera_id,
+            camera_name=label.camera_name,
+            requested_start_utc=start,
+            requested_end_utc=end,
+            actual_start_utc=f.start_utc,
+            actual_end_utc=f.end_utc,
+        )
+        for f in result.files
+    ]
+    info = PackageInfo(
+        station_name=label.station_name,
+        timezone=label.timezone,
+        user_id=1,
+        username="memory-test",
+        reason="bounded memory",
+        exported_at_utc=start,
+    )
+    package = writer.finish(key=key, info=info, clips=clips)
+    return package.size, sum(f.packets for f in result.files)
 
 
 if __name__ == "__main__":
