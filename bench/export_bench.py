@@ -17,7 +17,8 @@ range three tools run over the same segments, alternating who goes first, the in
     interpreter start-up and imports, which an export inside the station never pays.
 ``station``
     The console's whole export path (:func:`streams.export_job.export_evidence`: index lookup, cut with
-    SHA-256 check, manifest, Ed25519 signature, ZIP, package hash, ``exports`` row and audit entry) in ONE
+    SHA-256 check, manifest, Ed25519 signature, ZIP, ``exports`` row and audit entry; the package file's own
+    SHA-256 runs after the answer, as in the console, and is timed in a column of its own) in ONE
     long-lived worker process (this file with ``--station-worker``) started once per bench run, which has
     imported everything and done one warm-up export before the first timed job, as a running station has.
     It is fed one job per line on stdin and answers wall/CPU time per job, the cut's share, and its peak RSS:
@@ -71,7 +72,7 @@ TOOLS = ("ffmpeg", "subprocess", "station")
 TOOL_NAMES = {
     "ffmpeg": "ffmpeg concat -c copy",
     "subprocess": "cut_clip in a fresh subprocess (+SHA-256 check)",
-    "station": "in the station: whole package (cut + SHA-256 check + manifest + signature + ZIP)",
+    "station": "in the station: package until the answer (cut + SHA-256 check + manifest + signature + ZIP)",
 }
 WORKER_FLAG = "--station-worker"
 STATION = StationInfo(name="Bench station", timezone="Asia/Almaty")
@@ -86,6 +87,7 @@ class Run:
     out_bytes: int
     inner_wall_s: float | None = None  # the cut itself, without interpreter start-up and imports
     hash_wall_s: float | None = None  # in the station: hashing each clip once cut (CRC, SHA-256, package)
+    fingerprint_s: float | None = None  # in the station: the package file's SHA-256, after the answer
     base_rss_mib: float | None = None  # station worker: RSS it held when the job started
 
 
@@ -283,10 +285,16 @@ class _StationExporter:
                 ),
                 recordings_dir=self.data / "recordings",
                 exports_dir=exports,
+                hash_package=False,  # as the console: the package file's SHA-256 follows the answer
             )
+        wall_s, cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+        began = time.perf_counter()
+        export_job.fingerprint_package(self.database, export_id=outcome.export_id, path=outcome.package.path)
+        fingerprint_s = time.perf_counter() - began
         return {
-            "wall_s": time.perf_counter() - wall,
-            "cpu_s": time.process_time() - cpu,
+            "wall_s": wall_s,
+            "cpu_s": cpu_s,
+            "fingerprint_s": fingerprint_s,
             "cut_s": timer.seconds - timer.hash_seconds,
             "hash_s": timer.hash_seconds,
             "peak_rss_kib": _memory_kib("VmHWM"),
@@ -364,6 +372,7 @@ class StationWorker:
             out_bytes=int(answer["bytes"]),
             inner_wall_s=float(answer["cut_s"]),
             hash_wall_s=float(answer["hash_s"]),
+            fingerprint_s=float(answer["fingerprint_s"]),
             base_rss_mib=float(answer["base_rss_kib"]) / 1024,
         )
 
@@ -468,7 +477,8 @@ def _bench(
     print(f"run started {began:%Y-%m-%d %H:%M} UTC, load average at start {load:.2f} (1 min)", flush=True)
     print(
         "| range | segments | GB | tool | wall s | CPU s | peak RSS MiB | RSS before MiB | output GB "
-        "| wall vs ffmpeg | cut alone s | clip hashes s |\n|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| wall vs ffmpeg | cut alone s | clip hashes s | package SHA-256 after the answer s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         flush=True,
     )
     for span in spans:
@@ -493,7 +503,8 @@ def _bench(
                 f"| {_label(span)} | {len(used)} | {gigabytes:.2f} | {TOOL_NAMES[tool]} | {run.wall_s:.1f} | "
                 f"{run.cpu_s:.1f} | {run.max_rss_mib:.0f} | "
                 f"{_cell(run.base_rss_mib, 0)} | {run.out_bytes / 1e9:.2f} | "
-                f"{run.wall_s / ffmpeg.wall_s:.2f}x | {_cell(run.inner_wall_s)} | {_cell(run.hash_wall_s)} |",
+                f"{run.wall_s / ffmpeg.wall_s:.2f}x | {_cell(run.inner_wall_s)} | {_cell(run.hash_wall_s)} "
+                f"| {_cell(run.fingerprint_s)} |",
                 flush=True,
             )
     ended = datetime.now(UTC)

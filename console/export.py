@@ -2,22 +2,27 @@
 
 Two ways in, one plan shape (:class:`ExportPlan`):
 
-- a complaint's package (:func:`plan_complaint_export`) covers every camera attached to the complaint over
-  the union of the attached ranges (the export job cuts one range for all its cameras);
+- a complaint's package (:func:`plan_complaint_export`) holds one clip per camera and stretch of attached
+  footage (:func:`plan_evidence_clips`: overlapping attachments of a camera merge, separate ones stay
+  separate, so two attachments hours apart are two short clips, not hours of video);
 - an investigator's package of chosen cameras and one range (:func:`plan_range_export`), optionally filed
   under a complaint number.
 
-Before anything is cut, every camera passes :func:`console.media_access.check_media_access` with purpose
-``export`` (``exports.create``, reason required: the complaint number, the user's own reason, or both). The
-job itself writes the ``exports`` row and the ``evidence.export`` audit entry.
+Before anything is cut, every camera and range passes :func:`console.media_access.check_media_access` with
+purpose ``export`` (``exports.create``, reason required: the complaint number, the user's own reason, or
+both). The job itself writes the ``exports`` row and the ``evidence.export`` audit entry.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from console.deps import Principal
@@ -26,8 +31,9 @@ from console.station import Station
 from storage.complaint import find_complaint_by_number, list_evidence
 from storage.model import Complaint
 from storage.signing import ensure_station_key
-from streams.export_job import ExportOutcome, ExportRequest, export_evidence
+from streams.export_job import ExportOutcome, ExportRequest, export_evidence, fingerprint_package
 
+logger = logging.getLogger(__name__)
 MAX_EXPORT_CAMERAS = 16
 
 
@@ -42,6 +48,23 @@ class ExportPlan:
     end_utc: datetime
     reason: str
     complaint_id: int | None = None
+    clip_ranges: tuple[tuple[str, datetime, datetime], ...] = ()  # empty: every camera over start..end
+
+
+def plan_evidence_clips(
+    ranges: Sequence[tuple[str, datetime, datetime]],
+) -> tuple[tuple[str, datetime, datetime], ...]:
+    """One clip per camera and stretch of attached footage: overlapping or touching ranges of a camera are
+    merged, separate ones stay separate (two attachments hours apart are two clips, not hours of video);
+    pure."""
+    merged: list[list[Any]] = []
+    for camera_id, start, end in sorted(ranges):
+        last = merged[-1] if merged else None
+        if last is not None and last[0] == camera_id and start <= last[2]:
+            last[2] = max(last[2], end)
+        else:
+            merged.append([camera_id, start, end])
+    return tuple((str(c), s, e) for c, s, e in merged)
 
 
 def exports_dir(station: Station) -> Path:
@@ -61,9 +84,15 @@ def plan_complaint_export(
     full_reason = f"complaint {complaint.number}" + (
         f": {reason.strip()}" if reason and reason.strip() else ""
     )
-    _check_cameras(session, station, principal, cameras, start, end, full_reason, complaint.number)
+    clip_ranges = plan_evidence_clips([(e.camera_id, e.start_utc, e.end_utc) for e in attached])
+    _check_ranges(session, station, principal, clip_ranges, full_reason, complaint.number)
     return ExportPlan(
-        camera_ids=cameras, start_utc=start, end_utc=end, reason=full_reason, complaint_id=complaint.id
+        camera_ids=cameras,
+        start_utc=start,
+        end_utc=end,
+        reason=full_reason,
+        complaint_id=complaint.id,
+        clip_ranges=clip_ranges,
     )
 
 
@@ -86,7 +115,8 @@ def plan_range_export(
     own = reason.strip() if reason else ""
     full_reason = (f"complaint {number}" + (f": {own}" if own else "")) if number else own
     complaint_id = None
-    _check_cameras(session, station, principal, camera_ids, start_utc, end_utc, full_reason or None, number)
+    ranges = [(camera_id, start_utc, end_utc) for camera_id in camera_ids]
+    _check_ranges(session, station, principal, ranges, full_reason or None, number)
     if number:
         complaint = find_complaint_by_number(session, number=number)
         complaint_id = complaint.id if complaint is not None else None
@@ -99,18 +129,16 @@ def plan_range_export(
     )
 
 
-def _check_cameras(
+def _check_ranges(
     session: Session,
     station: Station,
     principal: Principal,
-    camera_ids: tuple[str, ...],
-    start: datetime,
-    end: datetime,
+    ranges: Sequence[tuple[str, datetime, datetime]],
     reason: str | None,
     complaint_number: str | None,
 ) -> None:
     policy = MediaPolicy.of(station.settings.config.console)
-    for camera_id in camera_ids:
+    for camera_id, start, end in ranges:
         check_media_access(
             session,
             principal,
@@ -127,7 +155,8 @@ def _check_cameras(
 
 
 def run_export(station: Station, principal: Principal, plan: ExportPlan) -> ExportOutcome:
-    """Cut and sign the package (blocking: call it in a worker thread)."""
+    """Cut and sign the package (blocking: call it in a worker thread). The package file's own SHA-256 is
+    left to :func:`fingerprint_export`, run after the answer has gone out."""
     data_dir = station.settings.data_dir
     return export_evidence(
         station.database,
@@ -142,7 +171,22 @@ def run_export(station: Station, principal: Principal, plan: ExportPlan) -> Expo
             reason=plan.reason,
             complaint_id=plan.complaint_id,
             source=principal.source,
+            clip_ranges=plan.clip_ranges,
         ),
         recordings_dir=station.settings.recordings_dir,
         exports_dir=exports_dir(station),
+        hash_package=False,
     )
+
+
+def fingerprint_export(station: Station, principal: Principal, outcome: ExportOutcome) -> None:
+    """SHA-256 of the finished package on its row and in the audit log (blocking; a background task)."""
+    try:
+        fingerprint_package(
+            station.database,
+            export_id=outcome.export_id,
+            path=outcome.package.path,
+            user_id=principal.user_id,
+        )
+    except (OSError, SQLAlchemyError, ValueError):
+        logger.exception("export %d: the package could not be fingerprinted", outcome.export_id)

@@ -309,11 +309,23 @@ def create_export(
 
 
 def finish_export(
-    session: Session, export_id: int, *, path: str, sha256: str, size: int, manifest: str
+    session: Session, export_id: int, *, path: str, sha256: str | None, size: int, manifest: str
 ) -> Export:
+    """Mark the export ready. ``sha256`` (of the whole package file) may follow later, see
+    :func:`set_export_sha256`."""
     export = session.get_one(Export, export_id)
     export.path, export.sha256, export.bytes, export.manifest = path, sha256, size, manifest
     export.status = "ready"
+    session.flush()
+    return export
+
+
+def set_export_sha256(session: Session, export_id: int, sha256: str) -> Export:
+    """Record the package file's SHA-256 once it is known (it never changes once set)."""
+    export = session.get_one(Export, export_id)
+    if export.sha256 not in (None, "", sha256):
+        raise ValueError(f"export {export_id} already has SHA-256 {export.sha256}, not {sha256}")
+    export.sha256 = sha256
     session.flush()
     return export
 

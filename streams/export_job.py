@@ -4,11 +4,14 @@ Steps: validate the request; find each camera's segments and the gaps in the ran
 pending ``exports`` row; cut one clip per camera straight into the package ZIP (stream copy; segments
 verified against their indexed SHA-256 while cutting; no temporary clip files); add manifest, signature and
 public key; mark the row ready and
-append an audit entry. Any failure marks the row failed, audits it, and leaves no files behind.
+append an audit entry. Any failure marks the row failed, audits it, and leaves no files behind. The SHA-256 of
+the whole package file is computed while it is written, or afterwards by :func:`fingerprint_package` (the
+console does that once the officer has the package: on two cores it cost 0.6 s of a 1 h export's 4.4 s).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,12 +37,14 @@ from storage.export import (
     find_segments,
     finish_export,
     require_camera,
+    set_export_sha256,
 )
 from storage.model import Complaint
 from storage.signing import StationKey
 from streams.clip import ClipFile, ClipLabel, ClipResult, cut_clip
 
 logger = logging.getLogger(__name__)
+HASH_CHUNK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,29 @@ class ExportRequest:
     reason: str
     complaint_id: int | None = None
     source: str | None = None  # client address or "cli", for the audit log
+    # What to cut, as (camera, start, end), one clip each (a camera may appear more than once, e.g. the
+    # separate ranges attached to a complaint); empty: every camera over start..end. Each range lies
+    # within start..end.
+    clip_ranges: tuple[tuple[str, datetime, datetime], ...] = ()
+
+
+def plan_clip_ranges(
+    request: ExportRequest, start: datetime, end: datetime, now: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """The (camera, start, end) of every clip of ``request`` (pure; raises ExportRangeError)."""
+    if not request.clip_ranges:
+        return [(camera_id, start, end) for camera_id in request.camera_ids]
+    planned: list[tuple[str, datetime, datetime]] = []
+    for camera_id, clip_start, clip_end in request.clip_ranges:
+        if camera_id not in request.camera_ids:
+            raise ExportRangeError(f"clip range of camera {camera_id}, which the export does not list")
+        a, b = check_export_range(clip_start, clip_end, now=now)
+        if a < start or b > end:
+            raise ExportRangeError(
+                f"clip range {a.isoformat()}..{b.isoformat()} of {camera_id} lies outside the export"
+            )
+        planned.append((camera_id, a, b))
+    return sorted(set(planned), key=lambda r: (r[0], r[1], r[2]))
 
 
 @dataclass(frozen=True)
@@ -66,6 +94,8 @@ class ExportOutcome:
 class _CameraPlan:
     camera_id: str
     camera_name: str
+    start_utc: datetime
+    end_utc: datetime
     segments: tuple[SegmentRef, ...]
     gaps: tuple[FootageGap, ...]
 
@@ -75,7 +105,10 @@ def clip_file_name(camera_id: str, start_utc: datetime) -> str:
 
 
 def _plan(
-    db: Database, request: ExportRequest, start: datetime, end: datetime, recordings_dir: Path
+    db: Database,
+    request: ExportRequest,
+    ranges: Sequence[tuple[str, datetime, datetime]],
+    recordings_dir: Path,
 ) -> tuple[list[_CameraPlan], str | None]:
     plans: list[_CameraPlan] = []
     with db.session() as session:
@@ -85,7 +118,7 @@ def _plan(
             if complaint is None:
                 raise ExportRangeError(f"unknown complaint id {request.complaint_id}")
             complaint_number = complaint.number
-        for camera_id in request.camera_ids:
+        for camera_id, start, end in ranges:
             camera = require_camera(session, camera_id)
             segments = find_segments(
                 session, camera_id=camera_id, start_utc=start, end_utc=end, recordings_dir=recordings_dir
@@ -93,7 +126,7 @@ def _plan(
             gaps = find_gaps(session, camera_id=camera_id, start_utc=start, end_utc=end, segments=segments)
             if not segments:
                 raise NoFootageError(camera_id, start, end, gaps)
-            plans.append(_CameraPlan(camera_id, camera.name, tuple(segments), tuple(gaps)))
+            plans.append(_CameraPlan(camera_id, camera.name, start, end, tuple(segments), tuple(gaps)))
     return plans, complaint_number
 
 
@@ -138,8 +171,13 @@ def export_evidence(
     recordings_dir: Path,
     exports_dir: Path,
     now: datetime | None = None,
+    hash_package: bool = True,
 ) -> ExportOutcome:
-    """Build the package for ``request``; see the module docstring. Raises the ``storage.export`` errors."""
+    """Build the package for ``request``; see the module docstring. Raises the ``storage.export`` errors.
+
+    ``hash_package=False`` leaves the SHA-256 of the whole package file out (``package.sha256`` is None):
+    the caller fingerprints it afterwards with :func:`fingerprint_package`, off the officer's wait. The
+    signed manifest with every clip's hash is complete either way."""
     moment = now or datetime.now(UTC)
     if not request.camera_ids:
         raise ExportRangeError("choose at least one camera")
@@ -148,7 +186,9 @@ def export_evidence(
     for camera_id in request.camera_ids:
         check_camera_id(camera_id)
     start, end = check_export_range(request.start_utc, request.end_utc, now=moment)
-    plans, complaint_number = _plan(db, request, start, end, recordings_dir)
+    plans, complaint_number = _plan(
+        db, request, plan_clip_ranges(request, start, end, moment), recordings_dir
+    )
     with db.session() as session:
         export_id = create_export(
             session, created_by=request.user_id, reason=request.reason, complaint_id=request.complaint_id
@@ -156,8 +196,8 @@ def export_evidence(
     dest = exports_dir / f"evidence-{export_id}-{start:%Y%m%dT%H%M%SZ}.zip"
     writer: PackageWriter | None = None
     try:
-        writer = PackageWriter(dest, when=moment)
-        results, clips = _cut_all(plans, station, start, end, writer, moment)
+        writer = PackageWriter(dest, when=moment, hash_package=hash_package)
+        results, clips = _cut_all(plans, station, writer, moment)
         info = PackageInfo(
             station_name=station.name,
             timezone=station.timezone,
@@ -176,26 +216,24 @@ def export_evidence(
         _record_failure(db, request, export_id, exc)
         raise
     _record_success(db, request, export_id, package, exports_dir, start, end)
-    return ExportOutcome(export_id, package, tuple(results), {p.camera_id: p.gaps for p in plans})
+    gaps: dict[str, tuple[FootageGap, ...]] = {}
+    for plan in plans:
+        gaps[plan.camera_id] = gaps.get(plan.camera_id, ()) + plan.gaps
+    return ExportOutcome(export_id, package, tuple(results), gaps)
 
 
 def _cut_all(
-    plans: Sequence[_CameraPlan],
-    station: StationInfo,
-    start: datetime,
-    end: datetime,
-    writer: PackageWriter,
-    now: datetime,
+    plans: Sequence[_CameraPlan], station: StationInfo, writer: PackageWriter, now: datetime
 ) -> tuple[list[ClipResult], list[PackageClip]]:
     results: list[ClipResult] = []
     clips: list[PackageClip] = []
     for plan in plans:
         label = ClipLabel(station.name, station.timezone, plan.camera_id, plan.camera_name)
         result = cut_clip(
-            Path(clip_file_name(plan.camera_id, start)),
+            Path(clip_file_name(plan.camera_id, plan.start_utc)),
             label,
-            start,
-            end,
+            plan.start_utc,
+            plan.end_utc,
             plan.segments,
             now=now,
             output=writer,
@@ -219,7 +257,7 @@ def _record_success(
             session,
             export_id,
             path=str(package.path.relative_to(exports_dir)),
-            sha256=package.sha256 or "",
+            sha256=package.sha256,
             size=package.size,
             manifest=package.manifest.decode("utf-8"),
         )
@@ -236,6 +274,31 @@ def _record_success(
             },
         )
     logger.info("export %d ready: %s (%d bytes)", export_id, package.path, package.size)
+
+
+def fingerprint_package(db: Database, *, export_id: int, path: Path, user_id: int | None = None) -> str:
+    """SHA-256 of a finished package file, recorded on its ``exports`` row and in the audit log
+    (``evidence.package_hash``). Reads the file once (just written: from the page cache)."""
+    digest = hashlib.sha256()
+    with path.open("rb", buffering=0) as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    sha256 = digest.hexdigest()
+    with db.session() as session:
+        set_export_sha256(session, export_id, sha256)
+        append_audit(
+            session,
+            action="evidence.package_hash",
+            allowed=True,
+            user_id=user_id,
+            username="station",
+            source="station",
+            resource_type="export",
+            resource_id=str(export_id),
+            detail={"package_sha256": sha256, "bytes": path.stat().st_size, "file": path.name},
+        )
+    logger.info("export %d: package SHA-256 %s", export_id, sha256)
+    return sha256
 
 
 def _record_failure(db: Database, request: ExportRequest, export_id: int, exc: BaseException) -> None:

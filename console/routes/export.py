@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -24,6 +24,7 @@ from console.export import (
     ExportPlan,
     NothingToExportError,
     exports_dir,
+    fingerprint_export,
     plan_complaint_export,
     plan_range_export,
     run_export,
@@ -80,7 +81,7 @@ def export_failure(exc: ExportError) -> Message:
 
 @router.post("/api/complaints/{complaint_id}/export", status_code=201, summary="Build the evidence package")
 async def post_complaint_export(
-    complaint_id: int, body: ExportCreate, station: StationDep, user: Exporter
+    complaint_id: int, body: ExportCreate, station: StationDep, user: Exporter, background: BackgroundTasks
 ) -> dict[str, Any]:
     def plan() -> Any:
         with station.database.session() as session:
@@ -104,11 +105,13 @@ async def post_complaint_export(
                 ) from exc
 
     export_plan = await to_thread.run_sync(plan)
-    return await _build(station, user, export_plan, NO_FOOTAGE_ATTACHED)
+    return await _build(station, user, export_plan, NO_FOOTAGE_ATTACHED, background)
 
 
 @router.post("/api/exports", status_code=201, summary="Build an evidence package of cameras and a range")
-async def post_range_export(body: RangeExportCreate, station: StationDep, user: Exporter) -> dict[str, Any]:
+async def post_range_export(
+    body: RangeExportCreate, station: StationDep, user: Exporter, background: BackgroundTasks
+) -> dict[str, Any]:
     cameras = tuple(body.cameras)
     if len(set(cameras)) != len(cameras):
         raise ApiError(422, "camera_twice", "a camera is listed twice")
@@ -131,7 +134,7 @@ async def post_range_export(body: RangeExportCreate, station: StationDep, user: 
             )
 
     export_plan = await to_thread.run_sync(plan)
-    return await _build(station, user, export_plan, NO_FOOTAGE_IN_RANGE)
+    return await _build(station, user, export_plan, NO_FOOTAGE_IN_RANGE, background)
 
 
 def _range_message(start: datetime, end: datetime) -> Message:
@@ -143,8 +146,14 @@ def _range_message(start: datetime, end: datetime) -> Message:
 
 
 async def _build(
-    station: StationDep, user: Principal, export_plan: ExportPlan, no_footage: str
+    station: StationDep,
+    user: Principal,
+    export_plan: ExportPlan,
+    no_footage: str,
+    background: BackgroundTasks,
 ) -> dict[str, Any]:
+    """Build the package and answer; its file's SHA-256 follows as a background task (``sha256`` is null in
+    the answer and appears on ``GET /api/exports/{id}`` and in the audit log a moment later)."""
     try:
         outcome = await to_thread.run_sync(run_export, station, user, export_plan)
     except NoFootageError as exc:
@@ -158,12 +167,33 @@ async def _build(
         ) from exc
     except ExportError as exc:  # range, camera or changed-segment errors
         raise ApiError(422, "export_failed", export_failure(exc), cause=str(exc)) from exc
+    background.add_task(fingerprint_export, station, user, outcome)
     return {
         "export_id": outcome.export_id,
         "sha256": outcome.package.sha256,
         "bytes": outcome.package.size,
+        "url": f"/api/exports/{outcome.export_id}",
         "download_url": f"/api/exports/{outcome.export_id}/download",
         "gaps": {camera: [g.describe() for g in gaps] for camera, gaps in outcome.gaps.items()},
+    }
+
+
+@router.get("/api/exports/{export_id}", summary="An evidence package's state and fingerprint")
+def get_export(export_id: int, session: SessionDep, user: Exporter) -> dict[str, Any]:
+    export = session.get(Export, export_id)
+    if export is None:
+        raise ApiError(
+            404, "export_not_found", "no evidence package {export_id}", params={"export_id": export_id}
+        )
+    return {
+        "export_id": export.id,
+        "status": export.status,
+        "created_at": export.created_at,
+        "complaint_id": export.complaint_id,
+        "reason": export.reason,
+        "bytes": export.bytes,
+        "sha256": export.sha256 or None,
+        "download_url": f"/api/exports/{export.id}/download" if export.status == "ready" else None,
     }
 
 

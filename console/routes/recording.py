@@ -336,5 +336,6 @@ def recordings_page(
             "cameras": cameras,
             "reason_after_days": station.settings.config.console.reason_required_after_days,
             "officer_days": station.settings.config.console.officer_recording_days,
+            "can_export": user.can(Permission.EXPORTS_CREATE),
         },
     )

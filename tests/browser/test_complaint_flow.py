@@ -135,7 +135,9 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             page.wait_for_selector("[data-testid=status].status-in_progress")
             save_screenshot(page, "complaints.png")
 
-            investigator = browser.new_page(viewport={"width": 1440, "height": 900}, locale="ru-RU")
+            investigator = browser.new_page(
+                viewport={"width": 1440, "height": 900}, locale="ru-RU", accept_downloads=True
+            )
             sign_in(investigator, base, "investigator")
             start = page.evaluate(
                 "() => { const s = new Date(Date.now() - 41 * 60000);"
@@ -184,6 +186,16 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
                 " [...document.querySelectorAll('.player video')].every(v => !v.hidden && v.readyState >= 2)",
                 timeout=30000,
             )
+            # the investigator exports both cameras over the shown hour as one signed package
+            investigator.fill("input[name=reason]", "запрос следователя")
+            with investigator.expect_download(timeout=60000) as range_download:
+                investigator.click("[data-testid=export-range]")
+            range_package = tmp_path / "range.zip"
+            range_download.value.save_as(range_package)
+            range_report = verify_package(range_package)
+            assert range_report.valid, range_report.render()
+            assert range_report.manifest is not None
+            assert {c["camera"]["id"] for c in range_report.manifest["clips"]} == {"b5-e1", "b5-bins"}
 
             # The supervisor exports the case as a signed package and checks it on the verify page.
             chief = browser.new_page(

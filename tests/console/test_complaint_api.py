@@ -322,11 +322,59 @@ def test_list_filters_and_overdue(media_station: MediaStation) -> None:
     assert numbers(overdue="true") == [old["number"]]
     assert numbers(area="ПАРКОВКА") == [old["number"]]
     assert len(numbers(status="new")) == 2 and numbers(status="resolved") == []
-    assert numbers(**{"from": iso(now - timedelta(hours=2))}) != [old["number"]]
+    recent_number = next(n for n in numbers() if n != old["number"])
+    assert numbers(**{"from": iso(now - timedelta(hours=2))}) == [recent_number]
+    assert numbers(to=iso(now - timedelta(hours=2))) == [old["number"]]
+    window = {"from": iso(now - timedelta(hours=31)), "to": iso(now - timedelta(hours=29))}
+    assert numbers(**window) == [old["number"]]
+    assert numbers(building="5") == [recent_number] and numbers(entrance="1") == [recent_number]
+    assert numbers(building="5", category="smoking") == []
     assert officer.get("/api/complaints", params={"from": "2025-01-01T00:00:00"}).status_code == 422
     options = officer.get("/api/complaints/options").json()
     assert "парковка" in options["places"]["area"] and "5" in options["places"]["building"]
     assert options["transitions"]["new"] == ["in_progress", "rejected"]
+
+
+def test_edit_fields_and_assignee(media_station: MediaStation) -> None:
+    officer = media_station.login("officer")
+    complaint = register(officer)["complaint"]
+    cid = complaint["id"]
+    changed = officer.patch(
+        f"/api/complaints/{cid}",
+        json={"category": "drinking", "entrance": "2", "note": "уточнено со слов заявителя"},
+    )
+    assert changed.status_code == 200, changed.text
+    detail = changed.json()
+    assert detail["complaint"]["category"] == "drinking" and detail["complaint"]["entrance"] == "2"
+    assert [h["action"] for h in detail["history"]][-1] == "updated"
+    supervisor_id = media_station.user_ids["supervisor"]
+    assigned = officer.patch(f"/api/complaints/{cid}", json={"assignee_id": supervisor_id}).json()
+    assert assigned["complaint"]["assignee_id"] == supervisor_id
+    assert (
+        officer.patch(f"/api/complaints/{cid}", json={"assignee_id": 0}).json()["complaint"]["assignee_id"]
+        is None
+    )
+    for bad, code in (
+        ({"assignee_id": media_station.user_ids["auditor"]}, "invalid_assignee"),  # does not handle cases
+        ({"assignee_id": 99999}, "invalid_assignee"),
+        ({"category": None}, "validation_error"),
+        ({"incident_start": iso(utcnow() + timedelta(hours=1))}, None),
+    ):
+        refused = officer.patch(f"/api/complaints/{cid}", json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+        if code:
+            assert refused.json()["error"]["code"] == code
+    assert (
+        media_station.login("investigator")
+        .patch(f"/api/complaints/{cid}", json={"entrance": "3"})
+        .status_code
+        == 403
+    )
+    with media_station.station.database.session() as session:
+        audited = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.resource_id == complaint["number"])
+        ).all()
+    assert "complaint.update" in audited and audited.count("complaint.assign") == 2
 
 
 def test_pages_render(media_station: MediaStation) -> None:

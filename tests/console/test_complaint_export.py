@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,10 +56,59 @@ def test_export_package_of_a_complaint_verifies(media_station: MediaStation, tmp
     report = verify_package(package)
     assert report.valid, report.render()
     assert report.manifest is not None and number in json.dumps(report.manifest, ensure_ascii=False)
+    # the package file's own fingerprint follows the answer (a background task), on the row and audited
+    state = supervisor.get(made.json()["url"]).json()
+    assert state["status"] == "ready" and state["sha256"] == hashlib.sha256(download.content).hexdigest()
     with media_station.station.database.session() as session:
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        hashed = session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "evidence.package_hash")
+        ).one()
     assert "evidence.export" in actions and "evidence.download" in actions
+    assert json.loads(hashed or "{}")["package_sha256"] == state["sha256"]
+    assert media_station.login("officer").get(made.json()["url"]).status_code == 403
+    assert supervisor.get("/api/exports/9999").status_code == 404
     assert media_station.login("auditor").get(made.json()["download_url"]).status_code == 403
+
+
+def test_separate_attachments_are_separate_clips(media_station: MediaStation, tmp_path: Path) -> None:
+    """Two stretches of one camera attached 20 minutes apart: two short clips, not 20 minutes of video."""
+    start = (utcnow() - timedelta(minutes=50)).replace(microsecond=0)
+    media_station.record("b5-e1", start, count=2)
+    media_station.record("b5-e1", start + timedelta(minutes=20), count=2)
+    supervisor = media_station.login("supervisor")
+    created = supervisor.post(
+        "/api/complaints",
+        json={
+            "received_at": iso(start + timedelta(minutes=30)),
+            "channel": "phone",
+            "category": "noise",
+            "building": "5",
+            "entrance": "1",
+            "incident_start": iso(start),
+            "incident_end": iso(start + timedelta(minutes=21)),
+        },
+    ).json()["complaint"]
+    for offset in (timedelta(0), timedelta(minutes=20)):
+        attach = {
+            "camera_id": "b5-e1",
+            "start": iso(start + offset + timedelta(seconds=1)),
+            "end": iso(start + offset + timedelta(seconds=3)),
+        }
+        assert supervisor.post(f"/api/complaints/{created['id']}/evidence", json=attach).status_code == 201
+    made = supervisor.post(f"/api/complaints/{created['id']}/export", json={})
+    assert made.status_code == 201, made.text
+    package = tmp_path / "two.zip"
+    package.write_bytes(supervisor.get(made.json()["download_url"]).content)
+    report = verify_package(package)
+    assert report.valid, report.render()
+    assert report.manifest is not None
+    clips = report.manifest["clips"]
+    assert [c["camera"]["id"] for c in clips] == ["b5-e1", "b5-e1"]
+    for clip in clips:
+        begin = datetime.fromisoformat(clip["requested"]["start_utc"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(clip["requested"]["end_utc"].replace("Z", "+00:00"))
+        assert end - begin == timedelta(seconds=2)
 
 
 def test_export_of_chosen_cameras_and_range(media_station: MediaStation, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from storage.export import (
 )
 from storage.model import AuditEntry, Export, Gap, GapReason, SegmentStatus, User
 from storage.signing import ensure_station_key
-from streams.export_job import ExportRequest, export_evidence
+from streams.export_job import ExportRequest, export_evidence, fingerprint_package, plan_clip_ranges
 from tests.support.segments import MARKED_START_UTC as T0
 from tests.support.segments import insert_segment_rows, write_segment_set
 
@@ -284,3 +284,55 @@ def test_changed_segment_aborts_the_export(database: Database, recorded: Path, t
         assert row.status == "failed" and row.path is None
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "evidence.export")).one()
         assert "SegmentChangedError" in (audit.detail or "")
+
+
+def test_export_cuts_one_clip_per_given_range(database: Database, recorded: Path, tmp_path: Path) -> None:
+    """Separate ranges of one camera are separate clips, each over its own range; cam-2's own range."""
+    request = _request(
+        start_utc=s(0),
+        end_utc=s(10),
+        clip_ranges=(("cam-1", s(0), s(2)), ("cam-1", s(7), s(9)), ("cam-2", s(1), s(3))),
+    )
+    outcome = export_evidence(
+        database,
+        station=STATION,
+        key=ensure_station_key(tmp_path / "data"),
+        request=request,
+        recordings_dir=recorded,
+        exports_dir=tmp_path / "exports",
+        now=NOW,
+        hash_package=False,
+    )
+    assert outcome.package.sha256 is None  # left to fingerprint_package
+    report = verify_package(outcome.package.path)
+    assert report.valid, report.render()
+    manifest = json.loads(outcome.package.manifest)
+    requested = [
+        (c["camera"]["id"], c["requested"]["start_utc"], c["requested"]["end_utc"]) for c in manifest["clips"]
+    ]
+    assert requested == [
+        ("cam-1", "2025-03-01T10:00:00.000Z", "2025-03-01T10:00:02.000Z"),
+        ("cam-1", "2025-03-01T10:00:07.000Z", "2025-03-01T10:00:09.000Z"),
+        ("cam-2", "2025-03-01T10:00:01.000Z", "2025-03-01T10:00:03.000Z"),
+    ]
+    assert len({c["file"] for c in manifest["clips"]}) == 3
+    sha256 = fingerprint_package(database, export_id=outcome.export_id, path=outcome.package.path)
+    assert sha256 == hashlib.sha256(outcome.package.path.read_bytes()).hexdigest()
+    with database.session() as session:
+        assert session.get_one(Export, outcome.export_id).sha256 == sha256
+
+
+@pytest.mark.parametrize(
+    ("ranges", "problem"),
+    [
+        ((("cam-9", s(0), s(2)),), "does not list"),
+        ((("cam-1", s(0), s(20)),), "outside the export"),
+        ((("cam-1", s(3), s(2)),), "not after start"),
+    ],
+)
+def test_clip_ranges_must_lie_in_the_export(
+    ranges: tuple[tuple[str, datetime, datetime], ...], problem: str
+) -> None:
+    request = _request(start_utc=s(0), end_utc=s(10), clip_ranges=ranges)
+    with pytest.raises(ExportRangeError, match=problem):
+        plan_clip_ranges(request, s(0), s(10), NOW)

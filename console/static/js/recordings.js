@@ -109,6 +109,28 @@ function openHour(moment) {
   show();
 }
 
+// a signed package of the chosen cameras over the shown range (stream copy, cut at keyframes), downloaded
+async function exportRange() {
+  showError(null);
+  const form = document.getElementById("jump");
+  const status = document.getElementById("export-status");
+  const cameras = [...form.querySelectorAll('input[name="camera"]:checked')].map((i) => i.value);
+  const start = stationToUtc(form.start.value, zone);
+  const end = new Date(Math.min(start.getTime() + Number(form.length.value) * 1000, Date.now()));
+  const body = { cameras, start: start.toISOString(), end: end.toISOString() };
+  if (form.reason.value.trim()) body.reason = form.reason.value.trim();
+  if (form.complaint.value.trim()) body.complaint = form.complaint.value.trim();
+  status.textContent = L.text.loading;
+  try {
+    const result = await api("/api/exports", { method: "POST", body });
+    status.textContent = "";
+    window.location.assign(result.download_url);
+  } catch (e) {
+    status.textContent = "";
+    showError(e);
+  }
+}
+
 function start() {
   const form = document.getElementById("jump");
   const params = new URLSearchParams(window.location.search);
@@ -120,6 +142,8 @@ function start() {
   if (params.get("complaint")) form.complaint.value = params.get("complaint");
   form.addEventListener("submit", show);
   document.getElementById("play").addEventListener("click", () => group && group.toggle());
+  const exportButton = document.getElementById("export-range");
+  if (exportButton) exportButton.addEventListener("click", exportRange);
   if (params.get("start")) show();
 }
 
