@@ -10,9 +10,6 @@ segments; plain HTTP on loopback needs no network namespace. Screenshots: ``docs
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from console.app import create_app
@@ -32,17 +28,11 @@ from tests.support.browser import CHROMIUM, REPO_ROOT, artifacts_dir, launch_chr
 from tests.support.console import running_station
 from tests.support.evidence import flip_byte
 from tests.support.segments import insert_segment_rows, write_segment_set
+from tests.support.served_console import served_console
 from tests.support.station_media import media_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 PASSWORD = "complaint-e2e-password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -67,22 +57,8 @@ def served_station(tmp_path: Path) -> Iterator[str]:
             )
             with station.database.session() as session:
                 insert_segment_rows(session, camera_id, files)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="console-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the console did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with served_console(settings) as base:
+        yield base
 
 
 def sign_in(page: Any, base: str, username: str) -> None:

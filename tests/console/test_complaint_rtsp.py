@@ -7,58 +7,34 @@ window; one flipped clip byte makes it invalid."""
 from __future__ import annotations
 
 import tempfile
-import time
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
-from config.schema import CameraConfig, Location, RecordingConfig, StationConfig, StationInfo, StorageConfig
 from config.settings import Settings
 from console.app import create_app
 from storage.evidence import verify_package
 from storage.lock import active_locks
-from storage.model import Segment, utcnow
-from storage.segment import FINISHED_STATUSES
+from storage.model import utcnow
 from storage.user import create_user
 from tests.support.console import running_station
 from tests.support.evidence import flip_byte
 from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.mp4 import probe_file
 from tests.support.rtsp_server import RtspServer, rtsp_server, rtsp_server_factory  # noqa: F401
+from tests.support.rtsp_station import SEGMENT_S, rtsp_station_config, wait_for_footage
 from tests.support.station_media import ROLES, MediaStation, password_hash
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(150)]
-SEGMENT_S = 2
 
 
 @pytest.fixture
 def recording_station(tmp_path: Path, rtsp_server: RtspServer) -> Iterator[MediaStation]:  # noqa: F811
-    config = StationConfig(
-        station=StationInfo(name="ЖК RTSP", timezone="Asia/Almaty"),
-        storage=StorageConfig(data_dir=tmp_path / "data"),
-        recording=RecordingConfig(segment_seconds=SEGMENT_S),
-        cameras=[
-            CameraConfig(
-                id="b5-e1",
-                name="Дом 5, подъезд 1",
-                url=rtsp_server.url("cam1"),
-                location=Location(building="5", entrance="1"),
-            ),
-            CameraConfig(
-                id="b5-yard",
-                name="Дом 5, двор",
-                url=rtsp_server.url("cam2"),
-                location=Location(building="5", area="двор"),
-            ),
-        ],
-    )
-    app = create_app(Settings(config=config, config_path=None))
+    app = create_app(Settings(config=rtsp_station_config(tmp_path / "data", rtsp_server), config_path=None))
     with TestClient(app, base_url="http://testserver") as client:
         media = MediaStation(app=app, client=client)
         with running_station(client).database.session() as session:
@@ -68,37 +44,15 @@ def recording_station(tmp_path: Path, rtsp_server: RtspServer) -> Iterator[Media
         yield media
 
 
-def closed_footage(media: MediaStation, camera_id: str) -> tuple[int, datetime | None, datetime | None]:
-    """(closed segments, start of the first, end of the newest) of a camera, from the index."""
-    with media.station.database.session() as session:
-        count, first, newest = session.execute(
-            select(func.count(), func.min(Segment.start_utc), func.max(Segment.end_utc)).where(
-                Segment.camera_id == camera_id,
-                Segment.status.in_(FINISHED_STATUSES),
-                Segment.sha256.is_not(None),
-            )
-        ).one()
-    return int(count), first, newest
-
-
-def wait_for_segments(media: MediaStation, camera_id: str, count: int, timeout_s: float) -> tuple[Any, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        closed, first, newest = closed_footage(media, camera_id)
-        if closed >= count:
-            return first, newest
-        time.sleep(0.3)
-    raise AssertionError(f"{camera_id}: fewer than {count} closed segments after {timeout_s} s")
-
-
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
 def test_complaint_flow_on_footage_recorded_from_rtsp(recording_station: MediaStation) -> None:
     media = recording_station
-    first, newest = wait_for_segments(media, "b5-e1", 4, timeout_s=40)
-    wait_for_segments(media, "b5-yard", 2, timeout_s=20)
+    database = media.station.database
+    first, newest = wait_for_footage(database, "b5-e1", 4, timeout_s=40)
+    wait_for_footage(database, "b5-yard", 2, timeout_s=20)
     # the incident: 3 s inside what is already closed, indexed and hashed
     incident_start = (first + timedelta(seconds=SEGMENT_S + 0.5)).replace(microsecond=0)
     incident_end = incident_start + timedelta(seconds=3)
