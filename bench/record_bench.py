@@ -911,6 +911,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--only", choices=("ours", "ffmpeg"), default=None, help="run one phase only")
     parser.add_argument("--no-fsync", action="store_true", help="ours without fsync (default: fsync on)")
     parser.add_argument("--keep", action="store_true", help="keep the recordings after probing")
+    parser.add_argument(
+        "--segment-seconds",
+        type=int,
+        default=SEGMENT_SECONDS,
+        help=f"segment length for both tools (default {SEGMENT_SECONDS}; the station's own default is 60)",
+    )
     return parser.parse_args(argv)
 
 
@@ -958,6 +964,8 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) == 2 and argv[0] == "_ours":
         return child_ours(Path(argv[1]))
     args = parse_args(argv)
+    global SEGMENT_SECONDS  # one run, one segment length: read by the phases, the probe and the tables
+    SEGMENT_SECONDS = args.segment_seconds
     reason = missing_reason()
     if reason is not None:
         print(f"cannot run: {reason}", file=sys.stderr)

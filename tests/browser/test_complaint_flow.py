@@ -141,7 +141,7 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             span = investigator.locator("[data-testid=timeline-b5-e1] .tl-span").first
             box = span.bounding_box()
             assert box is not None
-            investigator.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
+            investigator.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             investigator.wait_for_function(
                 "(() => { const img = document.querySelector('[data-testid=timeline-b5-e1] .tl-hover img');"
                 " return img && !img.hidden && img.complete && img.naturalWidth > 0; })()",

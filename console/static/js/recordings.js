@@ -67,7 +67,7 @@ async function show(event) {
       const view = await api("/api/recordings/views", { method: "POST", body });
       if (stale()) return;
       bars.push(renderTimeline(bar, timeline, {
-        ...options, onSeek: (s) => group && group.seek(s), preview: (s) => thumbnailAt(view, start.getTime() + s * 1000),
+        ...options, onSeek: (s) => group && group.seek(s), preview: (s) => thumbnailAt(view, start.getTime() + s * 1000, (end - start) / 200),
       }));
       const player = new SegmentPlayer(video, view);
       const opened = await player.open();
@@ -95,10 +95,18 @@ async function show(event) {
   window.history.replaceState(null, "", url);
 }
 
-// the keyframe thumbnail of the view's segment that holds this instant (ms since the epoch), if any
-function thumbnailAt(view, at) {
-  const segment = view.segments.find((s) => new Date(s.start).getTime() <= at && at < new Date(s.end).getTime());
-  return segment ? segment.thumbnail_url : null;
+// the keyframe thumbnail of the view's segment that holds this instant (ms since the epoch), or of the
+// nearest one within `slack` ms (a pixel of a long bar is seconds: the pointer need not hit a short segment)
+function thumbnailAt(view, at, slack = 0) {
+  let best = null;
+  let distance = Infinity;
+  for (const s of view.segments) {
+    const a = new Date(s.start).getTime();
+    const b = new Date(s.end).getTime();
+    const d = at < a ? a - at : at >= b ? at - b : 0;
+    if (d < distance) { best = s; distance = d; }
+  }
+  return best && distance <= slack ? best.thumbnail_url : null;
 }
 
 // from an overview: the hour around the clicked moment (a pixel of a days-long bar is minutes), played
