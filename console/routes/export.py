@@ -43,6 +43,7 @@ from storage.export import (
 )
 from storage.layout import SegmentPathError, resolve_relative
 from storage.model import Export, utcnow
+from streams.export_job import fingerprint_package
 
 router = APIRouter(tags=["exports"])
 Exporter = Annotated[Principal, require(Permission.EXPORTS_CREATE)]
@@ -222,12 +223,15 @@ def get_export_download(
             "the file of evidence package {export_id} is missing",
             params={"export_id": export_id},
         )
+    sha256 = export.sha256
+    if not sha256:  # its background fingerprint never ran (the station stopped right after the export)
+        sha256 = fingerprint_package(station.database, export_id=export.id, path=path, user_id=user.user_id)
     audit_as(
         session,
         user,
         action="evidence.download",
         resource_type="export",
         resource_id=str(export_id),
-        detail={"sha256": export.sha256, "complaint_id": export.complaint_id},
+        detail={"sha256": sha256, "complaint_id": export.complaint_id},
     )
     return FileResponse(path, media_type="application/zip", filename=path.name)

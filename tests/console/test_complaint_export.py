@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.evidence import verify_package
-from storage.model import AuditEntry, utcnow
+from storage.model import AuditEntry, Export, utcnow
 from tests.support.station_media import MediaStation
 
 pytestmark = pytest.mark.timeout(120)
@@ -68,6 +68,11 @@ def test_export_package_of_a_complaint_verifies(media_station: MediaStation, tmp
     assert json.loads(hashed or "{}")["package_sha256"] == state["sha256"]
     assert media_station.login("officer").get(made.json()["url"]).status_code == 403
     assert supervisor.get("/api/exports/9999").status_code == 404
+    # had the station stopped before the fingerprint ran, the first download makes it
+    with media_station.station.database.session() as session:
+        session.get_one(Export, made.json()["export_id"]).sha256 = None
+    assert supervisor.get(made.json()["download_url"]).status_code == 200
+    assert supervisor.get(made.json()["url"]).json()["sha256"] == state["sha256"]
     assert media_station.login("auditor").get(made.json()["download_url"]).status_code == 403
 
 
