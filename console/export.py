@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -57,14 +56,13 @@ def plan_evidence_clips(
     """One clip per camera and stretch of attached footage: overlapping or touching ranges of a camera are
     merged, separate ones stay separate (two attachments hours apart are two clips, not hours of video);
     pure."""
-    merged: list[list[Any]] = []
+    merged: list[tuple[str, datetime, datetime]] = []
     for camera_id, start, end in sorted(ranges):
-        last = merged[-1] if merged else None
-        if last is not None and last[0] == camera_id and start <= last[2]:
-            last[2] = max(last[2], end)
+        if merged and merged[-1][0] == camera_id and start <= merged[-1][2]:
+            merged[-1] = (camera_id, merged[-1][1], max(merged[-1][2], end))
         else:
-            merged.append([camera_id, start, end])
-    return tuple((str(c), s, e) for c, s, e in merged)
+            merged.append((camera_id, start, end))
+    return tuple(merged)
 
 
 def exports_dir(station: Station) -> Path:
@@ -179,14 +177,13 @@ def run_export(station: Station, principal: Principal, plan: ExportPlan) -> Expo
     )
 
 
-def fingerprint_export(station: Station, principal: Principal, outcome: ExportOutcome) -> None:
-    """SHA-256 of the finished package on its row and in the audit log (blocking; a background task)."""
+def fingerprint_export(station: Station, principal: Principal, export_id: int, path: Path) -> str | None:
+    """SHA-256 of a finished package on its row and in the audit log (blocking): the background task after
+    an export, and the first download of a package whose task never ran. None when it could not be made."""
     try:
-        fingerprint_package(
-            station.database,
-            export_id=outcome.export_id,
-            path=outcome.package.path,
-            user_id=principal.user_id,
+        return fingerprint_package(
+            station.database, export_id=export_id, path=path, user_id=principal.user_id
         )
     except (OSError, SQLAlchemyError, ValueError):
-        logger.exception("export %d: the package could not be fingerprinted", outcome.export_id)
+        logger.exception("export %d: the package could not be fingerprinted", export_id)
+        return None

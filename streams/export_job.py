@@ -79,7 +79,7 @@ def plan_clip_ranges(
                 f"clip range {a.isoformat()}..{b.isoformat()} of {camera_id} lies outside the export"
             )
         planned.append((camera_id, a, b))
-    return sorted(set(planned), key=lambda r: (r[0], r[1], r[2]))
+    return sorted(set(planned))
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,6 @@ from storage.export import (
 )
 from storage.layout import SegmentPathError, resolve_relative
 from storage.model import Export, utcnow
-from streams.export_job import fingerprint_package
 
 router = APIRouter(tags=["exports"])
 Exporter = Annotated[Principal, require(Permission.EXPORTS_CREATE)]
@@ -168,7 +167,7 @@ async def _build(
         ) from exc
     except ExportError as exc:  # range, camera or changed-segment errors
         raise ApiError(422, "export_failed", export_failure(exc), cause=str(exc)) from exc
-    background.add_task(fingerprint_export, station, user, outcome)
+    background.add_task(fingerprint_export, station, user, outcome.export_id, outcome.package.path)
     return {
         "export_id": outcome.export_id,
         "sha256": outcome.package.sha256,
@@ -225,7 +224,7 @@ def get_export_download(
         )
     sha256 = export.sha256
     if not sha256:  # its background fingerprint never ran (the station stopped right after the export)
-        sha256 = fingerprint_package(station.database, export_id=export.id, path=path, user_id=user.user_id)
+        sha256 = fingerprint_export(station, user, export.id, path)
     audit_as(
         session,
         user,
