@@ -6,8 +6,10 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from storage.evidence import verify_package
@@ -21,21 +23,39 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def file_complaint(
+    client: TestClient, start: datetime, incident: timedelta, *, received: timedelta, **fields: str
+) -> dict[str, Any]:
+    """A complaint about building 5, entrance 1: the incident runs from ``start`` for ``incident``."""
+    body = {
+        "received_at": iso(start + received),
+        "channel": "phone",
+        "category": "noise",
+        "building": "5",
+        "entrance": "1",
+        "incident_start": iso(start),
+        "incident_end": iso(start + incident),
+        **fields,
+    }
+    response = client.post("/api/complaints", json=body)
+    assert response.status_code == 201, response.text
+    complaint: dict[str, Any] = response.json()["complaint"]
+    return complaint
+
+
 def test_export_package_of_a_complaint_verifies(media_station: MediaStation, tmp_path: Path) -> None:
     start = (utcnow() - timedelta(minutes=30)).replace(microsecond=0)
     media_station.record("b5-e1", start, count=3)
     media_station.record("b5-bins", start, count=3)
     supervisor = media_station.login("supervisor")
-    body = {
-        "received_at": iso(start + timedelta(minutes=10)),
-        "channel": "patrol",
-        "category": "hooliganism",
-        "building": "5",
-        "entrance": "1",
-        "incident_start": iso(start),
-        "incident_end": iso(start + timedelta(seconds=6)),
-    }
-    created = supervisor.post("/api/complaints", json=body).json()["complaint"]
+    created = file_complaint(
+        supervisor,
+        start,
+        timedelta(seconds=6),
+        received=timedelta(minutes=10),
+        channel="patrol",
+        category="hooliganism",
+    )
     cid, number = created["id"], created["number"]
     nothing = supervisor.post(f"/api/complaints/{cid}/export", json={})
     assert nothing.status_code == 409 and nothing.json()["error"]["code"] == "nothing_to_export"
@@ -82,18 +102,7 @@ def test_separate_attachments_are_separate_clips(media_station: MediaStation, tm
     media_station.record("b5-e1", start, count=2)
     media_station.record("b5-e1", start + timedelta(minutes=20), count=2)
     supervisor = media_station.login("supervisor")
-    created = supervisor.post(
-        "/api/complaints",
-        json={
-            "received_at": iso(start + timedelta(minutes=30)),
-            "channel": "phone",
-            "category": "noise",
-            "building": "5",
-            "entrance": "1",
-            "incident_start": iso(start),
-            "incident_end": iso(start + timedelta(minutes=21)),
-        },
-    ).json()["complaint"]
+    created = file_complaint(supervisor, start, timedelta(minutes=21), received=timedelta(minutes=30))
     for offset in (timedelta(0), timedelta(minutes=20)):
         attach = {
             "camera_id": "b5-e1",
@@ -141,18 +150,9 @@ def test_export_of_chosen_cameras_and_range(media_station: MediaStation, tmp_pat
     assert "запрос следователя" in json.dumps(manifest, ensure_ascii=False)
 
     supervisor = media_station.login("supervisor")
-    complaint = supervisor.post(
-        "/api/complaints",
-        json={
-            "received_at": iso(start + timedelta(minutes=10)),
-            "channel": "phone",
-            "category": "smoking",
-            "building": "5",
-            "entrance": "1",
-            "incident_start": iso(start),
-            "incident_end": iso(start + timedelta(seconds=6)),
-        },
-    ).json()["complaint"]
+    complaint = file_complaint(
+        supervisor, start, timedelta(seconds=6), received=timedelta(minutes=10), category="smoking"
+    )
     filed = investigator.post(
         "/api/exports", json={**body, "cameras": ["b5-e1"], "reason": None, "complaint": complaint["number"]}
     )
