@@ -200,35 +200,38 @@ def micro_cost(clip: Path, packets: int) -> float:
     from storage.database import Database
     from storage.migration import upgrade_to_head
     from streams.ingest import IngestWorker
-    from streams.packet import StreamFormat
-    from streams.recorder import RecorderSettings, SegmentRecorder
-    from streams.source import FileConnection, RawPacket, SourceSpec
+    from streams.packet import DemuxedPacket, StreamFormat
+    from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
+    from streams.source import FileConnection, SourceSpec
 
     spec = SourceSpec("cam1", "main", f"file://{clip}", "tcp", open_timeout_s=5, read_timeout_s=5)
     probe = FileConnection(spec, 1)
     fmt = probe.format
     probe.close()
-    raws: list[RawPacket] = []
+    raws: list[tuple[bytes, int, int, bool]] = []  # data, pts, dts, keyframe
     with av.open(str(clip)) as container:
         video = container.streams.video[0]
         annexb = av.BitStreamFilterContext("h264_mp4toannexb", video)
         for packet in container.demux(video):
             if packet.size:
                 for out in annexb.filter(packet):
-                    raws.append(RawPacket(bytes(out), out.pts, out.dts, out.duration, out.is_keyframe, False))
-    assert len(raws) > 1 and raws[0].pts is not None and raws[1].pts is not None and raws[-1].pts is not None
-    period = raws[-1].pts - raws[0].pts + raws[1].pts - raws[0].pts
+                    assert out.pts is not None and out.dts is not None
+                    raws.append((bytes(out), out.pts, out.dts, out.is_keyframe))
+    assert len(raws) > 1
+    period = raws[-1][1] - raws[0][1] + raws[1][1] - raws[0][1]
 
     class Replay:
         def __init__(self) -> None:
             self.format: StreamFormat = replace(fmt, connection_id=1)
 
-        def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
-            for n in range(packets):
-                raw = raws[n % len(raws)]
+        def packets(self, stop: threading.Event) -> Iterator[DemuxedPacket]:
+            for n in range(packets):  # a new packet each time, as the demuxer returns them
+                data, pts, dts, keyframe = raws[n % len(raws)]
                 offset = (n // len(raws)) * period
-                assert raw.pts is not None and raw.dts is not None
-                yield replace(raw, pts=raw.pts + offset, dts=raw.dts + offset)
+                packet: DemuxedPacket = av.Packet(data)
+                packet.pts, packet.dts, packet.is_keyframe = pts + offset, dts + offset, keyframe
+                packet.time_base = fmt.time_base
+                yield packet
             stop.set()
 
         def close(self) -> None:
@@ -245,15 +248,13 @@ def micro_cost(clip: Path, packets: int) -> float:
         db = Database(f"sqlite:///{work / 'index.sqlite3'}")
         upgrade_to_head(db.engine)
         worker = IngestWorker(spec, now=now, open_source=lambda _s, _i: Replay())
-        subscription = worker.subscribe("recorder", maxsize=packets + 16, wake_every=32)
         settings = RecorderSettings(segment_seconds=10.0, fsync=False)
         recorder = SegmentRecorder(camera_id="cam1", db=db, root=work / "rec", settings=settings)
-        recorder.start(subscription)
+        housekeeper = Housekeeper()
+        recorder.attach(worker.fanout, housekeeper)  # as console.recording does
         began = time.process_time()
         worker.start()
         worker.join(120)
-        while subscription.stats().queued:
-            time.sleep(0.01)
         recorder.stop()
         used = time.process_time() - began
         written = recorder.status().packets_written

@@ -750,12 +750,11 @@ def _warning_lines(log: Path) -> dict[str, Any]:
 def child_ours(config_path: Path) -> int:
     """Phase A's process: our real pipeline for every camera until SIGINT/SIGTERM, then a clean stop."""
     from config.schema import CameraConfig
-    from console.recording import RECORDER_QUEUE_PACKETS, RECORDER_WAKE_EVERY
     from storage.database import Database
     from storage.migration import upgrade_to_head
-    from streams.fanout import Subscription
+    from streams.disk_sync import DiskSyncer
     from streams.ingest import IngestManager
-    from streams.recorder import RecorderSettings, SegmentRecorder
+    from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
 
     config = json.loads(config_path.read_text())
     logging.basicConfig(
@@ -766,16 +765,18 @@ def child_ours(config_path: Path) -> int:
     cameras = [CameraConfig(id=c["id"], name=c["id"], url=c["url"]) for c in config["cameras"]]
     settings = RecorderSettings(segment_seconds=float(config["segment_seconds"]), fsync=bool(config["fsync"]))
     manager = IngestManager(cameras)
+    syncer: DiskSyncer | None = None
+    if settings.fsync:  # as console.recording.RecordingPipeline does
+        syncer = DiskSyncer(Path(config["root"]), interval_s=settings.fragment_seconds)
+        syncer.start()
+    housekeeper = Housekeeper()
+    housekeeper.start()
     recorders: dict[str, SegmentRecorder] = {}
-    subscriptions: dict[str, Subscription] = {}
     for camera in cameras:
-        subscriptions[camera.id] = manager.subscribe(  # as console.recording.RecordingPipeline does
-            camera.id, "recorder", maxsize=RECORDER_QUEUE_PACKETS, wake_every=RECORDER_WAKE_EVERY
-        )
         recorders[camera.id] = SegmentRecorder(
             camera_id=camera.id, db=db, root=Path(config["root"]), settings=settings
         )
-        recorders[camera.id].start(subscriptions[camera.id])
+        recorders[camera.id].attach(manager.worker(camera.id).fanout, housekeeper)  # as console.recording
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -785,16 +786,19 @@ def child_ours(config_path: Path) -> int:
     while not stop.wait(0.5):
         pass
     began = time.monotonic()
-    # what the recorders had not written yet when the window ended (drained below, before stopping): a
-    # backlog that grows over the window means the process cannot keep up, even if nothing is lost yet
-    backlog = {camera_id: s.stats().queued for camera_id, s in subscriptions.items()}
+    # packets received but not written yet when the window ended (the recorders write on the ingest
+    # threads, so this is what was in flight; a backlog that grows means the process cannot keep up)
     health = {h.camera_id: h for h in manager.health()}
+    backlog = {
+        camera_id: max(0, health[camera_id].packets - recorder.status().packets_written)
+        for camera_id, recorder in recorders.items()
+    }
     manager.stop()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(s.stats().queued for s in subscriptions.values()):
-        time.sleep(0.05)
     for recorder in recorders.values():
         recorder.stop()
+    housekeeper.stop()
+    if syncer is not None:
+        syncer.stop()
     report = {
         "stop_s": time.monotonic() - began,
         "vm_hwm_mib": (status_kib(os.getpid(), "VmHWM") or 0) / 1024,

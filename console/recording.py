@@ -1,9 +1,10 @@
 """The recording pipeline of a running station: ingest → recorders → retention, wired in one place.
 
 Start order: reconcile the disk with the index (finish ``.partial`` files of a crash, close the
-``station_stopped`` gap), start ingest, one recorder per recorded camera stream, then retention. Stop is the
-reverse: ingest first (each recorder sees the stream stop and closes its file), then the recorders (pending
-index rows written, ``station_stopped`` gap opened), then retention.
+``station_stopped`` gap), the disk syncer (the recordings filesystem made durable every fragment interval),
+ingest, one recorder per recorded camera stream, then retention. Stop is the reverse: ingest first (each
+recorder sees the stream stop and closes its file), then the recorders (pending index rows written,
+``station_stopped`` gap opened), retention, and a last sync.
 """
 
 from __future__ import annotations
@@ -14,17 +15,13 @@ from dataclasses import dataclass
 from config.settings import Settings
 from storage.database import Database
 from storage.retention import RetentionSettings, RetentionStatus, RetentionWorker
+from streams.disk_sync import DiskSyncer
 from streams.health import StreamHealth
 from streams.ingest import IngestManager
 from streams.reconcile import ReconcileReport, reconcile_recordings
-from streams.recorder import RecorderSettings, RecorderStatus, SegmentRecorder
+from streams.recorder import Housekeeper, RecorderSettings, RecorderStatus, SegmentRecorder
 
 logger = logging.getLogger(__name__)
-
-RECORDER_QUEUE_PACKETS = 2048  # ~80 s of 25 fps video: a DB or disk hiccup never stalls the camera
-# The recorder is woken once per 32 packets (or by its 0.5 s poll, or at once by a stream start/stop), not
-# once per packet: at 25 fps that is ~2 thread hand-offs a second per camera instead of 25.
-RECORDER_WAKE_EVERY = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +61,8 @@ class RecordingPipeline:
             settings=RetentionSettings.from_config(config, interval_s=retention_interval_s),
             controls=self.recorders,
         )
+        self.housekeeper = Housekeeper()
+        self.disk_sync = DiskSyncer(settings.recordings_dir, interval_s=config.recording.fragment_seconds)
         self.reconcile_report: ReconcileReport | None = None
         self._started = False
 
@@ -73,15 +72,15 @@ class RecordingPipeline:
         self.reconcile_report = reconcile_recordings(
             self.database, root, camera_ids=[c.id for c in self.settings.config.cameras]
         )
+        self.disk_sync.start()
+        self.housekeeper.start()
         self.ingest.start()
         for camera_id, recorder in self.recorders.items():
             if (camera_id, "main") not in self.ingest.workers:
                 logger.error("%s: not recorded: its main stream could not be set up", camera_id)
                 continue
-            subscription = self.ingest.subscribe(
-                camera_id, "recorder", maxsize=RECORDER_QUEUE_PACKETS, wake_every=RECORDER_WAKE_EVERY
-            )
-            recorder.start(subscription)
+            # the recorder muxes on the camera's ingest thread; index writes go on in its own thread
+            recorder.attach(self.ingest.worker(camera_id).fanout, self.housekeeper)
         self.retention.start()
         self._started = True
         logger.info(
@@ -98,7 +97,9 @@ class RecordingPipeline:
         self.ingest.stop(timeout_s=10.0)
         for recorder in self.recorders.values():
             recorder.stop(detail="station stopped")
+        self.housekeeper.stop()
         self.retention.stop()
+        self.disk_sync.stop()
         logger.info("recording stopped")
 
     def snapshot(self) -> dict[str, CameraSnapshot]:

@@ -142,3 +142,68 @@ def plan_stamp(
     ts = max(ts, clock.last_ts_utc)
     clock = replace(clock, last_order=max(order, clock.last_order), last_ts_utc=ts)
     return clock, ClockReading(ts, lag_s, found)
+
+
+class Stamper:
+    """``plan_stamp`` for one connection, in float UTC seconds, with a fast path for the usual packet.
+
+    A packet in order (``0 <= step <= max_jump_s``) whose stamp lags its arrival by
+    ``0 <= lag <= max_drift_s`` changes nothing but the clock's last order and stamp; this is what almost
+    every packet of a healthy camera does, and it costs a few float operations here. Every other packet
+    goes through :func:`plan_stamp` on the equivalent :class:`StreamClock`, so the decisions (and their
+    tests) stay there.
+    """
+
+    __slots__ = (
+        "_anchor_pts",
+        "_anchor_s",
+        "_clock",
+        "_last_order",
+        "_last_ts_s",
+        "_max_drift_s",
+        "_max_jump_s",
+        "_policy",
+        "_tick_s",
+    )
+
+    def __init__(self, clock: StreamClock, policy: ClockPolicy) -> None:
+        self._policy = policy
+        self._max_drift_s = policy.max_drift_s
+        self._max_jump_s = policy.max_jump_s
+        self._load(clock)
+
+    def _load(self, clock: StreamClock) -> None:
+        self._clock = clock
+        self._anchor_pts = clock.anchor_pts
+        self._anchor_s = clock.anchor_utc.timestamp()
+        self._tick_s = clock.tick_s
+        self._last_order = clock.last_order
+        self._last_ts_s = clock.last_ts_utc.timestamp()
+
+    @property
+    def clock(self) -> StreamClock:
+        """The equivalent :class:`StreamClock` now."""
+        return replace(
+            self._clock,
+            last_order=self._last_order,
+            last_ts_utc=datetime.fromtimestamp(self._last_ts_s, self._clock.last_ts_utc.tzinfo),
+        )
+
+    def stamp(self, pts: int, dts: int | None, arrival_s: float) -> tuple[float, float, ClockEvent | None]:
+        """(UTC seconds of ``pts``, lag behind the arrival, clock event or None) -- as ``plan_stamp``."""
+        order = dts if dts is not None else pts
+        step_s = (order - self._last_order) * self._tick_s
+        if 0 <= step_s <= self._max_jump_s:
+            ts = self._anchor_s + (pts - self._anchor_pts) * self._tick_s
+            lag = arrival_s - ts
+            if 0 <= lag <= self._max_drift_s:
+                if ts < self._last_ts_s:
+                    ts = self._last_ts_s
+                if order > self._last_order:
+                    self._last_order = order
+                self._last_ts_s = ts
+                return ts, lag, None
+        arrival = datetime.fromtimestamp(arrival_s, self._clock.anchor_utc.tzinfo)
+        clock, reading = plan_stamp(self.clock, pts=pts, dts=dts, arrival_utc=arrival, policy=self._policy)
+        self._load(clock)
+        return reading.ts_utc.timestamp(), reading.lag_s, reading.event

@@ -20,6 +20,13 @@ Policies: ``DROP_OLDEST`` (recorder: generous bound, drops the oldest packets up
 them) and ``LATEST`` (live viewers: a new keyframe replaces every packet still queued, so a slow viewer skips
 to the newest GOP). Control items are never dropped in favour of packets.
 
+Sinks (``add_sink``): the recorder is not a queue subscriber but a sink, called on the ingest thread with
+the demuxed ``av.Packet`` itself and float UTC seconds (``PacketSink``). A queue hand-off per packet (a
+copy of its bytes, a lock, a thread wake-up, a second ``av.Packet`` to mux) cost more CPU than the muxing,
+and at 64 cameras made the station dearer than one ffmpeg process per camera. A sink's write goes to the page
+cache (durability is the disk syncer's job), so it does not wait on the disk; queue subscribers still get
+their ``MediaPacket`` first, and only when there are any.
+
 Batched wake-ups (``wake_every=N``): a throughput consumer such as the recorder does not need to run once per
 packet. Its waiting ``get`` is then woken only when N items are queued, on every control item, and when the
 queue is three quarters full; otherwise it wakes at its own ``timeout_s`` and finds what was queued. At
@@ -35,10 +42,11 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
-from streams.packet import MediaPacket, StreamFormat
+from streams.packet import DemuxedPacket, MediaPacket, StreamFormat
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,17 @@ class PacketsDropped:
 
 
 FanoutItem = MediaPacket | StreamStarted | StreamStopped | PacketsDropped
+
+
+class PacketSink(Protocol):
+    """A consumer called on the ingest thread: it must not block for long (no network, no database)."""
+
+    def on_control(self, item: StreamStarted | StreamStopped) -> None: ...
+
+    def on_packet(self, packet: DemuxedPacket, fmt: StreamFormat, ts_s: float, arrival_s: float) -> None:
+        """``packet`` is the demuxed packet (pts/dts in ``fmt.time_base``), ``ts_s``/``arrival_s`` UTC epoch
+        seconds; the sink may change the packet's stream and timestamps (it is the last to see it)."""
+        ...
 
 
 class FanoutPolicy(StrEnum):
@@ -319,9 +338,20 @@ class Fanout:
     def __init__(self, name: str) -> None:
         self.name = name
         self._lock = threading.Lock()
-        self._subscriptions: list[Subscription] = []
+        # replaced, never changed in place: the ingest thread reads it without the lock
+        self._subscriptions: tuple[Subscription, ...] = ()
+        self._sinks: tuple[PacketSink, ...] = ()
         self._current: StreamStarted | None = None
         self._closed = False
+
+    def add_sink(self, sink: PacketSink) -> None:
+        """Call ``sink`` on the ingest thread for every item from now on (the current ``StreamStarted``
+        first, if the stream is up)."""
+        with self._lock:
+            self._sinks = (*self._sinks, sink)
+            current = self._current
+        if current is not None:
+            sink.on_control(current)
 
     def subscribe(
         self,
@@ -339,23 +369,46 @@ class Fanout:
                 return subscription
             if self._current is not None:
                 subscription.put(self._current)
-            self._subscriptions.append(subscription)
+            self._subscriptions = (*self._subscriptions, subscription)
         return subscription
 
     def publish(self, item: FanoutItem) -> None:
+        """Hand ``item`` to every subscription (and a control item to every sink)."""
         with self._lock:
             if isinstance(item, StreamStarted):
                 self._current = item
             elif isinstance(item, StreamStopped):
                 self._current = None
-            subscriptions = list(self._subscriptions)
+            subscriptions, sinks = self._subscriptions, self._sinks
         for subscription in subscriptions:
             subscription.put(item)
+        if isinstance(item, StreamStarted | StreamStopped):
+            for sink in sinks:
+                sink.on_control(item)
+
+    def publish_packet(self, packet: DemuxedPacket, fmt: StreamFormat, ts_s: float, arrival_s: float) -> None:
+        """One demuxed packet: a ``MediaPacket`` (bytes copied) to the subscriptions, if any, then the packet
+        itself to the sinks."""
+        subscriptions = self._subscriptions
+        if subscriptions:
+            item = MediaPacket(
+                format=fmt,
+                data=bytes(packet),
+                pts=packet.pts,
+                dts=packet.dts,
+                duration=packet.duration,
+                is_keyframe=packet.is_keyframe,
+                ts_utc=datetime.fromtimestamp(ts_s, UTC),
+                arrival_utc=datetime.fromtimestamp(arrival_s, UTC),
+            )
+            for subscription in subscriptions:
+                subscription.put(item)
+        for sink in self._sinks:
+            sink.on_packet(packet, fmt, ts_s, arrival_s)
 
     def _remove(self, subscription: Subscription) -> None:
         with self._lock:
-            if subscription in self._subscriptions:
-                self._subscriptions.remove(subscription)
+            self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
 
     def stats(self) -> list[SubscriptionStats]:
         with self._lock:
@@ -366,6 +419,7 @@ class Fanout:
         """Close every subscription (they drain what is queued, then end)."""
         with self._lock:
             self._closed = True
-            subscriptions, self._subscriptions = self._subscriptions, []
+            subscriptions, self._subscriptions = self._subscriptions, ()
+            self._sinks = ()
         for subscription in subscriptions:
             subscription.close()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from fractions import Fraction
 
 from config.secret import redact_text
 from streams.clock import ClockEvent
-from streams.packet import MediaPacket, StreamFormat
+from streams.packet import StreamFormat
 
 
 class HealthState(StrEnum):
@@ -205,9 +206,9 @@ class HealthTracker:
         self._corrupt = 0
         self._skipped = 0
         self._clock_events = 0
-        self._last_packet_utc: datetime | None = None
+        self._last_packet_s: float | None = None  # UTC epoch seconds
         self._lag_s: float | None = None
-        self._next_assessment: datetime | None = None  # quality is assessed at most every ASSESS_EVERY
+        self._next_assessment_s = 0.0  # quality is assessed at most every ASSESS_EVERY (epoch seconds)
         self._health = StreamHealth(
             camera_id=camera_id,
             stream=stream,
@@ -251,7 +252,9 @@ class HealthTracker:
                 corrupt_packets=self._corrupt,
                 skipped_packets=self._skipped,
                 clock_events=self._clock_events,
-                last_packet_utc=self._last_packet_utc,
+                last_packet_utc=(
+                    None if self._last_packet_s is None else datetime.fromtimestamp(self._last_packet_s, UTC)
+                ),
                 clock_lag_s=self._lag_s,
             )
 
@@ -274,7 +277,7 @@ class HealthTracker:
     def connected(self, fmt: StreamFormat, now_utc: datetime, *, reconnect: bool) -> None:
         with self._lock:
             self._meter.reset()
-            self._next_assessment = None
+            self._next_assessment_s = 0.0
             h = self._health
             self._apply(
                 HealthEvent.CONNECTED,
@@ -294,30 +297,38 @@ class HealthTracker:
             self._skipped += 1
 
     def packet(
-        self, packet: MediaPacket, *, corrupt: bool, lag_s: float, clock_event: ClockEvent | None
+        self,
+        pts: int,
+        size: int,
+        keyframe: bool,
+        time_base: Fraction,
+        arrival_s: float,
+        *,
+        corrupt: bool,
+        lag_s: float,
+        clock_event: ClockEvent | None,
     ) -> None:
-        """Count one packet; the quality (and with it the state) is re-assessed at most every
-        ``ASSESS_EVERY`` of arrival time, and at once on a corrupt packet or a clock event."""
-        now = packet.arrival_utc
+        """Count one packet (``arrival_s``: UTC epoch seconds); the quality (and with it the state) is
+        re-assessed at most every ``ASSESS_EVERY`` of arrival time, and at once on a corrupt packet or a
+        clock event."""
         with self._lock:
-            if packet.pts is not None:
-                time_base = packet.format.time_base
-                if time_base is not self._tick_base:
-                    self._tick_base, self._tick_s = time_base, float(time_base)
-                self._meter.add(packet.pts * self._tick_s, len(packet.data), packet.is_keyframe)
+            if time_base is not self._tick_base:
+                self._tick_base, self._tick_s = time_base, float(time_base)
+            self._meter.add(pts * self._tick_s, size, keyframe)
             self._packets += 1
-            self._bytes += len(packet.data)
-            self._last_packet_utc = now
+            self._bytes += size
+            self._last_packet_s = arrival_s
             self._lag_s = lag_s
-            if corrupt:
-                self._corrupt += 1
-                self._last_corrupt_utc = now
-            if clock_event is not None:
-                self._clock_events += 1
-                self._last_clock = (now, clock_event)
-            due = self._next_assessment
-            if corrupt or clock_event is not None or due is None or now >= due:
-                self._assess(now)
+            if corrupt or clock_event is not None:
+                now = datetime.fromtimestamp(arrival_s, UTC)
+                if corrupt:
+                    self._corrupt += 1
+                    self._last_corrupt_utc = now
+                if clock_event is not None:
+                    self._clock_events += 1
+                    self._last_clock = (now, clock_event)
+            if corrupt or clock_event is not None or arrival_s >= self._next_assessment_s:
+                self._assess(datetime.fromtimestamp(arrival_s, UTC))
 
     def _assess(self, now: datetime) -> None:
         h = self._health
@@ -330,7 +341,7 @@ class HealthTracker:
             now_utc=now,
             policy=self.policy,
         )
-        self._next_assessment = now + ASSESS_EVERY
+        self._next_assessment_s = now.timestamp() + ASSESS_EVERY.total_seconds()
         self._apply(
             HealthEvent.QUALITY_BAD if reason else HealthEvent.QUALITY_OK,
             now,

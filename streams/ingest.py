@@ -23,11 +23,11 @@ from config.error import ConfigError
 from config.schema import CameraConfig
 from config.secret import camera_url, redact_text, redact_url
 from streams.backoff import Backoff, BackoffPolicy
-from streams.clock import ClockPolicy, ClockReading, StreamClock, plan_stamp, start_clock
+from streams.clock import ClockEvent, ClockPolicy, Stamper, start_clock
 from streams.error import StreamError, StreamUnauthorizedError
 from streams.fanout import Fanout, FanoutPolicy, StreamStarted, StreamStopped, Subscription
 from streams.health import HealthState, HealthTracker, QualityPolicy, StreamHealth
-from streams.packet import MediaPacket, StreamFormat
+from streams.packet import StreamFormat
 from streams.source import Connection, SourceSpec, open_connection
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 @dataclass
 class _Live:
     """The logical connection currently published."""
 
     format: StreamFormat
-    last_ts_utc: datetime | None = None
+    last_ts_s: float | None = None  # UTC epoch seconds of the last packet published
 
 
 class IngestWorker:
@@ -65,6 +69,8 @@ class IngestWorker:
         self._backoff = Backoff(backoff)
         self._clock_policy = clock or ClockPolicy()
         self._now = now
+        # the per-packet arrival time: the wall clock itself, or the injected clock (tests) in seconds
+        self._now_s: Callable[[], float] = time.time if now is utc_now else lambda: now().timestamp()
         self._open_source = open_source
         self._fanout = Fanout(self.name)
         self._health = HealthTracker(
@@ -220,66 +226,73 @@ class IngestWorker:
     def _end_live(self, reason: str) -> None:
         live, self._live = self._live, None
         if live is not None:
-            self._fanout.publish(StreamStopped(live.format, self._now(), reason, live.last_ts_utc))
+            last = None if live.last_ts_s is None else _utc(live.last_ts_s)
+            self._fanout.publish(StreamStopped(live.format, self._now(), reason, last))
 
     def _pump(self, connection: Connection) -> None:
+        """The per-packet loop. Times are float UTC seconds here (datetimes only for rare events): this loop
+        runs 25 times a second for every camera, and each Python step in it is paid that often."""
         fmt = connection.format
-        clock: StreamClock | None = None
-        for raw in connection.packets(self._stop):
-            if self._stop.is_set():
+        stamper: Stamper | None = None
+        stop, health, fanout, now_s = self._stop, self._health, self._fanout, self._now_s
+        for packet in connection.packets(stop):
+            if stop.is_set():
                 return
-            arrival = self._now()
-            if raw.pts is None or (clock is None and not raw.is_keyframe):
-                self._health.skipped()
+            arrival = now_s()
+            pts = packet.pts
+            keyframe = packet.is_keyframe
+            if pts is None or (stamper is None and not keyframe):
+                health.skipped()
                 continue
-            if clock is None:
-                clock = start_clock(pts=raw.pts, dts=raw.dts, time_base=fmt.time_base, arrival_utc=arrival)
-                reading = ClockReading(arrival, 0.0)
-            else:
-                clock, reading = plan_stamp(
-                    clock, pts=raw.pts, dts=raw.dts, arrival_utc=arrival, policy=self._clock_policy
+            event: ClockEvent | None = None
+            if stamper is None:
+                clock = start_clock(
+                    pts=pts, dts=packet.dts, time_base=fmt.time_base, arrival_utc=_utc(arrival)
                 )
-            if reading.event is not None:
-                if reading.lag_s > 0:
-                    log.warning("%s: %s (lag %.2f s)", self._prefix, reading.event, reading.lag_s)
+                stamper = Stamper(clock, self._clock_policy)
+                ts, lag = arrival, 0.0
+            else:
+                ts, lag, event = stamper.stamp(pts, packet.dts, arrival)
+            if event is not None:
+                if lag > 0:
+                    log.warning("%s: %s (lag %.2f s)", self._prefix, event, lag)
                 else:  # clock_fast: the anchor was pulled earlier by more than the drift limit
-                    log.warning("%s: %s", self._prefix, reading.event)
-                if reading.event.is_discontinuity and self._live is not None:
-                    self._end_live(str(reading.event))
+                    log.warning("%s: %s", self._prefix, event)
+                if event.is_discontinuity and self._live is not None:
+                    self._end_live(str(event))
                     self._connection_id += 1
                     fmt = replace(fmt, connection_id=self._connection_id)
-            if self._live is None:
-                if not raw.is_keyframe:
-                    self._health.skipped()
+            live = self._live
+            if live is None:
+                if not keyframe:
+                    health.skipped()
                     continue
-                self._begin_live(fmt, arrival)
-            packet = MediaPacket(
-                format=fmt,
-                data=raw.data,
-                pts=raw.pts,
-                dts=raw.dts,
-                duration=raw.duration,
-                is_keyframe=raw.is_keyframe,
-                ts_utc=reading.ts_utc,
-                arrival_utc=arrival,
+                live = self._begin_live(fmt, _utc(arrival))
+            corrupt = packet.is_corrupt
+            if corrupt:
+                log.warning("%s: corrupt packet at pts %s", self._prefix, pts)
+            health.packet(
+                pts,
+                packet.size,
+                keyframe,
+                fmt.time_base,
+                arrival,
+                corrupt=corrupt,
+                lag_s=lag,
+                clock_event=event,
             )
-            if raw.is_corrupt:
-                log.warning("%s: corrupt packet at pts %s", self._prefix, raw.pts)
-            self._health.packet(
-                packet, corrupt=raw.is_corrupt, lag_s=reading.lag_s, clock_event=reading.event
-            )
-            self._fanout.publish(packet)
-            assert self._live is not None
-            self._live.last_ts_utc = packet.ts_utc
+            fanout.publish_packet(packet, fmt, ts, arrival)
+            live.last_ts_s = ts
 
-    def _begin_live(self, fmt: StreamFormat, arrival: datetime) -> None:
+    def _begin_live(self, fmt: StreamFormat, arrival: datetime) -> _Live:
         self._connections += 1
         reconnect = self._connections > 1
         self._health.connected(fmt, arrival, reconnect=reconnect)
-        self._live = _Live(fmt)
+        live = self._live = _Live(fmt)
         self._fanout.publish(StreamStarted(fmt, arrival))
         if reconnect:
             log.info("%s: streaming again (connection %d)", self._prefix, fmt.connection_id)
+        return live
 
 
 class IngestManager:

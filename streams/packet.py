@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import av
+
+if TYPE_CHECKING:
+    #: A packet as the demuxer returned it (its stream is the input's, until a muxer sets its own).
+    DemuxedPacket: TypeAlias = av.Packet[Any]
+else:
+    DemuxedPacket = av.Packet  # not subscriptable at run time
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +51,15 @@ class MediaPacket:
     @property
     def size(self) -> int:
         return len(self.data)
+
+
+def demuxed(packet: MediaPacket) -> DemuxedPacket:
+    """A new ``av.Packet`` holding ``packet`` as the demuxer would have returned it."""
+    out: DemuxedPacket = av.Packet(packet.data)
+    out.pts = packet.pts
+    out.dts = packet.dts
+    if packet.duration is not None:
+        out.duration = packet.duration
+    out.time_base = packet.format.time_base
+    out.is_keyframe = packet.is_keyframe
+    return out

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +29,7 @@ from streams.error import (
     StreamStalledError,
     StreamUnauthorizedError,
 )
-from streams.packet import StreamFormat
+from streams.packet import DemuxedPacket, StreamFormat
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +63,12 @@ class SourceSpec:
         return f"SourceSpec({self.camera_id!r}, {self.stream!r}, {self.redacted_url!r}, {self.transport!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class RawPacket:
-    """A demuxed packet before it is stamped (times in the connection's ``format.time_base``)."""
-
-    data: bytes
-    pts: int | None
-    dts: int | None
-    duration: int | None
-    is_keyframe: bool
-    is_corrupt: bool
-
-
 class Connection(Protocol):
     format: StreamFormat
 
-    def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
-        """Packets until ``stop`` is set; raises StreamError subclasses when the stream breaks."""
+    def packets(self, stop: threading.Event) -> Iterator[DemuxedPacket]:
+        """Demuxed packets (times in ``format.time_base``; H.264/HEVC as Annex B) until ``stop`` is set;
+        raises StreamError subclasses when the stream breaks. The consumer owns each packet it gets."""
         ...
 
     def close(self) -> None: ...
@@ -183,29 +172,25 @@ class RtspConnection:
             self._container.close()
             raise
 
-    def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
-        untimed: RawPacket | None = None
+    def packets(self, stop: threading.Event) -> Iterator[DemuxedPacket]:
+        untimed: DemuxedPacket | None = None
+        ticks = frame_ticks(self.format)
         try:
             for packet in self._container.demux(self._video):
                 if packet.size == 0:
                     continue  # the demuxer's flush packet at the end
-                raw = RawPacket(
-                    bytes(packet),
-                    packet.pts,
-                    packet.dts,
-                    packet.duration,
-                    packet.is_keyframe,
-                    packet.is_corrupt,
-                )
-                if raw.pts is None and raw.dts is None and raw.is_keyframe:
+                if packet.pts is None and packet.dts is None and packet.is_keyframe:
                     # FFmpeg's RTSP demuxer hands over the session's first keyframe before it has a
                     # timestamp; dropping it would cost a whole GOP on every (re)connect.
-                    untimed = raw
+                    untimed = packet
                     continue
                 if untimed is not None:
-                    yield backdate(untimed, raw, frame_ticks(self.format))
+                    stamp = backdated_stamp(packet.pts, packet.dts, ticks)
+                    if stamp is not None:
+                        untimed.pts = untimed.dts = stamp
+                    yield untimed
                     untimed = None
-                yield raw
+                yield packet
                 if stop.is_set():
                     return
         except (av.error.FFmpegError, OSError) as exc:
@@ -225,13 +210,13 @@ def frame_ticks(fmt: StreamFormat) -> int:
     return max(1, round(1 / (fps * fmt.time_base)))
 
 
-def backdate(untimed: RawPacket, successor: RawPacket, ticks: int) -> RawPacket:
-    """Give a timestamp-less packet the time one frame before its successor (never below zero); pure."""
-    anchor = successor.dts if successor.dts is not None else successor.pts
+def backdated_stamp(successor_pts: int | None, successor_dts: int | None, ticks: int) -> int | None:
+    """The timestamp for a timestamp-less packet: one frame before its successor, never below zero (None
+    when the successor has no time either); pure."""
+    anchor = successor_dts if successor_dts is not None else successor_pts
     if anchor is None:
-        return untimed
-    stamp = max(0, anchor - ticks)
-    return replace(untimed, pts=stamp, dts=stamp)
+        return None
+    return max(0, anchor - ticks)
 
 
 def annexb_extradata(avcc: bytes) -> bytes | None:
@@ -291,7 +276,7 @@ class FileConnection:
             average_fps=fmt.average_fps,
         )
 
-    def packets(self, stop: threading.Event) -> Iterator[RawPacket]:
+    def packets(self, stop: threading.Event) -> Iterator[DemuxedPacket]:
         offset = 0  # added to every pts/dts: grows by the clip length at each loop
         first_pts: int | None = None
         end_pts = 0  # pts just after the last packet of the current loop (before offset)
@@ -310,14 +295,16 @@ class FileConnection:
                     end_pts = max(end_pts, packet.pts + duration)
                     outputs = bsf.filter(packet) if bsf is not None else [packet]
                     for out in outputs:
-                        pts = out.pts + offset if out.pts is not None else None
-                        dts = out.dts + offset if out.dts is not None else None
-                        if pts is not None and stop.wait(
-                            max(0.0, started + float((pts - first_pts) * time_base) - time.monotonic())
+                        if out.pts is not None:
+                            out.pts += offset
+                        if out.dts is not None:
+                            out.dts += offset
+                        if out.pts is not None and stop.wait(
+                            max(0.0, started + float((out.pts - first_pts) * time_base) - time.monotonic())
                         ):
                             return
                         delivered += 1
-                        yield RawPacket(bytes(out), pts, dts, out.duration, out.is_keyframe, out.is_corrupt)
+                        yield out
             except (av.error.FFmpegError, OSError) as exc:
                 raise translate_read_error(exc) from None
             if delivered == 0 or first_pts is None:

@@ -18,7 +18,7 @@ from streams.health import (
     assess_quality,
     next_state,
 )
-from streams.packet import MediaPacket, StreamFormat
+from streams.packet import StreamFormat
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 S = HealthState
@@ -87,10 +87,10 @@ def _fmt() -> StreamFormat:
     return StreamFormat("cam1", "main", 1, "h264", 640, 360, Fraction(1, 90_000), None, 25.0)
 
 
-def _packet(i: int, fps: float = 25.0) -> MediaPacket:
+def _packet(i: int, fps: float = 25.0) -> tuple[int, int, bool, Fraction, float]:
+    """(pts, size, keyframe, time base, arrival) of the i-th 100-byte packet, a keyframe every 25."""
     ts = T0 + timedelta(seconds=i / fps)
-    pts = round(i * 90_000 / fps)
-    return MediaPacket(_fmt(), b"x" * 100, pts, pts, None, i % 25 == 0, ts, ts)
+    return round(i * 90_000 / fps), 100, i % 25 == 0, _fmt().time_base, ts.timestamp()
 
 
 def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
@@ -103,7 +103,7 @@ def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
     tracker.attempt()
     tracker.connected(_fmt(), T0, reconnect=False)
     for i in range(200):
-        tracker.packet(_packet(i), corrupt=False, lag_s=0.01, clock_event=None)
+        tracker.packet(*_packet(i), corrupt=False, lag_s=0.01, clock_event=None)
     health = tracker.snapshot()
     assert health.state is S.ONLINE
     assert health.fps == pytest.approx(25.0)
@@ -112,7 +112,7 @@ def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
     with pytest.raises(FrozenInstanceError):
         health.state = S.OFFLINE  # type: ignore[misc]
 
-    tracker.packet(_packet(200), corrupt=True, lag_s=0.01, clock_event=None)
+    tracker.packet(*_packet(200), corrupt=True, lag_s=0.01, clock_event=None)
     assert tracker.snapshot().state is S.DEGRADED
     assert tracker.snapshot().degraded_reason == "corrupt_packets"
 
@@ -138,7 +138,7 @@ def test_low_frame_rate_degrades() -> None:
     tracker.started(T0)
     tracker.connected(_fmt(), T0, reconnect=False)
     for i in range(60):
-        tracker.packet(_packet(i, fps=5.0), corrupt=False, lag_s=0.0, clock_event=None)
+        tracker.packet(*_packet(i, fps=5.0), corrupt=False, lag_s=0.0, clock_event=None)
     health = tracker.snapshot()
     assert health.state is S.DEGRADED
     assert health.degraded_reason == "low_fps"

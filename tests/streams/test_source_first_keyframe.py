@@ -11,7 +11,7 @@ import pytest
 from streams.fanout import StreamStarted
 from streams.ingest import IngestWorker
 from streams.packet import MediaPacket, StreamFormat
-from streams.source import RawPacket, SourceSpec, backdate, frame_ticks
+from streams.source import SourceSpec, backdated_stamp, frame_ticks
 from tests.support.rtsp_server import RtspServerFactory
 
 OPEN_BUDGET_S = 1.0  # ~0.4 s to open without frame-rate probing (1.2 s with it); a lost first GOP adds 1 s
@@ -20,14 +20,10 @@ FMT = StreamFormat("cam1", "main", 1, "h264", 640, 360, Fraction(1, 90000), None
 
 def test_frame_ticks_and_backdate_are_one_frame_before_the_successor() -> None:
     assert frame_ticks(FMT) == 3600
-    untimed = RawPacket(b"\x00\x00\x00\x01\x65", None, None, None, True, False)
-    successor = RawPacket(b"\x00\x00\x00\x01\x41", 3604, 3604, None, False, False)
-    stamped = backdate(untimed, successor, frame_ticks(FMT))
-    assert (stamped.pts, stamped.dts, stamped.is_keyframe) == (4, 4, True)
-    early = RawPacket(b"x", 100, 100, None, False, False)
-    assert backdate(untimed, early, 3600).pts == 0  # never below zero
-    no_time = RawPacket(b"x", None, None, None, False, False)
-    assert backdate(untimed, no_time, 3600) is untimed
+    assert backdated_stamp(3604, 3604, frame_ticks(FMT)) == 4
+    assert backdated_stamp(3700, None, 3600) == 100  # the pts when there is no dts
+    assert backdated_stamp(100, 100, 3600) == 0  # never below zero
+    assert backdated_stamp(None, None, 3600) is None
 
 
 @pytest.mark.rtsp
