@@ -753,6 +753,7 @@ def child_ours(config_path: Path) -> int:
     from storage.database import Database
     from storage.migration import upgrade_to_head
     from streams.disk_sync import DiskSyncer
+    from streams.disk_writer import DiskWriter
     from streams.ingest import IngestManager
     from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
 
@@ -771,10 +772,12 @@ def child_ours(config_path: Path) -> int:
         syncer.start()
     housekeeper = Housekeeper()
     housekeeper.start()
+    disk_writer = DiskWriter()
+    disk_writer.start()
     recorders: dict[str, SegmentRecorder] = {}
     for camera in cameras:
         recorders[camera.id] = SegmentRecorder(
-            camera_id=camera.id, db=db, root=Path(config["root"]), settings=settings
+            camera_id=camera.id, db=db, root=Path(config["root"]), settings=settings, jobs=disk_writer
         )
         recorders[camera.id].attach(manager.worker(camera.id).fanout, housekeeper)  # as console.recording
     stop = threading.Event()
@@ -793,10 +796,13 @@ def child_ours(config_path: Path) -> int:
         camera_id: max(0, health[camera_id].packets - recorder.status().packets_written)
         for camera_id, recorder in recorders.items()
     }
+    # muxed footage the disk writer had not written yet (bounded per file; see streams.disk_writer)
+    disk_backlog = {camera_id: rec.status().write_backlog_bytes for camera_id, rec in recorders.items()}
     manager.stop()
     for recorder in recorders.values():
         recorder.stop()
     housekeeper.stop()
+    disk_writer.stop()
     if syncer is not None:
         syncer.stop()
     report = {
@@ -813,6 +819,7 @@ def child_ours(config_path: Path) -> int:
                 "ingest_last_error": health[camera_id].last_error,
                 "ingest_max_clock_lag_s": health[camera_id].clock_lag_s,
                 "recorder_backlog_at_stop": backlog[camera_id],
+                "disk_backlog_bytes_at_stop": disk_backlog[camera_id],
             }
             for camera_id, recorder in recorders.items()
         },
@@ -838,6 +845,7 @@ def summarize_ours(result: PhaseResult) -> dict[str, int]:
     received = sum(int(c["ingest_packets"]) for c in cams.values())
     written = sum(int(c["recorder"]["packets_written"]) for c in cams.values())
     backlog = [int(c.get("recorder_backlog_at_stop", 0)) for c in cams.values()] or [0]
+    disk = [int(c.get("disk_backlog_bytes_at_stop", 0)) for c in cams.values()] or [0]
     return {
         "lost_upstream": lost,
         "reconnects": reconnects,
@@ -845,6 +853,8 @@ def summarize_ours(result: PhaseResult) -> dict[str, int]:
         "written": written,
         "backlog_packets_at_window_end_total": sum(backlog),
         "backlog_packets_at_window_end_max": max(backlog),
+        "disk_backlog_bytes_at_window_end_total": sum(disk),
+        "disk_backlog_bytes_at_window_end_max": max(disk),
     }
 
 

@@ -2,9 +2,10 @@
 
 Start order: reconcile the disk with the index (finish ``.partial`` files of a crash, close the
 ``station_stopped`` gap), the disk syncer (the recordings filesystem made durable every fragment interval),
-ingest, one recorder per recorded camera stream, then retention. Stop is the reverse: ingest first (each
-recorder sees the stream stop and closes its file), then the recorders (pending index rows written,
-``station_stopped`` gap opened), retention, and a last sync.
+the disk writer (every segment file's I/O, off the camera threads), ingest, one recorder per recorded camera
+stream, then retention. Stop is the reverse: ingest first (each recorder sees the stream stop and closes its
+file), then the recorders (files finished, pending index rows written, ``station_stopped`` gap opened),
+retention, the disk writer, and a last sync.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from config.settings import Settings
 from storage.database import Database
 from storage.retention import RetentionSettings, RetentionStatus, RetentionWorker
 from streams.disk_sync import DiskSyncer
+from streams.disk_writer import DiskWriter
 from streams.health import StreamHealth
 from streams.ingest import IngestManager
 from streams.reconcile import ReconcileReport, reconcile_recordings
@@ -46,6 +48,7 @@ class RecordingPipeline:
         config = settings.config
         self.ingest = IngestManager(config.cameras, secrets=settings.secrets)
         self.recorders: dict[str, SegmentRecorder] = {}
+        self.disk_writer = DiskWriter()
         for camera in config.cameras:
             record = camera.recording.enabled
             if camera.enabled and (record if record is not None else config.recording.enabled):
@@ -54,6 +57,7 @@ class RecordingPipeline:
                     db=database,
                     root=settings.recordings_dir,
                     settings=RecorderSettings.from_config(config, camera.id),
+                    jobs=self.disk_writer,
                 )
         self.retention = RetentionWorker(
             db=database,
@@ -73,6 +77,7 @@ class RecordingPipeline:
             self.database, root, camera_ids=[c.id for c in self.settings.config.cameras]
         )
         self.disk_sync.start()
+        self.disk_writer.start()
         self.housekeeper.start()
         self.ingest.start()
         for camera_id, recorder in self.recorders.items():
@@ -99,6 +104,7 @@ class RecordingPipeline:
             recorder.stop(detail="station stopped")
         self.housekeeper.stop()
         self.retention.stop()
+        self.disk_writer.stop()
         self.disk_sync.stop()
         logger.info("recording stopped")
 

@@ -63,6 +63,22 @@ def close_gap(session: Session, *, camera_id: str, end_utc: datetime) -> Gap | N
     return closed
 
 
+def move_gap_start(
+    session: Session, *, camera_id: str, reason: GapReason, start_utc: datetime, new_start_utc: datetime
+) -> Gap | None:
+    """Move the start of ``camera_id``'s ``reason`` gap that starts at ``start_utc`` to ``new_start_utc``
+    (earlier: a recorder opened the gap where its footage was muxed to, and the file saved after a disk
+    error ends sooner); returns the gap, or None when there is none."""
+    query = select(Gap).where(
+        Gap.camera_id == camera_id, Gap.reason == GapReason(reason).value, Gap.start_utc == start_utc
+    )
+    gap = session.scalars(query.order_by(Gap.id.desc())).first()
+    if gap is None:
+        return None
+    gap.start_utc = new_start_utc if gap.end_utc is None else min(new_start_utc, gap.end_utc)
+    return gap
+
+
 def add_gap(
     session: Session,
     *,

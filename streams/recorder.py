@@ -15,7 +15,11 @@
 - index writes go through an ordered outbox: while the database is unreachable the files are still written
   and the rows follow once it is back (start-up reconcile indexes whatever was lost beyond that);
 - disk errors close what can be saved (the last complete fragment), raise an alarm in the status and retry
-  after ``disk_retry_s`` -- the station never crashes because a disk is full.
+  after ``disk_retry_s`` -- the station never crashes because a disk is full;
+- the file I/O (writes, ``fsync``, hashing, rename at close) runs on the file jobs given (``jobs``: the
+  station's :class:`streams.disk_writer.DiskWriter` thread; :data:`~streams.disk_writer.INLINE` by
+  default), so the camera's thread never waits for the disk; a disk too slow to take the footage is a disk
+  error once a file holds back ``max_write_backlog_bytes`` (alarm ``disk_too_slow``).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from config.schema import StationConfig
 from storage.database import Database
-from storage.gap import add_gap, close_gap, open_gap
+from storage.gap import add_gap, close_gap, move_gap_start, open_gap
 from storage.layout import segment_path, segment_relative_path
 from storage.model import GapReason, SegmentStatus, utcnow
 from storage.segment import (
@@ -47,15 +51,18 @@ from storage.segment import (
     open_segment,
     update_segment_progress,
 )
+from streams.disk_writer import INLINE, DiskBacklogError, FileJobs
 from streams.fanout import Fanout, PacketsDropped, StreamStarted, StreamStopped, SubscriptionClosedError
 from streams.packet import DemuxedPacket, MediaPacket, StreamFormat, demuxed
 from streams.segment_file import SegmentFileError, recover_partial
 from streams.segment_writer import (
+    MAX_BACKLOG_BYTES,
     FileOpener,
     MalformedPacketError,
     SegmentWriteError,
     SegmentWriter,
     UnsupportedStreamError,
+    WrittenFile,
     open_new_file,
 )
 
@@ -154,6 +161,7 @@ class RecorderSettings:
     db_retry_s: float = 5.0
     max_pending_db_ops: int = 10_000
     fsync: bool = True
+    max_write_backlog_bytes: int = MAX_BACKLOG_BYTES  # per file, while the disk is slow (see disk_writer)
 
     @classmethod
     def from_config(cls, config: StationConfig, camera_id: str) -> RecorderSettings:
@@ -184,6 +192,7 @@ class RecorderStatus:
     timestamp_fixes: int  # dts that went backwards/repeated and were nudged to stay monotonic
     timestamp_holes: int  # frames missing inside a file (each logged as a stream_error gap row)
     db_pending_ops: int  # index writes waiting for the database
+    write_backlog_bytes: int  # footage of the open file waiting for the disk
     gap_reason: GapReason | None  # why the camera is not recording right now (None while recording)
     stop_reason: GapReason | None  # set while retention keeps this camera stopped
     alarm: str | None  # disk_full | recorder_error | evidence_only_left | database_unreachable | ...
@@ -254,6 +263,7 @@ class SegmentRecorder:
         stream: str = "main",
         clock: Callable[[], datetime] = utcnow,
         opener: FileOpener = open_new_file,
+        jobs: FileJobs = INLINE,
     ) -> None:
         self.camera_id = camera_id
         self.stream = stream
@@ -262,6 +272,7 @@ class SegmentRecorder:
         self.settings = settings or RecorderSettings()
         self._clock = clock
         self._opener = opener
+        self._jobs = jobs
         self._lock = threading.Lock()  # status fields, outbox, requests: never held across I/O
         self._work = threading.Lock()  # the segment state: whoever handles an item holds it
         self._stop_event = threading.Event()
@@ -401,6 +412,8 @@ class SegmentRecorder:
             self._thread = None
         with self._work:
             self._finish(GapReason.STATION_STOPPED, detail)
+        if not self._jobs.wait_idle(timeout_s):  # the close of the last file queues its index row
+            logger.error("%s: the last file was not finished within %.0f s", self.camera_id, timeout_s)
         deadline = time.monotonic() + 5.0
         while self._outbox and time.monotonic() < deadline:
             self._db_retry_at = 0.0
@@ -449,6 +462,7 @@ class SegmentRecorder:
                 timestamp_fixes=c["fixes"],
                 timestamp_holes=c["holes"],
                 db_pending_ops=len(self._outbox),
+                write_backlog_bytes=seg.writer.backlog_bytes if seg is not None else 0,
                 gap_reason=self._gap_reason if seg is None else None,
                 stop_reason=self._paused,
                 alarm=self._alarm,
@@ -571,6 +585,8 @@ class SegmentRecorder:
                 fragment_seconds=self.settings.fragment_seconds,
                 opener=self._opener,
                 fsync=self.settings.fsync,
+                jobs=self._jobs,
+                max_backlog_bytes=self.settings.max_write_backlog_bytes,
             )
         except UnsupportedStreamError as exc:
             self._unsupported_connection = fmt.connection_id
@@ -600,7 +616,7 @@ class SegmentRecorder:
             )
             self._state = RecorderState.RECORDING
             self._gap_reason = None
-            if self._alarm in ("disk_full", "recorder_error", "unsupported_stream"):
+            if self._alarm in ("disk_full", "disk_too_slow", "recorder_error", "unsupported_stream"):
                 self._alarm = None
         if self._gap_may_be_open:
             self._gap_may_be_open = False
@@ -671,11 +687,16 @@ class SegmentRecorder:
             self._newest_end = end
             if self._state is RecorderState.RECORDING:
                 self._state = RecorderState.WAITING
-        try:
-            written = seg.writer.close()
-        except SegmentWriteError as exc:
-            self._salvage(seg, exc)
+        seg.writer.finish(lambda result: self._segment_finished(seg, end, result))
+
+    def _segment_finished(
+        self, seg: _Segment, end: datetime, result: WrittenFile | SegmentWriteError
+    ) -> None:
+        """The file is closed (or failed to close): queue its index row. Runs on the file jobs' thread."""
+        if isinstance(result, SegmentWriteError):
+            self._recover(seg, result)
             return
+        written = result
         close = SegmentClose(
             end_utc=end,
             duration_s=(end - seg.start_utc).total_seconds(),
@@ -692,9 +713,16 @@ class SegmentRecorder:
             "%s: closed %s (%.1f s, %d bytes)", self.camera_id, seg.relative, close.duration_s, close.bytes
         )
 
-    def _salvage(self, seg: _Segment, exc: SegmentWriteError) -> None:
-        """After a write error: keep what is complete in the ``.partial`` (or drop it if it holds nothing)."""
-        seg.writer.abort()
+    def _salvage(self, seg: _Segment, exc: SegmentWriteError, gap: tuple[GapReason, datetime] | None) -> None:
+        """After a write error: close the file, then keep what is complete in the ``.partial``; ``gap`` is
+        the gap opened at the end of the footage muxed, moved back to where the saved footage ends."""
+        seg.writer.abort(then=lambda: self._recover(seg, exc, gap))
+
+    def _recover(
+        self, seg: _Segment, exc: SegmentWriteError, gap: tuple[GapReason, datetime] | None = None
+    ) -> None:
+        """Keep what is complete in the closed ``.partial`` (or drop it if it holds nothing). Runs on the file
+        jobs' thread."""
         partial = seg.writer.partial
         try:
             finished = recover_partial(partial)
@@ -702,6 +730,7 @@ class SegmentRecorder:
             partial.unlink(missing_ok=True)  # header only: provably no footage
             logger.warning("%s: %s held no complete fragment: removed", self.camera_id, partial.name)
             self._queue_db(f"discard {seg.relative}", _discard_op(seg.relative, self._clock()))
+            self._move_gap_start(gap, seg.start_utc)
             return
         except OSError as recover_exc:
             logger.error(
@@ -710,7 +739,8 @@ class SegmentRecorder:
             return
         end = seg.start_utc + timedelta(seconds=finished.probe.duration_s)
         with self._lock:
-            self._newest_end = end
+            if self._newest_end is None or end > self._newest_end:  # a newer file may be closed already
+                self._newest_end = end
             self._counters["bytes"] += finished.bytes
             self._counters["segments"] += 1
         close = SegmentClose(
@@ -725,25 +755,41 @@ class SegmentRecorder:
             f"close segment {seg.relative} (recovered)",
             _close_segment_op(seg.relative, close, SegmentStatus.RECOVERED),
         )
+        self._move_gap_start(gap, end)
+
+    def _move_gap_start(self, gap: tuple[GapReason, datetime] | None, start: datetime) -> None:
+        if gap is None or start >= gap[1]:
+            return
+        reason, at = gap
+        self._queue_db(
+            f"gap {reason.value} starts at {start.isoformat()}",
+            lambda session: move_gap_start(
+                session, camera_id=self.camera_id, reason=reason, start_utc=at, new_start_utc=start
+            ),
+        )
 
     def _on_disk_error(self, exc: SegmentWriteError, *, at: datetime) -> None:
         reason = GapReason.DISK_FULL if exc.errno in DISK_FULL_ERRNOS else GapReason.RECORDER_ERROR
+        alarm = "disk_too_slow" if exc.errno == DiskBacklogError.ERRNO else reason.value
         seg = self._seg
-        if seg is not None:
-            with self._lock:
-                self._seg = None
-            self._salvage(seg, exc)
-        gap_start = self._newest_end or at
+        # the gap opens where the muxed footage ends; the file's recovery (on the file jobs, after the
+        # queued writes) moves it back to where the saved footage ends
+        gap_start = seg.end_utc if seg is not None else (self._newest_end or at)
         self._disk_retry_at = time.monotonic() + self.settings.disk_retry_s
         self._note_error(
             f"{exc}; retrying in {self.settings.disk_retry_s:.0f} s",
-            alarm=reason.value,
+            alarm=alarm,
             state=RecorderState.DISK_ERROR,
         )
         logger.error(
             "%s: %s: not recording, retry in %.0f s", self.camera_id, exc, self.settings.disk_retry_s
         )
+        opened = self._gap_reason is not reason
         self._open_gap(gap_start, reason, str(exc))
+        if seg is not None:
+            with self._lock:
+                self._seg = None
+            self._salvage(seg, exc, (reason, gap_start) if opened else None)
 
     def _disk_ready(self) -> bool:
         if self._disk_retry_at is None:

@@ -6,15 +6,18 @@ libx264, which replaces the camera's SPS/PPS in the ``avcC`` record with its own
 Annex B (see :mod:`streams.bitstream`): the muxer takes the parameter sets of the first keyframe for
 ``avcC``/``hvcC``.
 
-The file is ``<name>.mp4.partial`` while open and flushed to the kernel at every fragment; the station's
-:class:`streams.disk_sync.DiskSyncer` makes it durable about once a second (one ``syncfs`` for all cameras).
-:meth:`SegmentWriter.close` finishes it, ``fsync``-s it, hashes it (as it was written) and renames it to
-``<name>.mp4``.
+The file is ``<name>.mp4.partial`` while open. The muxer runs on the caller's thread (the camera's ingest
+thread in the station); what it outputs goes through a :class:`streams.disk_writer.QueuedFile` to the file
+jobs (``jobs``: the station's :class:`streams.disk_writer.DiskWriter` thread, or :data:`INLINE`), so the
+caller never waits for the disk. The station's :class:`streams.disk_sync.DiskSyncer` makes the files durable
+about once a second (one ``syncfs`` for all cameras). :meth:`SegmentWriter.finish` writes the trailer and
+queues the close: ``fsync``, SHA-256 (of the bytes as they were written), rename to ``<name>.mp4``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,6 +28,7 @@ import av
 
 from storage.layout import partial_path
 from streams.bitstream import byte_stream_config, to_annexb
+from streams.disk_writer import INLINE, FileJobs, QueuedFile
 from streams.packet import DemuxedPacket, MediaPacket, StreamFormat, demuxed
 from streams.segment_file import HashingFile, sync_directory
 
@@ -36,6 +40,9 @@ FileOpener = Callable[[Path], BinaryIO]
 #: sixteen through PyAV's default 32 KiB buffer: each write is a call back into Python (and the GIL) from the
 #: muxer. Crash safety is unchanged: ``flush_packets`` empties the buffer after every fragment.
 MUX_BUFFER_BYTES = 1024 * 1024
+#: Footage a file may hold back while the disk is slow before the recorder gives up on it (about 30 s at
+#: 4 Mbit/s); the camera thread never waits for the disk, so this bounds the memory a stuck disk costs.
+MAX_BACKLOG_BYTES = 16 * 1024 * 1024
 
 
 def open_new_file(path: Path) -> BinaryIO:
@@ -74,7 +81,7 @@ def mux_options(fragment_seconds: float) -> dict[str, str]:
 
 
 class SegmentWriter:
-    """Writes one ``.partial`` file; not thread-safe (one recorder thread owns it)."""
+    """Writes one ``.partial`` file; not thread-safe (one thread muxes into it; its I/O runs on ``jobs``)."""
 
     def __init__(
         self,
@@ -84,6 +91,8 @@ class SegmentWriter:
         fragment_seconds: float = 1.0,
         opener: FileOpener = open_new_file,
         fsync: bool = True,
+        jobs: FileJobs = INLINE,
+        max_backlog_bytes: int = MAX_BACKLOG_BYTES,
     ) -> None:
         self.path = path
         self.partial = partial_path(path)
@@ -99,11 +108,13 @@ class SegmentWriter:
             raise UnsupportedStreamError(f"cannot record {stream_format.codec}: {exc}") from exc
         try:
             self.partial.parent.mkdir(parents=True, exist_ok=True)
-            self._file = HashingFile(opener(self.partial), self.partial)
+            self._target = HashingFile(opener(self.partial), self.partial)
         except OSError as exc:
             raise SegmentWriteError(
                 exc.errno, f"cannot create {self.partial}: {exc.strerror or exc}"
             ) from exc
+        self._jobs = jobs
+        self._file = QueuedFile(self._target, jobs, max_backlog_bytes=max_backlog_bytes)
         try:
             self._container: Any = av.open(
                 self._file,
@@ -114,10 +125,10 @@ class SegmentWriter:
             )
             self._stream = self._build_stream(stream_format)
         except ValueError as exc:
-            self._file.close()
+            self._close_target()
             raise UnsupportedStreamError(f"cannot record {stream_format.codec}: {exc}") from exc
         except (av.error.FFmpegError, OSError) as exc:
-            self._file.close()
+            self._close_target()
             raise _write_error(exc, f"cannot start {self.partial.name}") from exc
 
     def _build_stream(self, fmt: StreamFormat) -> Any:
@@ -128,7 +139,13 @@ class SegmentWriter:
 
     @property
     def bytes_written(self) -> int:
-        return self._file.bytes_written
+        """Bytes the muxer has output so far (some may still be on their way to the disk)."""
+        return self._file.tell()
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes waiting for the disk."""
+        return self._file.pending_bytes
 
     def write(self, packet: MediaPacket, *, pts: int, dts: int) -> None:
         """Mux one packet with timestamps already rebased to this file (``format.time_base``)."""
@@ -159,39 +176,83 @@ class SegmentWriter:
         if packet.is_keyframe:
             self.keyframes += 1
 
-    def close(self) -> WrittenFile:
-        """Write the trailer, sync, hash, rename ``.partial`` to ``.mp4``."""
+    def finish(self, done: Finished) -> None:
+        """Write the trailer here, then, on the file jobs after every queued write: sync, hash, rename
+        ``.partial`` to ``.mp4``, and call ``done`` with the result (on the thread that ran the job)."""
         if self._closed:
             raise RuntimeError(f"{self.partial.name} already closed")
         self._closed = True
+        packets, keyframes = self.packets, self.keyframes
         try:
             self._container.close()
-            if self._fsync:
-                self._file.sync()
-            digest = self._file.sha256()
-            size = self._file.bytes_written
-            self._file.close()
-            self.partial.replace(self.path)
         except (av.error.FFmpegError, OSError) as exc:
-            self._file.close()
-            raise _write_error(exc, f"cannot finish {self.partial.name}") from exc
-        if self._fsync:
-            sync_directory(self.path.parent)
-        return WrittenFile(
-            path=self.path, bytes=size, sha256=digest, packets=self.packets, keyframes=self.keyframes
-        )
-
-    def abort(self) -> None:
-        """Give up on the file after an error; the ``.partial`` stays for :func:`recover_partial`."""
-        if self._closed:
+            error = _write_error(exc, f"cannot finish {self.partial.name}")
+            self._jobs.submit(lambda: self._fail(error, done))
             return
-        self._closed = True
+        self._jobs.submit(lambda: self._finish_now(packets, keyframes, done))
+
+    def close(self) -> WrittenFile:
+        """:meth:`finish` and wait for it; raises SegmentWriteError."""
+        finished = threading.Event()
+        results: list[WrittenFile | SegmentWriteError] = []
+
+        def done(result: WrittenFile | SegmentWriteError) -> None:
+            results.append(result)
+            finished.set()
+
+        self.finish(done)
+        finished.wait()
+        if isinstance(results[0], SegmentWriteError):
+            raise results[0]
+        return results[0]
+
+    def _finish_now(self, packets: int, keyframes: int, done: Finished) -> None:
+        target = self._target
         try:
-            self._container.close()
-        except (av.error.FFmpegError, OSError) as exc:
-            logger.debug("%s: closing after an error failed too: %s", self.partial.name, exc)
-        finally:
-            self._file.close()
+            if self._file.error is not None:
+                raise self._file.error
+            if self._fsync:
+                target.sync()
+            digest = target.sha256()
+            size = target.bytes_written
+            target.close()
+            self.partial.replace(self.path)
+            if self._fsync:
+                sync_directory(self.path.parent)
+        except OSError as exc:
+            self._fail(_write_error(exc, f"cannot finish {self.partial.name}"), done)
+            return
+        done(WrittenFile(path=self.path, bytes=size, sha256=digest, packets=packets, keyframes=keyframes))
+
+    def _fail(self, error: SegmentWriteError, done: Finished) -> None:
+        self._close_target()
+        done(error)
+
+    def abort(self, then: Callable[[], None] | None = None) -> None:
+        """Give up on the file after an error; the ``.partial`` stays for :func:`recover_partial`. ``then``
+        runs on the file jobs once the file is closed (queued writes done or dropped)."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._container.close()
+            except (av.error.FFmpegError, OSError) as exc:
+                logger.debug("%s: closing after an error failed too: %s", self.partial.name, exc)
+
+        def close_then() -> None:
+            self._close_target()
+            if then is not None:
+                then()
+
+        self._jobs.submit(close_then)
+
+    def _close_target(self) -> None:
+        try:
+            self._target.close()
+        except OSError as exc:
+            logger.warning("%s: closing the file failed: %s", self.partial.name, exc)
+
+
+Finished = Callable[[WrittenFile | SegmentWriteError], None]  # a file's close, done or failed
 
 
 def _write_error(exc: BaseException, message: str) -> SegmentWriteError:

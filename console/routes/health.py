@@ -114,6 +114,7 @@ class RecorderPublic(BaseModel):
     newest_footage_age_s: float | None
     segments_closed: int
     bytes_written: int
+    write_backlog_bytes: int
     gap_reason: str | None
     stop_reason: str | None
     alarm: str | None
@@ -128,6 +129,7 @@ class RecorderPublic(BaseModel):
             newest_footage_age_s=None if r.newest_footage_age_s is None else round(r.newest_footage_age_s, 1),
             segments_closed=r.segments_closed,
             bytes_written=r.bytes_written,
+            write_backlog_bytes=r.write_backlog_bytes,
             gap_reason=None if r.gap_reason is None else str(r.gap_reason),
             stop_reason=None if r.stop_reason is None else str(r.stop_reason),
             alarm=r.alarm,

@@ -1,0 +1,235 @@
+"""Segment file I/O off the camera threads: one ``disk-writer`` thread writes, syncs, hashes and closes.
+
+The recorder muxes on its camera's ingest thread (see :mod:`streams.fanout`). Before this module the muxer's
+output went straight to ``write(2)``, so a disk that stopped taking data (saturated, dirty-page throttling, a
+failing drive) stopped the ingest thread with it: the camera's live view froze and its RTSP session backed
+up until the camera dropped it. Now the muxer writes into a :class:`QueuedFile`, which copies the bytes and
+hands them to the :class:`DiskWriter` thread; the segment's close (trailer, ``fsync``, SHA-256, rename) is a
+job on that thread too. Per file, the bytes waiting for the disk are bounded (``max_backlog_bytes``): past
+that the write fails with :class:`DiskBacklogError` and the recorder handles it like any disk error (keeps
+what is complete, opens a gap that says why, retries later) -- the camera thread never waits for the disk.
+
+:data:`INLINE` runs every job at once on the caller's thread: the same code path, synchronous, for tests and
+tools that feed a recorder by hand.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from streams.segment_file import HashingFile
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[], None]
+
+
+class FileJobs(Protocol):
+    """Runs a segment file's I/O jobs, each file's in the order they were submitted."""
+
+    def submit(self, job: Job) -> None: ...
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until every job submitted so far has run; False on timeout."""
+        ...
+
+
+class InlineJobs:
+    """Runs each job at once on the submitting thread."""
+
+    def submit(self, job: Job) -> None:
+        job()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        return True
+
+
+INLINE = InlineJobs()
+
+
+class DiskBacklogError(OSError):
+    """More footage is waiting for the disk than a file may hold back: the disk is too slow (or stuck)."""
+
+    ERRNO = errno.EAGAIN
+
+    def __init__(self, pending: int, limit: int) -> None:
+        super().__init__(
+            self.ERRNO,
+            f"disk too slow: {pending / 2**20:.2f} MiB of footage waiting to be written "
+            f"(limit {limit / 2**20:.2f} MiB)",
+        )
+
+
+class DiskWriter:
+    """One thread, ``disk-writer``, running every submitted job in order (the station's recorders share it).
+
+    A job that raises is logged and does not stop the thread; the file jobs of :class:`QueuedFile` catch
+    their own errors and report them to the file.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: deque[Job] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.jobs_run = 0
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("disk writer already started")
+        self._thread = threading.Thread(target=self._run, name="disk-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            if self._thread is None or self._stopping:
+                raise RuntimeError("the disk writer is not running")
+            self._jobs.append(job)
+            if len(self._jobs) == 1:
+                self._cond.notify()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        done = threading.Event()
+        try:
+            self.submit(done.set)
+        except RuntimeError:
+            return True  # stopped: nothing is left to run
+        return done.wait(timeout_s)
+
+    @property
+    def pending_jobs(self) -> int:
+        with self._cond:
+            return len(self._jobs)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stopping:
+                    self._cond.wait()
+                if not self._jobs:
+                    return  # stopping and drained
+                job = self._jobs.popleft()
+            try:
+                job()
+            except Exception:  # one file's failure must not stop every camera's writes
+                logger.exception("disk writer: a job failed")
+            self.jobs_run += 1
+
+    def stop(self, timeout_s: float = 60.0) -> bool:
+        """Run what is queued, then end the thread; False when it did not end within ``timeout_s``."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout_s)
+        if thread.is_alive():
+            logger.error("disk writer: %d job(s) still queued after %.0f s", self.pending_jobs, timeout_s)
+            return False
+        self._thread = None
+        return True
+
+
+class QueuedFile(io.RawIOBase):
+    """The muxer's output file: each write is copied and queued on ``jobs`` (at most ``max_backlog_bytes``
+    waiting), then written through ``target`` (which hashes it) by whoever runs the jobs.
+
+    A write that failed on the disk is raised by the next call from the muxer (and the writes queued after
+    it are dropped); a backlog over the limit raises :class:`DiskBacklogError` at once (what was queued
+    before it is still written: complete fragments stay playable). After either, the file takes nothing
+    more.
+    """
+
+    def __init__(self, target: HashingFile, jobs: FileJobs, *, max_backlog_bytes: int) -> None:
+        super().__init__()
+        if max_backlog_bytes <= 0:
+            raise ValueError("max_backlog_bytes must be positive")
+        self.target = target
+        self._jobs = jobs
+        self._limit = max_backlog_bytes
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._error: OSError | None = None  # a write or seek failed on the disk
+        self._refused: OSError | None = None  # the backlog overflowed: the muxer's output is incomplete
+        self._position = 0
+        self._end = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    @property
+    def error(self) -> OSError | None:
+        """Why the file on disk is not what the muxer wrote, if it is not."""
+        return self._error or self._refused
+
+    @property
+    def pending_bytes(self) -> int:
+        with self._lock:
+            return self._pending
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        self._raise_error()
+        chunk = bytes(data)  # the muxer reuses its buffer once this returns
+        size = len(chunk)
+        with self._lock:
+            if self._pending + size > self._limit:
+                self._refused = DiskBacklogError(self._pending + size, self._limit)
+                raise self._refused
+            self._pending += size
+        self._jobs.submit(lambda: self._write_now(chunk))
+        self._raise_error()  # inline jobs: a failed write is reported at once
+        self._position += size
+        self._end = max(self._end, self._position)
+        return size
+
+    def _write_now(self, chunk: bytes) -> None:
+        try:
+            if self._error is None:
+                self.target.write(chunk)
+        except OSError as exc:
+            self._error = exc
+        finally:
+            with self._lock:
+                self._pending -= len(chunk)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._end}[whence]
+        target = base + offset
+        if target != self._position:
+            self._raise_error()
+            self._jobs.submit(lambda: self._seek_now(target))
+            self._position = target
+        return self._position
+
+    def _seek_now(self, target: int) -> None:
+        try:
+            if self._error is None:
+                self.target.seek(target)
+        except OSError as exc:
+            self._error = exc
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        """Nothing to do here: every write is handed on as it comes."""
+
+    def _raise_error(self) -> None:
+        error = self.error
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        """Closes this side only; ``target`` is closed by the job that finishes the file."""
+        super().close()
