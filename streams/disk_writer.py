@@ -19,8 +19,8 @@ import errno
 import io
 import logging
 import os
+import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -70,30 +70,31 @@ class DiskBacklogError(OSError):
 class DiskWriter:
     """One thread, ``disk-writer``, running every submitted job in order (the station's recorders share it).
 
+    The queue is a ``queue.SimpleQueue``: ``put`` is one C call that never blocks and takes no Python-level
+    lock. A ``threading.Condition`` here made 64 camera threads queue up behind the writer thread whenever it
+    held the condition's lock while waiting for the interpreter.
+
     A job that raises is logged and does not stop the thread; the file jobs of :class:`QueuedFile` catch
     their own errors and report them to the file.
     """
 
     def __init__(self) -> None:
-        self._jobs: deque[Job] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._stopping = False
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # None: stop once drained
+        self._running = False
         self._thread: threading.Thread | None = None
         self.jobs_run = 0
 
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("disk writer already started")
+        self._running = True
         self._thread = threading.Thread(target=self._run, name="disk-writer", daemon=True)
         self._thread.start()
 
     def submit(self, job: Job) -> None:
-        with self._cond:
-            if self._thread is None or self._stopping:
-                raise RuntimeError("the disk writer is not running")
-            self._jobs.append(job)
-            if len(self._jobs) == 1:
-                self._cond.notify()
+        if not self._running:
+            raise RuntimeError("the disk writer is not running")
+        self._queue.put(job)
 
     def wait_idle(self, timeout_s: float) -> bool:
         done = threading.Event()
@@ -105,17 +106,10 @@ class DiskWriter:
 
     @property
     def pending_jobs(self) -> int:
-        with self._cond:
-            return len(self._jobs)
+        return self._queue.qsize()
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._jobs and not self._stopping:
-                    self._cond.wait()
-                if not self._jobs:
-                    return  # stopping and drained
-                job = self._jobs.popleft()
+        while (job := self._queue.get()) is not None:
             try:
                 job()
             except Exception:  # one file's failure must not stop every camera's writes
@@ -124,12 +118,11 @@ class DiskWriter:
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Run what is queued, then end the thread; False when it did not end within ``timeout_s``."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
         thread = self._thread
-        if thread is None:
+        if thread is None or not self._running:
             return True
+        self._running = False
+        self._queue.put(None)
         thread.join(timeout_s)
         if thread.is_alive():
             logger.error("disk writer: %d job(s) still queued after %.0f s", self.pending_jobs, timeout_s)
