@@ -110,11 +110,21 @@ class DiskWriter:
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
+            self._run_job(job)
+        while True:  # a job submitted while stop() was putting the sentinel still runs
             try:
-                job()
-            except Exception:  # one file's failure must not stop every camera's writes
-                logger.exception("disk writer: a job failed")
-            self.jobs_run += 1
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                self._run_job(job)
+
+    def _run_job(self, job: Job) -> None:
+        try:
+            job()
+        except Exception:  # one file's failure must not stop every camera's writes
+            logger.exception("disk writer: a job failed")
+        self.jobs_run += 1
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Run what is queued, then end the thread; False when it did not end within ``timeout_s``."""
