@@ -75,6 +75,12 @@ def render_metrics(
     age = _Family("station_recording_newest_segment_age_seconds", "gauge", "Age of the newest footage.")
     on_disk = _Family("station_recording_bytes_on_disk", "gauge", "Bytes of footage on disk per camera.")
     recording = _Family("station_recording_active", "gauge", "1 while the camera is being recorded.")
+    backlog = _Family(
+        "station_recording_write_backlog_bytes", "gauge", "Footage of the open file waiting for the disk."
+    )
+    recorder_alarm = _Family(
+        "station_recorder_alarm", "gauge", "1 while the camera's recorder raises this alarm (by code)."
+    )
     for camera_id, snap in sorted(snapshots.items()):
         main = snap.main
         up.add(
@@ -101,6 +107,10 @@ def render_metrics(
             1.0 if snap.recorder is not None and snap.recorder.state.value == "recording" else 0.0,
             camera=camera_id,
         )
+        if snap.recorder is not None:
+            backlog.add(snap.recorder.write_backlog_bytes, camera=camera_id)
+            if snap.recorder.alarm is not None:
+                recorder_alarm.add(1.0, camera=camera_id, code=snap.recorder.alarm)
     disk_free = _Family("station_disk_free_bytes", "gauge", "Free bytes on the recordings file system.")
     disk_total = _Family("station_disk_total_bytes", "gauge", "Size of the recordings file system.")
     days_left = _Family("station_disk_days_left", "gauge", "Days of recording left at the current rate.")
@@ -122,5 +132,6 @@ def render_metrics(
     for code, count in sorted(codes.items()):
         alarms.add(count, code=code)
     families = [up, state, fps, bitrate, keyint, reconnects, gap_hour, gap_day, age, on_disk, recording]
+    families += [backlog, recorder_alarm]
     families += [disk_free, disk_total, days_left, cam_days, deleted, stopped, alarms]
     return "\n".join(line for family in families for line in family.lines()) + "\n"

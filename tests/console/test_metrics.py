@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from console.metrics import IndexFigures, render_metrics
-from storage.model import Role
+from console.recording import CameraSnapshot
+from storage.model import GapReason, Role
 from storage.retention import RetentionAlarm, RetentionStatus
+from streams.recorder import RecorderState, RecorderStatus
 from tests.support.console import make_user, running_station, sign_in
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -33,6 +35,40 @@ def test_render_reports_gaps_disk_and_alarms() -> None:
     assert "station_recording_stopped_by_retention 1" in text
     assert 'station_alarms{code="evidence_only_left"} 1' in text
     assert text.endswith("\n")
+
+
+def test_render_reports_a_recorder_held_up_by_a_slow_disk() -> None:
+    status = RecorderStatus(
+        camera_id="cam-1",
+        stream="main",
+        state=RecorderState.DISK_ERROR,
+        current_segment=None,
+        current_segment_start_utc=None,
+        newest_footage_utc=NOW - timedelta(seconds=20),
+        newest_footage_age_s=20.0,
+        last_packet_utc=NOW,
+        bytes_written=10_000_000,
+        segments_closed=3,
+        packets_written=750,
+        packets_skipped_before_keyframe=0,
+        packets_dropped_not_recording=40,
+        packets_lost_upstream=0,
+        packets_malformed=0,
+        timestamp_fixes=0,
+        timestamp_holes=0,
+        db_pending_ops=0,
+        write_backlog_bytes=123_456,
+        gap_reason=GapReason.RECORDER_ERROR,
+        stop_reason=None,
+        alarm="disk_too_slow",
+        last_error="disk too slow: 16.00 MiB of footage waiting to be written",
+        last_error_utc=NOW,
+    )
+    snapshots = {"cam-1": CameraSnapshot(camera_id="cam-1", streams=(), recorder=status)}
+    text = render_metrics(snapshots, RetentionStatus(), IndexFigures(), now=NOW)
+    assert 'station_recording_write_backlog_bytes{camera="cam-1"} 123456' in text
+    assert 'station_recorder_alarm{camera="cam-1",code="disk_too_slow"} 1' in text
+    assert 'station_recording_active{camera="cam-1"} 0' in text
 
 
 def test_metrics_route_lists_configured_cameras(console_client: TestClient) -> None:

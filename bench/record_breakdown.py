@@ -1,0 +1,296 @@
+"""Benchmark: where the station's recording CPU goes at N cameras, part by part, next to ffmpeg's segmenter.
+
+Usage (from the repository root; needs the clip that ``record_bench.py`` encodes)::
+
+    .venv/bin/python bench/record_breakdown.py --cameras 64 --seconds 30 --repeats 2
+
+One real GStreamer RTSP server serves N mounts of the 1080p25 ~4 Mbit/s clip. Each variant runs in its own
+process(es), one after the other (in rounds, so that drift of the machine spreads over all of them); after
+``WARMUP_S`` its user and system CPU (``/proc/<pid>/stat``, all threads) and context switches (every
+thread's ``voluntary`` + ``nonvoluntary``) are read over ``--seconds``:
+
+- ``ffmpeg``: N ``ffmpeg -c copy -f segment`` processes, ``record_bench.py``'s command (the peer);
+- ``station``: the station's pipeline as ``console.recording`` wires it (ingest, one recorder per camera
+  as a fan-out sink, disk writer, housekeeper with SQLite index, disk syncer, fsync at close);
+- ``ingest only``: the same ingest (demux, clock, health, fan-out) with no recorder attached;
+- ``no index``: the station without index writes (the housekeeper thread is never started);
+- ``no fsync``: the station without the disk syncer and without fsync at close;
+- ``no hash``: the station with SHA-256 of the files replaced by nothing (patched in the child);
+- ``no write``: the station with the muxer's output dropped before the file (no write, no hash).
+
+The patched variants exist to measure; the station never runs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.rtsp_server import RtspServer, missing_reason  # noqa: E402
+
+CLIP_NAME = "clip-1080p25-4mbit-gop50-40s.mp4"  # made by record_bench.py (``ensure_clip``)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+WARMUP_S = 8.0
+VARIANTS = ("ffmpeg", "station", "ingest", "no_index", "no_fsync", "no_hash", "no_write")
+LABELS = {
+    "ffmpeg": "ffmpeg segmenter, a process per camera",
+    "station": "station (ingest + recorder + disk writer + index + fsync)",
+    "ingest": "ingest only (demux, clock, health, fan-out; no recorder)",
+    "no_index": "station without index writes",
+    "no_fsync": "station without disk syncer and fsync",
+    "no_hash": "station without SHA-256 of the files",
+    "no_write": "station without file writes (and so without hashing)",
+}
+
+
+def usage(pid: int) -> tuple[float, float, int]:
+    """User and system CPU seconds and context switches of every thread of ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    switches = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            lines = (task / "status").read_text().splitlines()
+        except OSError:
+            continue  # the thread ended
+        switches += sum(int(line.split()[1]) for line in lines if "ctxt_switches" in line)
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK, switches
+
+
+def measure(pids: Sequence[int], seconds: float) -> tuple[float, float, int]:
+    time.sleep(WARMUP_S)
+    before = [usage(pid) for pid in pids]
+    began = time.monotonic()
+    time.sleep(seconds)
+    after = [usage(pid) for pid in pids]
+    elapsed = time.monotonic() - began
+    user = sum(b[0] - a[0] for a, b in zip(before, after, strict=True))
+    system = sum(b[1] - a[1] for a, b in zip(before, after, strict=True))
+    switches = sum(b[2] - a[2] for a, b in zip(before, after, strict=True))
+    return user, system, round(switches / elapsed)
+
+
+# ---------------------------------------------------------------------------------------------- child
+
+
+def child(variant: str, config_path: Path) -> int:
+    """One process running the station's recording pipeline (or a measured variant of it) until SIGINT."""
+    from config.schema import CameraConfig
+    from storage.database import Database
+    from storage.migration import upgrade_to_head
+    from streams import segment_file
+    from streams.disk_sync import DiskSyncer
+    from streams.disk_writer import DiskWriter
+    from streams.ingest import IngestManager
+    from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
+
+    if variant == "no_hash":
+
+        class NoHash:
+            def update(self, _data: object) -> None:
+                pass
+
+            def hexdigest(self) -> str:
+                return "0" * 64
+
+        original_init = segment_file.HashingFile.__init__
+
+        def init_without_hash(self: Any, raw: Any, path: Path) -> None:
+            original_init(self, raw, path)
+            self._hash = NoHash()
+
+        segment_file.HashingFile.__init__ = init_without_hash  # type: ignore[method-assign]
+    if variant == "no_write":
+
+        def dropped(self: Any, data: Any) -> int:
+            size = memoryview(data).nbytes
+            self._position += size
+            self._end = max(self._end, self._position)
+            return size
+
+        segment_file.HashingFile.write = dropped  # type: ignore[method-assign]
+
+    config = json.loads(config_path.read_text())
+    root = Path(config["root"])
+    db = Database(f"sqlite:///{config['db']}")
+    upgrade_to_head(db.engine)
+    cameras = [CameraConfig(id=c["id"], name=c["id"], url=c["url"]) for c in config["cameras"]]
+    fsync = variant != "no_fsync"
+    settings = RecorderSettings(segment_seconds=10.0, fsync=fsync)
+    manager = IngestManager(cameras)
+    syncer = DiskSyncer(root, interval_s=settings.fragment_seconds) if fsync else None
+    if syncer is not None:
+        syncer.start()
+    disk_writer = DiskWriter()
+    disk_writer.start()
+    housekeeper = Housekeeper()
+    if variant != "no_index":
+        housekeeper.start()
+    recorders = []
+    if variant != "ingest":
+        for camera in cameras:
+            recorder = SegmentRecorder(
+                camera_id=camera.id, db=db, root=root, settings=settings, jobs=disk_writer
+            )
+            recorder.attach(manager.worker(camera.id).fanout, housekeeper)
+            recorders.append(recorder)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    manager.start()
+    print("READY", flush=True)
+    while not stop.wait(0.5):
+        pass
+    received = sum(h.packets for h in manager.health())
+    written = sum(r.status().packets_written for r in recorders)
+    manager.stop()
+    for recorder in recorders:
+        recorder.stop()
+    housekeeper.stop()
+    disk_writer.stop()
+    if syncer is not None:
+        syncer.stop()
+    Path(config["report"]).write_text(json.dumps({"received": received, "written": written}))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parent
+
+
+def run_variant(
+    variant: str, server: RtspServer, cameras: list[str], seconds: float, work: Path
+) -> dict[str, Any]:
+    work.mkdir(parents=True)
+    urls = [server.url(camera) for camera in cameras]
+    if variant == "ffmpeg":
+        sys.path.insert(0, str(REPO_ROOT / "bench"))
+        from record_bench import ffmpeg_command
+
+        procs = []
+        for camera, url in zip(cameras, urls, strict=True):
+            (work / camera).mkdir()
+            procs.append(
+                subprocess.Popen(
+                    ffmpeg_command(url, work / camera),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        try:
+            user, system, switches = measure([p.pid for p in procs], seconds)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGINT)
+            for proc in procs:
+                proc.wait(60)
+        report: dict[str, Any] = {}
+    else:
+        (work / "rec").mkdir()
+        config = work / "child.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "cameras": [{"id": c, "url": u} for c, u in zip(cameras, urls, strict=True)],
+                    "root": str(work / "rec"),
+                    "db": str(work / "index.sqlite3"),
+                    "report": str(work / "report.json"),
+                }
+            )
+        )
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if line != "READY":
+            process.kill()
+            raise RuntimeError(f"{variant}: child did not start ({line!r})")
+        try:
+            user, system, switches = measure([process.pid], seconds)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(120)
+        report = json.loads((work / "report.json").read_text())
+    per = len(cameras) * seconds / 60
+    return {"user": user / per, "system": system / per, "switches": switches, **report}
+
+
+def main(argv: Sequence[str]) -> int:
+    if argv[:1] == ["_child"]:
+        return child(argv[1], Path(argv[2]))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cameras", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured window per variant")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds over all variants")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--data", type=Path, default=Path("/tmp/record-bench"), help="where the clip is")
+    args = parser.parse_args(argv)
+    clip = args.data / CLIP_NAME
+    if not clip.exists():
+        print(f"{clip} is missing: run bench/record_bench.py once (it encodes the clip)", file=sys.stderr)
+        return 2
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+    reason = missing_reason()
+    if reason:
+        print(f"cannot start the RTSP server: {reason}", file=sys.stderr)
+        return 2
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; {args.cameras} cameras, {args.seconds:.0f} s")
+    cameras = [f"cam{i:02d}" for i in range(args.cameras)]
+    root = Path(tempfile.mkdtemp(prefix="record-breakdown-"))
+    results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    server = RtspServer(dict.fromkeys(cameras, clip), log_dir=root)
+    server.start()
+    try:
+        for round_ in range(args.repeats):
+            for variant in variants:
+                found = run_variant(variant, server, cameras, args.seconds, root / f"{variant}-{round_}")
+                results[variant].append(found)
+                print(f"  {variant}: {json.dumps(found)}", file=sys.stderr)
+                time.sleep(3)
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    peer = results.get("ffmpeg")
+    peer_total = min(r["user"] + r["system"] for r in peer) if peer else None
+    print()
+    print(
+        f"| {args.cameras} cameras (best of {args.repeats}) | CPU s / stream / min | user | system "
+        "| context switches / s | vs ffmpeg | packets received / written |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for variant, runs in results.items():
+        best = min(runs, key=lambda r: r["user"] + r["system"])
+        total = best["user"] + best["system"]
+        ratio = f"{total / peer_total:.2f}x" if peer_total else "–"
+        packets = f"{best['received']} / {best['written']}" if "received" in best else "–"
+        print(
+            f"| {LABELS[variant]} | {total:.3f} | {best['user']:.3f} | {best['system']:.3f} "
+            f"| {best['switches']:,} | {ratio} | {packets} |"
+        )
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
