@@ -124,6 +124,36 @@ def measure_pids(pids: Sequence[int], seconds: float) -> float:
     return sum(cpu_s(pid) for pid in pids) - before
 
 
+def clip_and_variants(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, known: Sequence[str]
+) -> tuple[Path, list[str]] | None:
+    """The bench clip and the ``--variants`` asked for; None (reason printed) when they cannot run."""
+    clip = Path(args.data) / CLIP_NAME
+    if not clip.exists():
+        print(f"{clip} is missing: run bench/record_bench.py once (it encodes the clip)", file=sys.stderr)
+        return None
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = set(variants) - set(known)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(known)}")
+    reason = missing_reason()
+    if reason and variants:
+        print(f"cannot start the RTSP server: {reason}", file=sys.stderr)
+        return None
+    return clip, variants
+
+
+def start_ready_child(command: list[str], name: str) -> subprocess.Popen[str]:
+    """Start a bench child that prints READY once it runs; RuntimeError when it does not."""
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    assert child.stdout is not None
+    line = child.stdout.readline().strip()
+    if line != "READY":
+        child.kill()
+        raise RuntimeError(f"{name}: child did not start ({line!r})")
+    return child
+
+
 def run_variant(variant: str, server: RtspServer, cameras: list[str], seconds: float, work: Path) -> float:
     """CPU seconds per stream per minute of ``variant`` over the window."""
     work.mkdir(parents=True, exist_ok=True)
@@ -176,17 +206,7 @@ def run_variant(variant: str, server: RtspServer, cameras: list[str], seconds: f
                 str(config),
                 str(work),
             ]
-        child = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO_ROOT,
-        )
-        assert child.stdout is not None
-        line = child.stdout.readline().strip()
-        if line != "READY":
-            child.kill()
-            raise RuntimeError(f"{variant}: child did not start ({line!r})")
+        child = start_ready_child(command, variant)
         try:
             used = measure_pids([child.pid], seconds)
         finally:
@@ -281,18 +301,10 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--micro-packets", type=int, default=20000, help="0 skips the no-network part")
     args = parser.parse_args(argv)
-    clip = args.data / CLIP_NAME
-    if not clip.exists():
-        print(f"{clip} is missing: run bench/record_bench.py once (it encodes the clip)", file=sys.stderr)
+    checked = clip_and_variants(parser, args, VARIANTS)
+    if checked is None:
         return 2
-    variants = [v for v in args.variants.split(",") if v]
-    unknown = set(variants) - set(VARIANTS)
-    if unknown:
-        parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
-    reason = missing_reason()
-    if reason and variants:
-        print(f"cannot start the RTSP server: {reason}", file=sys.stderr)
-        return 2
+    clip, variants = checked
     print(f"load average at start: {os.getloadavg()[0]:.2f}; {args.cameras} cameras, {args.seconds:.0f} s")
     results: dict[str, float] = {}
     if variants:

@@ -10,7 +10,8 @@ What it does, for each camera count N:
    1080p25 H.264, about 4 Mbit/s, GOP 50 (2 s), no B-frames, one slice per frame, 40 s, looped (generated
    once with ``ffmpeg``/libx264 ``veryfast`` and cached under ``--data``).
 2. Phase A (ours), in a subprocess: ``IngestManager`` over N ``CameraConfig`` + one ``SegmentRecorder``
-   per camera (production ``RecorderSettings`` except ``segment_seconds``; fsync on), into a temporary
+   per camera with the disk writer, as ``console.recording`` wires them (production ``RecorderSettings``
+   except ``segment_seconds``; fsync on), into a temporary
    recordings directory with a migrated SQLite index, for ``--seconds``; then a clean stop.
 3. Phase B (peer): N ``ffmpeg -c copy -f segment`` processes, the way Frigate records, for the same time;
    then SIGINT (ffmpeg writes each file's trailer).

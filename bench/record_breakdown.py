@@ -40,9 +40,13 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.rtsp_server import RtspServer, missing_reason  # noqa: E402
+sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-CLIP_NAME = "clip-1080p25-4mbit-gop50-40s.mp4"  # made by record_bench.py (``ensure_clip``)
+from pipeline_floor import clip_and_variants, start_ready_child  # noqa: E402
+from record_bench import ffmpeg_command  # noqa: E402
+
+from tests.support.rtsp_server import RtspServer  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 WARMUP_S = 8.0
 VARIANTS = ("ffmpeg", "station", "ingest", "no_index", "no_fsync", "no_hash", "no_write")
@@ -175,9 +179,6 @@ def run_variant(
     work.mkdir(parents=True)
     urls = [server.url(camera) for camera in cameras]
     if variant == "ffmpeg":
-        sys.path.insert(0, str(REPO_ROOT / "bench"))
-        from record_bench import ffmpeg_command
-
         procs = []
         for camera, url in zip(cameras, urls, strict=True):
             (work / camera).mkdir()
@@ -210,17 +211,9 @@ def run_variant(
                 }
             )
         )
-        process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config)],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO_ROOT,
+        process = start_ready_child(
+            [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config)], variant
         )
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if line != "READY":
-            process.kill()
-            raise RuntimeError(f"{variant}: child did not start ({line!r})")
         try:
             user, system, switches = measure([process.pid], seconds)
         finally:
@@ -243,18 +236,10 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--data", type=Path, default=Path("/tmp/record-bench"), help="where the clip is")
     args = parser.parse_args(argv)
-    clip = args.data / CLIP_NAME
-    if not clip.exists():
-        print(f"{clip} is missing: run bench/record_bench.py once (it encodes the clip)", file=sys.stderr)
+    checked = clip_and_variants(parser, args, VARIANTS)
+    if checked is None:
         return 2
-    variants = [v for v in args.variants.split(",") if v]
-    unknown = set(variants) - set(VARIANTS)
-    if unknown:
-        parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
-    reason = missing_reason()
-    if reason:
-        print(f"cannot start the RTSP server: {reason}", file=sys.stderr)
-        return 2
+    clip, variants = checked
     print(f"load average at start: {os.getloadavg()[0]:.2f}; {args.cameras} cameras, {args.seconds:.0f} s")
     cameras = [f"cam{i:02d}" for i in range(args.cameras)]
     root = Path(tempfile.mkdtemp(prefix="record-breakdown-"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import threading
 import time
 from datetime import timedelta
@@ -22,7 +21,7 @@ from streams.fanout import Fanout, StreamStarted, StreamStopped
 from streams.packet import MediaPacket, demuxed
 from streams.recorder import Housekeeper, RecorderState, SegmentRecorder
 from streams.segment_file import HashingFile
-from tests.streams.test_recorder import T0, gaps, packets, segments, settings
+from tests.streams.test_recorder import T0, SeamFile, gaps, packets, segments, settings
 from tests.support.mp4 import probe_file
 
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -35,19 +34,15 @@ def pets() -> Path:
     return shared_file("media", "pets09_s2l1_campus.mp4")  # 10 fps, keyframe every 1 s, ~1.2 Mbit/s
 
 
-class GatedFile(io.RawIOBase):
-    """The file-opening seam: a real file whose writes wait while ``gate`` is closed (a disk that stopped
-    taking data), or fail with ``fail_errno`` once set."""
+class GatedFile(SeamFile):
+    """A real file whose writes wait while ``gate`` is closed (a disk that stopped taking data), or fail
+    with ``fail_errno`` once set."""
 
     def __init__(self, path: Path, gate: threading.Event, fail_errno: list[int]) -> None:
-        super().__init__()
-        self._raw = path.open("xb", buffering=0)
+        super().__init__(path)
         self._gate = gate
         self._fail = fail_errno
         self.writer_threads: set[str] = set()
-
-    def writable(self) -> bool:
-        return True
 
     def write(self, data: object) -> int:
         if not self._gate.wait(30):
@@ -55,21 +50,7 @@ class GatedFile(io.RawIOBase):
         if self._fail:
             raise OSError(self._fail[0], "Input/output error")
         self.writer_threads.add(threading.current_thread().name)
-        return self._raw.write(data)  # type: ignore[arg-type]
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
+        return super().write(data)
 
 
 @pytest.fixture

@@ -222,24 +222,19 @@ def test_plan_hole(jump_s: float, fps: float, expected: int | None) -> None:
         assert (hole.start_utc, hole.end_utc) == (T0, T0 + timedelta(seconds=jump_s))
 
 
-class FullDisk(io.RawIOBase):
-    """The file-opening seam: a real file that raises ENOSPC once ``limit`` bytes are written."""
+class SeamFile(io.RawIOBase):
+    """The file-opening seam: a real file (created as the recorder's opener does) whose ``write`` a
+    subclass makes misbehave like a failing disk."""
 
-    def __init__(self, path: Path, limit: int) -> None:
+    def __init__(self, path: Path) -> None:
         super().__init__()
         self._raw = path.open("xb", buffering=0)
-        self._limit = limit
-        self._written = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: object) -> int:
-        view = memoryview(data).cast("B")  # type: ignore[arg-type]
-        if self._written + len(view) > self._limit:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self._written += len(view)
-        return self._raw.write(view)
+        return self._raw.write(data)  # type: ignore[arg-type]
 
     def seek(self, offset: int, whence: int = 0) -> int:
         return self._raw.seek(offset, whence)
@@ -254,6 +249,22 @@ class FullDisk(io.RawIOBase):
         if not self.closed:
             self._raw.close()
         super().close()
+
+
+class FullDisk(SeamFile):
+    """A real file that raises ENOSPC once ``limit`` bytes are written."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(path)
+        self._limit = limit
+        self._written = 0
+
+    def write(self, data: object) -> int:
+        view = memoryview(data).cast("B")  # type: ignore[arg-type]
+        if self._written + len(view) > self._limit:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._written += len(view)
+        return super().write(view)
 
 
 @SQLITE_ONLY
