@@ -82,7 +82,6 @@ class DiskWriter:
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # None: stop once drained
         self._running = False
         self._thread: threading.Thread | None = None
-        self.jobs_run = 0
 
     def start(self) -> None:
         if self._thread is not None:
@@ -124,7 +123,6 @@ class DiskWriter:
             job()
         except Exception:  # one file's failure must not stop every camera's writes
             logger.exception("disk writer: a job failed")
-        self.jobs_run += 1
 
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Run what is queued, then end the thread; False when it did not end within ``timeout_s``."""
@@ -155,7 +153,7 @@ class QueuedFile(io.RawIOBase):
         super().__init__()
         if max_backlog_bytes <= 0:
             raise ValueError("max_backlog_bytes must be positive")
-        self.target = target
+        self._target = target
         self._jobs = jobs
         self._limit = max_backlog_bytes
         self._lock = threading.Lock()
@@ -198,10 +196,7 @@ class QueuedFile(io.RawIOBase):
 
     def _write_now(self, chunk: bytes) -> None:
         try:
-            if self._error is None:
-                self.target.write(chunk)
-        except OSError as exc:
-            self._error = exc
+            self._on_disk(lambda: self._target.write(chunk))
         finally:
             with self._lock:
                 self._pending -= len(chunk)
@@ -211,14 +206,16 @@ class QueuedFile(io.RawIOBase):
         target = base + offset
         if target != self._position:
             self._raise_error()
-            self._jobs.submit(lambda: self._seek_now(target))
+            self._jobs.submit(lambda: self._on_disk(lambda: self._target.seek(target)))
             self._position = target
         return self._position
 
-    def _seek_now(self, target: int) -> None:
+    def _on_disk(self, action: Callable[[], object]) -> None:
+        """Run one write or seek on the target unless an earlier one failed; keep its error."""
+        if self._error is not None:
+            return
         try:
-            if self._error is None:
-                self.target.seek(target)
+            action()
         except OSError as exc:
             self._error = exc
 

@@ -713,16 +713,12 @@ class SegmentRecorder:
             "%s: closed %s (%.1f s, %d bytes)", self.camera_id, seg.relative, close.duration_s, close.bytes
         )
 
-    def _salvage(self, seg: _Segment, exc: SegmentWriteError, gap: tuple[GapReason, datetime] | None) -> None:
-        """After a write error: close the file, then keep what is complete in the ``.partial``; ``gap`` is
-        the gap opened at the end of the footage muxed, moved back to where the saved footage ends."""
-        seg.writer.abort(then=lambda: self._recover(seg, exc, gap))
-
     def _recover(
         self, seg: _Segment, exc: SegmentWriteError, gap: tuple[GapReason, datetime] | None = None
     ) -> None:
-        """Keep what is complete in the closed ``.partial`` (or drop it if it holds nothing). Runs on the file
-        jobs' thread."""
+        """Keep what is complete in the closed ``.partial`` (or drop it if it holds nothing); ``gap``, the
+        gap opened where the muxed footage ended, moves back to where the saved footage ends. Runs on the
+        file jobs' thread."""
         partial = seg.writer.partial
         try:
             finished = recover_partial(partial)
@@ -789,7 +785,8 @@ class SegmentRecorder:
         if seg is not None:
             with self._lock:
                 self._seg = None
-            self._salvage(seg, exc, (reason, gap_start) if opened else None)
+            gap = (reason, gap_start) if opened else None
+            seg.writer.abort(then=lambda: self._recover(seg, exc, gap))
 
     def _disk_ready(self) -> bool:
         if self._disk_retry_at is None:
