@@ -504,6 +504,7 @@ def run_ours(
     seconds: float,
     fsync: bool,
     clip_index: dict[bytes, int],
+    media_cpus: str,
 ) -> PhaseResult:
     result = PhaseResult("ours", len(cameras))
     root = work / "recordings"
@@ -514,6 +515,7 @@ def run_ours(
         "db": str(work / "index.sqlite3"),
         "segment_seconds": SEGMENT_SECONDS,
         "fsync": fsync,
+        "media_cpus": media_cpus,
         "report": str(work / "report.json"),
     }
     config_path = work / "config.json"
@@ -753,6 +755,7 @@ def child_ours(config_path: Path) -> int:
     from config.schema import CameraConfig
     from storage.database import Database
     from storage.migration import upgrade_to_head
+    from streams.affinity import available_cpus, plan_media_cpus
     from streams.disk_sync import DiskSyncer
     from streams.disk_writer import DiskWriter
     from streams.ingest import IngestManager
@@ -766,14 +769,16 @@ def child_ours(config_path: Path) -> int:
     upgrade_to_head(db.engine)
     cameras = [CameraConfig(id=c["id"], name=c["id"], url=c["url"]) for c in config["cameras"]]
     settings = RecorderSettings(segment_seconds=float(config["segment_seconds"]), fsync=bool(config["fsync"]))
-    manager = IngestManager(cameras)
+    # as console.recording.RecordingPipeline does: the media threads on recording.media_cpus
+    cpus = plan_media_cpus(config["media_cpus"], available_cpus(), len(cameras))
+    manager = IngestManager(cameras, cpus=cpus)
     syncer: DiskSyncer | None = None
-    if settings.fsync:  # as console.recording.RecordingPipeline does
-        syncer = DiskSyncer(Path(config["root"]), interval_s=settings.fragment_seconds)
+    if settings.fsync:
+        syncer = DiskSyncer(Path(config["root"]), interval_s=settings.fragment_seconds, cpus=cpus)
         syncer.start()
-    housekeeper = Housekeeper()
+    housekeeper = Housekeeper(cpus=cpus)
     housekeeper.start()
-    disk_writer = DiskWriter()
+    disk_writer = DiskWriter(cpus=cpus)
     disk_writer.start()
     recorders: dict[str, SegmentRecorder] = {}
     for camera in cameras:
@@ -927,6 +932,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--no-fsync", action="store_true", help="ours without fsync (default: fsync on)")
     parser.add_argument("--keep", action="store_true", help="keep the recordings after probing")
     parser.add_argument(
+        "--media-cpus",
+        choices=("auto", "all"),
+        default="auto",
+        help="ours: recording.media_cpus (default auto, the station's default; all = no pinning)",
+    )
+    parser.add_argument(
         "--segment-seconds",
         type=int,
         default=SEGMENT_SECONDS,
@@ -958,6 +969,7 @@ def run_count(
                 args.seconds,
                 fsync=not args.no_fsync,
                 clip_index=clip_index,
+                media_cpus=args.media_cpus,
             )
             time.sleep(3)  # let the server tear the sessions down
         if args.only in (None, "ffmpeg"):
@@ -999,7 +1011,7 @@ def main(argv: Sequence[str]) -> int:
     print(
         f"- clip: {clip.name} ({clip.stat().st_size * 8 / CLIP_SECONDS / 1e6:.2f} Mbit/s), "
         f"segment {SEGMENT_SECONDS} s, window {args.seconds:.0f} s per phase, "
-        f"ours fsync {'off' if args.no_fsync else 'on'}\n",
+        f"ours fsync {'off' if args.no_fsync else 'on'}, media CPUs {args.media_cpus}\n",
         flush=True,
     )
     clip_index = clip_frame_index(clip)
@@ -1030,6 +1042,7 @@ def _write_json(
             "segment_seconds": SEGMENT_SECONDS,
             "seconds": args.seconds,
             "fsync": not args.no_fsync,
+            "media_cpus": args.media_cpus,
             "clip": {"fps": CLIP_FPS, "gop": CLIP_GOP, "seconds": CLIP_SECONDS, "bit_rate": "4M"},
             "ffmpeg_command": shlex.join(ffmpeg_command("rtsp://127.0.0.1:PORT/camNN", Path("OUT"))),
         },

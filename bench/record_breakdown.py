@@ -7,11 +7,15 @@ Usage (from the repository root; needs the clip that ``record_bench.py`` encodes
 One real GStreamer RTSP server serves N mounts of the 1080p25 ~4 Mbit/s clip. Each variant runs in its own
 process(es), one after the other (in rounds, so that drift of the machine spreads over all of them); after
 ``WARMUP_S`` its user and system CPU (``/proc/<pid>/stat``, all threads) and context switches (every
-thread's ``voluntary`` + ``nonvoluntary``) are read over ``--seconds``:
+thread's ``voluntary`` + ``nonvoluntary``) are read over ``--seconds``. ``--processes N`` splits the cameras
+of the station variants over N processes (measured in session 6: no gain to speak of):
 
 - ``ffmpeg``: N ``ffmpeg -c copy -f segment`` processes, ``record_bench.py``'s command (the peer);
 - ``station``: the station's pipeline as ``console.recording`` wires it (ingest, one recorder per camera
-  as a fan-out sink, disk writer, housekeeper with SQLite index, disk syncer, fsync at close);
+  as a fan-out sink, disk writer, housekeeper with SQLite index, disk syncer, fsync at close; the media
+  threads on the CPUs ``recording.media_cpus: auto`` picks);
+- ``unpinned``: the station with its media threads free to run on every CPU (``recording.media_cpus:
+  all``), as before session 6; the station itself pins them to one CPU (:mod:`streams.affinity`);
 - ``ingest only``: the same ingest (demux, clock, health, fan-out) with no recorder attached;
 - ``no index``: the station without index writes (the housekeeper thread is never started);
 - ``no fsync``: the station without the disk syncer and without fsync at close;
@@ -49,10 +53,11 @@ from tests.support.rtsp_server import RtspServer  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 WARMUP_S = 8.0
-VARIANTS = ("ffmpeg", "station", "ingest", "no_index", "no_fsync", "no_hash", "no_write")
+VARIANTS = ("ffmpeg", "station", "unpinned", "ingest", "no_index", "no_fsync", "no_hash", "no_write")
 LABELS = {
     "ffmpeg": "ffmpeg segmenter, a process per camera",
     "station": "station (ingest + recorder + disk writer + index + fsync)",
+    "unpinned": "station with its media threads on every CPU (media_cpus: all)",
     "ingest": "ingest only (demux, clock, health, fan-out; no recorder)",
     "no_index": "station without index writes",
     "no_fsync": "station without disk syncer and fsync",
@@ -96,6 +101,7 @@ def child(variant: str, config_path: Path) -> int:
     from storage.database import Database
     from storage.migration import upgrade_to_head
     from streams import segment_file
+    from streams.affinity import available_cpus, plan_media_cpus
     from streams.disk_sync import DiskSyncer
     from streams.disk_writer import DiskWriter
     from streams.ingest import IngestManager
@@ -134,13 +140,15 @@ def child(variant: str, config_path: Path) -> int:
     cameras = [CameraConfig(id=c["id"], name=c["id"], url=c["url"]) for c in config["cameras"]]
     fsync = variant != "no_fsync"
     settings = RecorderSettings(segment_seconds=10.0, fsync=fsync)
-    manager = IngestManager(cameras)
-    syncer = DiskSyncer(root, interval_s=settings.fragment_seconds) if fsync else None
+    # as console.recording: the media threads on the station's default CPUs ("auto")
+    cpus = None if variant == "unpinned" else plan_media_cpus("auto", available_cpus(), len(cameras))
+    manager = IngestManager(cameras, cpus=cpus)
+    syncer = DiskSyncer(root, interval_s=settings.fragment_seconds, cpus=cpus) if fsync else None
     if syncer is not None:
         syncer.start()
-    disk_writer = DiskWriter()
+    disk_writer = DiskWriter(cpus=cpus)
     disk_writer.start()
-    housekeeper = Housekeeper()
+    housekeeper = Housekeeper(cpus=cpus)
     if variant != "no_index":
         housekeeper.start()
     recorders = []
@@ -174,7 +182,7 @@ def child(variant: str, config_path: Path) -> int:
 
 
 def run_variant(
-    variant: str, server: RtspServer, cameras: list[str], seconds: float, work: Path
+    variant: str, server: RtspServer, cameras: list[str], seconds: float, work: Path, processes: int = 1
 ) -> dict[str, Any]:
     work.mkdir(parents=True)
     urls = [server.url(camera) for camera in cameras]
@@ -200,26 +208,34 @@ def run_variant(
         report: dict[str, Any] = {}
     else:
         (work / "rec").mkdir()
-        config = work / "child.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "cameras": [{"id": c, "url": u} for c, u in zip(cameras, urls, strict=True)],
-                    "root": str(work / "rec"),
-                    "db": str(work / "index.sqlite3"),
-                    "report": str(work / "report.json"),
-                }
+        children = []
+        for index in range(processes):
+            mine = cameras[index::processes]
+            config = work / f"child-{index}.json"
+            config.write_text(
+                json.dumps(
+                    {
+                        "cameras": [{"id": c, "url": server.url(c)} for c in mine],
+                        "root": str(work / "rec"),
+                        "db": str(work / f"index-{index}.sqlite3"),
+                        "report": str(work / f"report-{index}.json"),
+                    }
+                )
             )
-        )
-        process = start_ready_child(
-            [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config)], variant
-        )
+            children.append(
+                start_ready_child(
+                    [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config)], variant
+                )
+            )
         try:
-            user, system, switches = measure([process.pid], seconds)
+            user, system, switches = measure([c.pid for c in children], seconds)
         finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(120)
-        report = json.loads((work / "report.json").read_text())
+            for process in children:
+                process.send_signal(signal.SIGINT)
+            for process in children:
+                process.wait(120)
+        reports = [json.loads((work / f"report-{i}.json").read_text()) for i in range(processes)]
+        report = {key: sum(r[key] for r in reports) for key in ("received", "written")}
     per = len(cameras) * seconds / 60
     return {"user": user / per, "system": system / per, "switches": switches, **report}
 
@@ -235,6 +251,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="rounds over all variants")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--data", type=Path, default=Path("/tmp/record-bench"), help="where the clip is")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="station variants: the cameras split over N processes"
+    )
     args = parser.parse_args(argv)
     checked = clip_and_variants(parser, args, VARIANTS)
     if checked is None:
@@ -249,7 +268,9 @@ def main(argv: Sequence[str]) -> int:
     try:
         for round_ in range(args.repeats):
             for variant in variants:
-                found = run_variant(variant, server, cameras, args.seconds, root / f"{variant}-{round_}")
+                found = run_variant(
+                    variant, server, cameras, args.seconds, root / f"{variant}-{round_}", args.processes
+                )
                 results[variant].append(found)
                 print(f"  {variant}: {json.dumps(found)}", file=sys.stderr)
                 time.sleep(3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +38,17 @@ def verify_writable_dir(path: Path, *, label: str, source: str = "station.yaml")
     return []
 
 
+def unavailable_cpus_message(cpus: Iterable[int], available: Set[int]) -> str | None:
+    """Why ``cpus`` cannot all serve a station that may run on ``available``; None when they can. Pure."""
+    missing = sorted(set(cpus) - available)
+    if not missing:
+        return None
+    return (
+        f"CPU {', '.join(map(str, missing))} not available to the station "
+        f"(it may run on {', '.join(map(str, sorted(available)))})"
+    )
+
+
 @dataclass(frozen=True)
 class MachineCheck:
     """Result of :func:`verify_machine`: errors stop the station, warnings are worth a look."""
@@ -68,6 +79,11 @@ def verify_machine(
             result.errors.append(problem)
     _check_secrets(document, config, config_path, result)
     _check_password_env(document, config, environ, result)
+    cpus = config.recording.media_cpus
+    if isinstance(cpus, list):
+        unavailable = unavailable_cpus_message(cpus, os.sched_getaffinity(0))
+        if unavailable is not None:
+            result.errors.append(document.problem(("recording", "media_cpus"), unavailable))
     model = config.detection.model_path
     if model is not None and not model.is_file():
         result.warnings.append(

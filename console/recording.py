@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from config.error import ConfigError, Problem
 from config.settings import Settings
 from storage.database import Database
 from storage.retention import RetentionSettings, RetentionStatus, RetentionWorker
+from streams.affinity import UnavailableCpuError, available_cpus, plan_media_cpus
 from streams.disk_sync import DiskSyncer
 from streams.disk_writer import DiskWriter
 from streams.health import StreamHealth
@@ -39,6 +41,18 @@ class CameraSnapshot:
         return next((h for h in self.streams if h.stream == "main"), None)
 
 
+def media_cpus(settings: Settings) -> frozenset[int] | None:
+    """The CPUs of the station's media threads (see :mod:`streams.affinity`); a configured CPU this
+    machine does not give the station is a :class:`ConfigError`."""
+    config = settings.config
+    streams = sum(1 + (camera.sub_url is not None) for camera in config.cameras if camera.enabled)
+    try:
+        return plan_media_cpus(config.recording.media_cpus, available_cpus(), streams)
+    except UnavailableCpuError as exc:
+        source = settings.config_path.name if settings.config_path else "station.yaml"
+        raise ConfigError([Problem(source, "recording.media_cpus", str(exc))]) from None
+
+
 class RecordingPipeline:
     """Owns the ingest manager, the recorders and the retention worker of one station."""
 
@@ -46,9 +60,11 @@ class RecordingPipeline:
         self.settings = settings
         self.database = database
         config = settings.config
-        self.ingest = IngestManager(config.cameras, secrets=settings.secrets)
+        self.media_cpus = media_cpus(settings)
+        cpus = self.media_cpus
+        self.ingest = IngestManager(config.cameras, secrets=settings.secrets, cpus=cpus)
         self.recorders: dict[str, SegmentRecorder] = {}
-        self.disk_writer = DiskWriter()
+        self.disk_writer = DiskWriter(cpus=cpus)
         for camera in config.cameras:
             record = camera.recording.enabled
             if camera.enabled and (record if record is not None else config.recording.enabled):
@@ -65,8 +81,10 @@ class RecordingPipeline:
             settings=RetentionSettings.from_config(config, interval_s=retention_interval_s),
             controls=self.recorders,
         )
-        self.housekeeper = Housekeeper()
-        self.disk_sync = DiskSyncer(settings.recordings_dir, interval_s=config.recording.fragment_seconds)
+        self.housekeeper = Housekeeper(cpus=cpus)
+        self.disk_sync = DiskSyncer(
+            settings.recordings_dir, interval_s=config.recording.fragment_seconds, cpus=cpus
+        )
         self.reconcile_report: ReconcileReport | None = None
         self._started = False
 
@@ -89,10 +107,11 @@ class RecordingPipeline:
         self.retention.start()
         self._started = True
         logger.info(
-            "recording: %d camera stream(s) ingested, %d recorded into %s",
+            "recording: %d camera stream(s) ingested, %d recorded into %s; media threads on %s",
             len(self.ingest.workers),
             len(self.recorders),
             root,
+            "every CPU" if self.media_cpus is None else f"CPU {', '.join(map(str, sorted(self.media_cpus)))}",
         )
 
     def stop(self) -> None:

@@ -18,8 +18,10 @@ import ctypes.util
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from pathlib import Path
+
+from streams.affinity import pin_current_thread
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,14 @@ def _sync_everything(_fd: int) -> None:
 class DiskSyncer:
     """Syncs the filesystem holding ``root`` every ``interval_s`` in thread ``disk-sync`` until stopped."""
 
-    def __init__(self, root: Path, *, interval_s: float = 1.0, syncfs: SyncFs | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        interval_s: float = 1.0,
+        syncfs: SyncFs | None = None,
+        cpus: Set[int] | None = None,
+    ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self.root = root
@@ -61,6 +70,7 @@ class DiskSyncer:
         self._syncfs = syncfs or _load_syncfs() or _sync_everything
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._cpus = cpus  # see streams.affinity
         self._fd: int | None = None
         self.syncs = 0
         self.failures = 0
@@ -89,6 +99,7 @@ class DiskSyncer:
         return True
 
     def _run(self) -> None:
+        pin_current_thread(self._cpus, "disk-sync")
         while not self._stop.wait(self.interval_s):
             self.sync_now()
 

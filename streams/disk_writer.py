@@ -21,9 +21,10 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import Protocol
 
+from streams.affinity import pin_current_thread
 from streams.segment_file import HashingFile
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,9 @@ class DiskWriter:
     their own errors and report them to the file.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, cpus: Set[int] | None = None) -> None:
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # None: stop once drained
+        self._cpus = cpus  # see streams.affinity
         self._running = False
         self._thread: threading.Thread | None = None
 
@@ -108,6 +110,7 @@ class DiskWriter:
         return self._queue.qsize()
 
     def _run(self) -> None:
+        pin_current_thread(self._cpus, "disk-writer")
         while (job := self._queue.get()) is not None:
             self._run_job(job)
         while True:  # a job submitted while stop() was putting the sentinel still runs

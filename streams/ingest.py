@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from config.error import ConfigError
 from config.schema import CameraConfig
 from config.secret import camera_url, redact_text, redact_url
+from streams.affinity import pin_current_thread
 from streams.backoff import Backoff, BackoffPolicy
 from streams.clock import ClockEvent, ClockPolicy, Stamper, start_clock
 from streams.error import StreamError, StreamUnauthorizedError
@@ -63,8 +64,10 @@ class IngestWorker:
         quality: QualityPolicy | None = None,
         now: Clock = utc_now,
         open_source: Callable[[SourceSpec, int], Connection] = open_connection,
+        cpus: Set[int] | None = None,
     ) -> None:
         self.spec = spec
+        self._cpus = cpus  # see streams.affinity
         self.name = f"ingest-{spec.camera_id}-{spec.stream}"
         self._backoff = Backoff(backoff)
         self._clock_policy = clock or ClockPolicy()
@@ -173,6 +176,7 @@ class IngestWorker:
     # worker thread -----------------------------------------------------------------------------------
 
     def _run(self, delay_s: float = 0.0) -> None:
+        pin_current_thread(self._cpus, self.name)
         try:
             if delay_s > 0:
                 self._stop.wait(delay_s)

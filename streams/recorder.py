@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -51,6 +51,7 @@ from storage.segment import (
     open_segment,
     update_segment_progress,
 )
+from streams.affinity import pin_current_thread
 from streams.disk_writer import INLINE, DiskBacklogError, FileJobs
 from streams.fanout import Fanout, PacketsDropped, StreamStarted, StreamStopped, SubscriptionClosedError
 from streams.packet import DemuxedPacket, MediaPacket, StreamFormat, demuxed
@@ -998,10 +999,11 @@ class Housekeeper:
     the interpreter from the ingest threads often enough to cost a fifth of the station's CPU at 64 cameras.
     """
 
-    def __init__(self, interval_s: float = HOUSEKEEPING_S) -> None:
+    def __init__(self, interval_s: float = HOUSEKEEPING_S, *, cpus: Set[int] | None = None) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self.interval_s = interval_s
+        self._cpus = cpus  # see streams.affinity
         self._lock = threading.Lock()
         self._recorders: tuple[SegmentRecorder, ...] = ()
         self._stop = threading.Event()
@@ -1030,6 +1032,7 @@ class Housekeeper:
                 recorder._note_error("recorder housekeeping failed (see log)", alarm="recorder_error")
 
     def _run(self) -> None:
+        pin_current_thread(self._cpus, "recorder-housekeeping")
         while not self._stop.wait(self.interval_s):
             self.run_once()
 

@@ -50,7 +50,9 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     import uvicorn  # the web stack is loaded only by the commands that serve
 
     from console.app import create_app
+    from console.recording import media_cpus
 
+    media_cpus(settings)  # a CPU this machine lacks stops here, with the config report and exit code 78
     bind_host = host or settings.config.console.host
     bind_port = port if port is not None else settings.config.console.port
     config = uvicorn.Config(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from console.deps import StationDep
@@ -190,6 +190,10 @@ class HealthPublic(BaseModel):
     uptime_s: float
     database: DatabaseHealth
     disk: DiskPublic
+    media_cpus: list[int] | None = Field(
+        description="CPUs the camera, recording and disk threads run on (recording.media_cpus); "
+        "null: every CPU"
+    )
     cameras: list[CameraHealthPublic]
 
 
@@ -218,6 +222,7 @@ def get_health(station: StationDep) -> HealthPublic:
         uptime_s=round(station.uptime_s(), 3),
         database=database,
         disk=DiskPublic.of(retention),
+        media_cpus=None if station.recording.media_cpus is None else sorted(station.recording.media_cpus),
         cameras=[
             CameraHealthPublic.of(camera, snapshots.get(camera.id)) for camera in station.health.snapshot()
         ],

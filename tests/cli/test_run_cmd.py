@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from streams.affinity import available_cpus
 from tests.support.station_process import STATION, running
 
 pytestmark = pytest.mark.timeout(90)
@@ -26,6 +27,8 @@ def test_run_serves_login_and_health_then_stops_cleanly(tmp_path: Path) -> None:
     with running("run", "--config", str(config)) as (process, base):
         health = httpx.get(f"{base}/api/health").json()
         assert health["database"]["ok"] and health["cameras"][0]["id"] == "entrance-1"
+        cpus = available_cpus()  # the child inherits this process's CPUs; media_cpus is "auto"
+        assert health["media_cpus"] == (None if len(cpus) < 2 else [max(cpus)])
         login = httpx.get(f"{base}/login")
         assert login.status_code == 200 and "ЖК Тест" in login.text
         assert httpx.get(f"{base}/api/users").status_code == 401
@@ -49,6 +52,24 @@ def test_bad_config_exits_78(tmp_path: Path) -> None:
     )
     assert result.returncode == 78
     assert "cameras" in result.stderr
+
+
+def test_media_cpu_the_machine_lacks_exits_78_before_serving(tmp_path: Path) -> None:
+    config = tmp_path / "station.yaml"
+    config.write_text(
+        f"station: {{name: X}}\nstorage: {{data_dir: {tmp_path / 'data'}}}\n"
+        "recording: {media_cpus: [4000]}\n"
+    )
+    result = subprocess.run(
+        [str(STATION), "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 78
+    assert "station.yaml: recording.media_cpus: CPU 4000 not available to the station" in result.stderr
+    assert "web console on" not in result.stderr + result.stdout
 
 
 def wait_for_demo_cameras(base: str, timeout_s: float = 30) -> dict[str, dict[str, object]]:

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from config.schema import CameraConfig, ConsoleConfig, IceServer, StationConfig, StorageConfig
+from config.schema import (
+    CameraConfig,
+    ConsoleConfig,
+    IceServer,
+    RecordingConfig,
+    StationConfig,
+    StorageConfig,
+)
 
 
 def _camera(**extra: Any) -> dict[str, Any]:
@@ -143,3 +150,29 @@ def test_zone_points_must_be_fractions() -> None:
 def test_password_env_must_be_a_variable_name() -> None:
     with pytest.raises(ValidationError, match="password_env"):
         CameraConfig.model_validate(_camera(password_env="lower-case"))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("auto", "auto"), ("all", "all"), ([1, 3], [1, 3]), (2, [2])],
+)
+def test_media_cpus_accepted(value: object, expected: object) -> None:
+    assert RecordingConfig(media_cpus=value).media_cpus == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([], "empty CPU list"),
+        ([1, 1], "CPU listed twice in [1, 1]"),
+        ([-1], "whole numbers 0 to 4095: -1 is not one"),
+        ([0, "a"], "'a' is not one"),
+        ([4096], "4096 is not one"),
+        ("some", "'some' is not a CPU setting: use 'auto', 'all' or CPU numbers such as [1]"),
+    ],
+)
+def test_bad_media_cpus_refused_with_one_message(value: object, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RecordingConfig(media_cpus=value)
+    [error] = caught.value.errors()
+    assert message in error["msg"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.loader import ConfigDocument, load_document
-from config.verify import verify_machine, verify_writable_dir
+from config.verify import unavailable_cpus_message, verify_machine, verify_writable_dir
 
 
 def _document(tmp_path: Path, storage: str, extra: str = "") -> tuple[Path, ConfigDocument]:
@@ -76,3 +76,19 @@ def test_broken_secrets_file_is_an_error(tmp_path: Path) -> None:
     assert len(result.errors) == 1
     assert "must map camera ids to password strings" in result.errors[0].message
     assert result.errors[0].line == 5
+
+
+def test_media_cpus_the_machine_does_not_give_are_an_error_with_their_line(tmp_path: Path) -> None:
+    extra = "recording:\n  media_cpus: [0, 4000]\n"
+    path, document = _document(tmp_path, f"{{data_dir: {tmp_path}/data}}", extra)
+    result = verify_machine(document, config_path=path, environ={"GATE_PW": "x"})
+    [problem] = result.errors
+    assert (problem.path, problem.line) == ("recording.media_cpus", 6)
+    assert problem.message.startswith("CPU 4000 not available to the station (it may run on 0")
+
+
+def test_unavailable_cpus_message_is_none_when_all_are_available() -> None:
+    assert unavailable_cpus_message([0, 1], {0, 1, 2}) is None
+    assert unavailable_cpus_message([3, 1, 5], {0, 1}) == (
+        "CPU 3, 5 not available to the station (it may run on 0, 1)"
+    )
