@@ -11,7 +11,8 @@ What it does, for each camera count N:
    once with ``ffmpeg``/libx264 ``veryfast`` and cached under ``--data``).
 2. Phase A (ours), in a subprocess: ``IngestManager`` over N ``CameraConfig`` + one ``SegmentRecorder``
    per camera with the disk writer, as ``console.recording`` wires them (production ``RecorderSettings``
-   except ``segment_seconds``; fsync on), into a temporary
+   except ``segment_seconds``; fsync on; the media threads on ``--media-cpus``), plus the thumbnail's
+   ``KeyframeKeeper`` per camera that ``console.live`` starts, into a temporary
    recordings directory with a migrated SQLite index, for ``--seconds``; then a clean stop.
 3. Phase B (peer): N ``ffmpeg -c copy -f segment`` processes, the way Frigate records, for the same time;
    then SIGINT (ffmpeg writes each file's trailer).
@@ -758,8 +759,10 @@ def child_ours(config_path: Path) -> int:
     from streams.affinity import available_cpus, plan_media_cpus
     from streams.disk_sync import DiskSyncer
     from streams.disk_writer import DiskWriter
+    from streams.fanout import FanoutPolicy
     from streams.ingest import IngestManager
     from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
+    from streams.snapshot import KeyframeKeeper
 
     config = json.loads(config_path.read_text())
     logging.basicConfig(
@@ -786,6 +789,17 @@ def child_ours(config_path: Path) -> int:
             camera_id=camera.id, db=db, root=Path(config["root"]), settings=settings, jobs=disk_writer
         )
         recorders[camera.id].attach(manager.worker(camera.id).fanout, housekeeper)  # as console.recording
+    # as console.live.LiveRegistry.start_keepers: every camera's newest keyframe kept for its thumbnail
+    keepers = [
+        KeyframeKeeper(
+            manager.subscribe(camera.id, f"snapshot-{camera.id}", policy=FanoutPolicy.KEYFRAMES, maxsize=4),
+            camera_id=camera.id,
+            stream="main",
+        )
+        for camera in cameras
+    ]
+    for keeper in keepers:
+        keeper.start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -805,6 +819,8 @@ def child_ours(config_path: Path) -> int:
     # muxed footage the disk writer had not written yet (bounded per file; see streams.disk_writer)
     disk_backlog = {camera_id: rec.status().write_backlog_bytes for camera_id, rec in recorders.items()}
     manager.stop()
+    for keeper in keepers:
+        keeper.stop()
     for recorder in recorders.values():
         recorder.stop()
     housekeeper.stop()

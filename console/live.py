@@ -473,7 +473,11 @@ class LiveRegistry:
             keeper = self._keepers.get(key)
             if keeper is None:
                 subscription = self.ingest.subscribe(
-                    camera_id, f"snapshot-{camera_id}", stream=stream, policy=FanoutPolicy.LATEST, maxsize=8
+                    camera_id,
+                    f"snapshot-{camera_id}",
+                    stream=stream,
+                    policy=FanoutPolicy.KEYFRAMES,  # the camera thread pays nothing between keyframes
+                    maxsize=4,
                 )
                 keeper = self._keepers[key] = KeyframeKeeper(subscription, camera_id=camera_id, stream=stream)
                 keeper.start()

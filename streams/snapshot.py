@@ -1,6 +1,6 @@
 """Snapshots: the newest keyframe of a camera stream, decoded on demand to a JPEG.
 
-:class:`KeyframeKeeper` reads one bounded ``LATEST`` subscription in its own thread and keeps only the
+:class:`KeyframeKeeper` reads one bounded ``KEYFRAMES`` subscription in its own thread and keeps only the
 newest keyframe (and its format). :func:`encode_snapshot` decodes that one packet and encodes a JPEG with
 PyAV's MJPEG encoder, optionally scaled down for thumbnails. :class:`SnapshotCache` keeps each result for a
 short time (``max_age_s``) so a wall of thumbnails polled by several clients decodes each keyframe once.

@@ -46,7 +46,7 @@ def test_auto_leaves_threads_unpinned_on_one_cpu_or_without_cameras(
 def test_all_and_explicit_lists() -> None:
     assert plan_media_cpus("all", {0, 1, 2}, 64) is None
     assert plan_media_cpus([0, 2], {0, 1, 2}, 64) == frozenset({0, 2})
-    assert plan_media_cpus((0, 1, 2), {0, 1, 2}, 64) == frozenset({0, 1, 2})  # every CPU: allowed, changes nothing
+    assert plan_media_cpus((0, 1, 2), {0, 1, 2}, 64) == frozenset({0, 1, 2})  # every CPU: allowed
 
 
 def test_unavailable_or_empty_lists_are_refused() -> None:

@@ -46,7 +46,7 @@ def test_snapshot_of_a_real_camera_is_a_cached_jpeg(rtsp_server: RtspServer) -> 
     ingest = IngestManager([CameraConfig(id="cam1", name="Cam", url=rtsp_server.url("cam1"))])
     ingest.start()
     keeper = KeyframeKeeper(
-        ingest.subscribe("cam1", "snapshot", policy=FanoutPolicy.LATEST, maxsize=8),
+        ingest.subscribe("cam1", "snapshot", policy=FanoutPolicy.KEYFRAMES, maxsize=4),  # as console.live
         camera_id="cam1",
         stream="main",
     )
