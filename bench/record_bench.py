@@ -759,7 +759,6 @@ def child_ours(config_path: Path) -> int:
     from streams.affinity import available_cpus, plan_media_cpus
     from streams.disk_sync import DiskSyncer
     from streams.disk_writer import DiskWriter
-    from streams.fanout import FanoutPolicy
     from streams.ingest import IngestManager
     from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
     from streams.snapshot import KeyframeKeeper
@@ -790,16 +789,9 @@ def child_ours(config_path: Path) -> int:
         )
         recorders[camera.id].attach(manager.worker(camera.id).fanout, housekeeper)  # as console.recording
     # as console.live.LiveRegistry.start_keepers: every camera's newest keyframe kept for its thumbnail
-    keepers = [
-        KeyframeKeeper(
-            manager.subscribe(camera.id, f"snapshot-{camera.id}", policy=FanoutPolicy.KEYFRAMES, maxsize=4),
-            camera_id=camera.id,
-            stream="main",
-        )
-        for camera in cameras
-    ]
+    keepers = [KeyframeKeeper(camera_id=camera.id, stream="main") for camera in cameras]
     for keeper in keepers:
-        keeper.start()
+        keeper.attach(manager.worker(keeper.camera_id).fanout)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

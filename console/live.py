@@ -13,7 +13,8 @@ connect within ``connect_timeout_s``, or when its sender stops pulling packets f
 ``console.ice_servers``.
 
 Snapshots (:meth:`LiveRegistry.snapshot`) decode the newest keyframe kept by a
-:class:`streams.snapshot.KeyframeKeeper` (started on the first request for that camera stream).
+:class:`streams.snapshot.KeyframeKeeper`, a sink of the camera's fan-out (attached at start-up for every
+camera's wall stream, and on the first request for any other stream).
 """
 
 from __future__ import annotations
@@ -438,7 +439,7 @@ class LiveRegistry:
         with self._keepers_lock:
             keepers, self._keepers = list(self._keepers.values()), {}
         for keeper in keepers:
-            await asyncio.to_thread(keeper.stop)
+            keeper.stop()
 
     def stats(self) -> LiveStats:
         sessions = list(self._sessions.values())
@@ -472,15 +473,8 @@ class LiveRegistry:
         with self._keepers_lock:
             keeper = self._keepers.get(key)
             if keeper is None:
-                subscription = self.ingest.subscribe(
-                    camera_id,
-                    f"snapshot-{camera_id}",
-                    stream=stream,
-                    policy=FanoutPolicy.KEYFRAMES,  # the camera thread pays nothing between keyframes
-                    maxsize=4,
-                )
-                keeper = self._keepers[key] = KeyframeKeeper(subscription, camera_id=camera_id, stream=stream)
-                keeper.start()
+                keeper = self._keepers[key] = KeyframeKeeper(camera_id=camera_id, stream=stream)
+                keeper.attach(self.ingest.worker(camera_id, stream).fanout)
             return keeper
 
     def start_keepers(self) -> None:

@@ -17,18 +17,17 @@ Items, in order, in the same queue:
   worker stopped). Close the segment; a gap starts at ``last_ts_utc`` (None when no packet arrived).
 
 Policies: ``DROP_OLDEST`` (recorder: generous bound, drops the oldest packets up to the next keyframe, counts
-them), ``LATEST`` (live viewers: a new keyframe replaces every packet still queued, so a slow viewer skips
-to the newest GOP) and ``KEYFRAMES`` (snapshots: only keyframes are queued, each replacing the one before).
-Control items are never dropped in favour of packets. A ``KEYFRAMES`` subscription costs the camera thread
-nothing between keyframes: no copy of the packet, no wake-up (every camera keeps one for its thumbnail, so a
-``LATEST`` one there had cost 25 thread wake-ups and packet copies a second per camera).
+them) and ``LATEST`` (live viewers: a new keyframe replaces every packet still queued, so a slow viewer skips
+to the newest GOP). Control items are never dropped in favour of packets.
 
 Sinks (``add_sink``): the recorder is not a queue subscriber but a sink, called on the ingest thread with
 the demuxed ``av.Packet`` itself and float UTC seconds (``PacketSink``). A queue hand-off per packet (a
 copy of its bytes, a lock, a thread wake-up, a second ``av.Packet`` to mux) cost more CPU than the muxing,
 and at 64 cameras made the station dearer than one ffmpeg process per camera. A sink's write goes to the page
 cache (durability is the disk syncer's job), so it does not wait on the disk; queue subscribers still get
-their ``MediaPacket`` first, and only when there are any.
+their ``MediaPacket`` first, and only when there are any. The snapshot's keyframe keeper is a sink too (it
+copies a keyframe now and then and ignores the rest), so a camera whose thumbnail is kept pays no thread,
+queue or wake-up for it.
 
 Batched wake-ups (``wake_every=N``): a throughput consumer such as the recorder does not need to run once per
 packet. Its waiting ``get`` is then woken only when N items are queued, on every control item, and when the
@@ -92,7 +91,6 @@ class PacketSink(Protocol):
 class FanoutPolicy(StrEnum):
     DROP_OLDEST = "drop_oldest"
     LATEST = "latest"
-    KEYFRAMES = "keyframes"  # keyframes only, each replacing the one still queued
 
 
 class SubscriptionClosedError(EOFError):
@@ -169,9 +167,7 @@ class Subscription:
             self._wake_async()
 
     def _accept_packet(self, packet: MediaPacket) -> bool:
-        if self.policy is FanoutPolicy.KEYFRAMES and not packet.is_keyframe:
-            return False  # the fan-out does not offer these; a direct put() is ignored the same way
-        if self.policy is not FanoutPolicy.DROP_OLDEST and packet.is_keyframe:
+        if self.policy is FanoutPolicy.LATEST and packet.is_keyframe:
             self._drop_queued_packets()
         while len(self._items) >= self.maxsize:
             if not self._drop_oldest_run():
@@ -344,21 +340,26 @@ class Fanout:
     def __init__(self, name: str) -> None:
         self.name = name
         self._lock = threading.Lock()
-        # replaced, never changed in place: the ingest thread reads them without the lock
+        # replaced, never changed in place: the ingest thread reads it without the lock
         self._subscriptions: tuple[Subscription, ...] = ()
-        self._every_packet: tuple[Subscription, ...] = ()  # those not KEYFRAMES: offered non-keyframes too
         self._sinks: tuple[PacketSink, ...] = ()
         self._current: StreamStarted | None = None
         self._closed = False
 
-    def add_sink(self, sink: PacketSink) -> None:
+    def add_sink(self, sink: PacketSink, *, first: bool = False) -> None:
         """Call ``sink`` on the ingest thread for every item from now on (the current ``StreamStarted``
-        first, if the stream is up)."""
+        first, if the stream is up). Sinks are called in order; ``first`` puts a sink that only reads the
+        packet (the snapshot's keyframe keeper) before the recorder, which rewrites its timestamps."""
         with self._lock:
-            self._sinks = (*self._sinks, sink)
+            self._sinks = (sink, *self._sinks) if first else (*self._sinks, sink)
             current = self._current
         if current is not None:
             sink.on_control(current)
+
+    def remove_sink(self, sink: PacketSink) -> None:
+        """Stop calling ``sink`` (it may still be called once, by a publish already under way)."""
+        with self._lock:
+            self._sinks = tuple(s for s in self._sinks if s is not sink)
 
     def subscribe(
         self,
@@ -376,12 +377,8 @@ class Fanout:
                 return subscription
             if self._current is not None:
                 subscription.put(self._current)
-            self._set_subscriptions((*self._subscriptions, subscription))
+            self._subscriptions = (*self._subscriptions, subscription)
         return subscription
-
-    def _set_subscriptions(self, subscriptions: tuple[Subscription, ...]) -> None:
-        self._subscriptions = subscriptions
-        self._every_packet = tuple(s for s in subscriptions if s.policy is not FanoutPolicy.KEYFRAMES)
 
     def publish(self, item: FanoutItem) -> None:
         """Hand ``item`` to every subscription (and a control item to every sink)."""
@@ -398,9 +395,9 @@ class Fanout:
                 sink.on_control(item)
 
     def publish_packet(self, packet: DemuxedPacket, fmt: StreamFormat, ts_s: float, arrival_s: float) -> None:
-        """One demuxed packet: a ``MediaPacket`` (bytes copied) to the subscriptions that take it, if any,
-        then the packet itself to the sinks."""
-        subscriptions = self._subscriptions if packet.is_keyframe else self._every_packet
+        """One demuxed packet: a ``MediaPacket`` (bytes copied) to the subscriptions, if any, then the packet
+        itself to the sinks."""
+        subscriptions = self._subscriptions
         if subscriptions:
             item = MediaPacket(
                 format=fmt,
@@ -419,7 +416,7 @@ class Fanout:
 
     def _remove(self, subscription: Subscription) -> None:
         with self._lock:
-            self._set_subscriptions(tuple(s for s in self._subscriptions if s is not subscription))
+            self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
 
     def stats(self) -> list[SubscriptionStats]:
         with self._lock:
@@ -430,8 +427,7 @@ class Fanout:
         """Close every subscription (they drain what is queued, then end)."""
         with self._lock:
             self._closed = True
-            subscriptions = self._subscriptions
-            self._set_subscriptions(())
+            subscriptions, self._subscriptions = self._subscriptions, ()
             self._sinks = ()
         for subscription in subscriptions:
             subscription.close()

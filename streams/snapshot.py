@@ -1,9 +1,9 @@
 """Snapshots: the newest keyframe of a camera stream, decoded on demand to a JPEG.
 
-:class:`KeyframeKeeper` reads one bounded ``KEYFRAMES`` subscription in its own thread and keeps only the
-newest keyframe (and its format). :func:`encode_snapshot` decodes that one packet and encodes a JPEG with
-PyAV's MJPEG encoder, optionally scaled down for thumbnails. :class:`SnapshotCache` keeps each result for a
-short time (``max_age_s``) so a wall of thumbnails polled by several clients decodes each keyframe once.
+:class:`KeyframeKeeper`, a sink of the camera's fan-out, keeps only the newest keyframe (and its format).
+:func:`encode_snapshot` decodes that one packet and encodes a JPEG with PyAV's MJPEG encoder, optionally
+scaled down for thumbnails. :class:`SnapshotCache` keeps each result for a short time (``max_age_s``) so a
+wall of thumbnails polled by several clients decodes each keyframe once.
 Nothing here decodes the stream continuously.
 """
 
@@ -14,13 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import av
 
-from streams.fanout import StreamStarted, StreamStopped, Subscription
-from streams.packet import MediaPacket
+from streams.fanout import Fanout, StreamStarted, StreamStopped
+from streams.packet import DemuxedPacket, MediaPacket, StreamFormat
 
 log = logging.getLogger(__name__)
 
@@ -86,40 +86,63 @@ def encode_snapshot(packet: MediaPacket, *, max_width: int | None = None) -> tup
 
 
 class KeyframeKeeper:
-    """Keeps the newest keyframe of one camera stream (thread ``keyframes-<camera>-<stream>``)."""
+    """Keeps the newest keyframe of one camera stream: a fan-out sink (:class:`streams.fanout.PacketSink`).
 
-    def __init__(self, subscription: Subscription, *, camera_id: str, stream: str) -> None:
+    It runs on the camera's ingest thread and copies a keyframe's bytes (one every GOP, 1-2 s) and nothing
+    else: no thread, no queue and no wake-up per packet. It used to read its own subscription in a thread
+    of its own, which cost every camera a packet copy and a thread hand-off 25 times a second, all day,
+    for a thumbnail. It never raises into the ingest thread.
+    """
+
+    def __init__(self, *, camera_id: str, stream: str) -> None:
         self.camera_id = camera_id
         self.stream = stream
-        self._subscription = subscription
         self._lock = threading.Lock()
         self._keyframe: MediaPacket | None = None
         self._online = False
-        self._thread = threading.Thread(target=self._run, name=f"keyframes-{camera_id}-{stream}", daemon=True)
+        self._fanout: Fanout | None = None
 
-    def start(self) -> None:
-        self._thread.start()
+    def attach(self, fanout: Fanout) -> None:
+        """Keep ``fanout``'s keyframes from now on (before the recorder, which rewrites timestamps)."""
+        if self._fanout is not None:
+            raise RuntimeError(f"keyframe keeper {self.camera_id}/{self.stream} is already attached")
+        self._fanout = fanout
+        fanout.add_sink(self, first=True)
 
-    def stop(self, timeout_s: float = 2.0) -> None:
-        self._subscription.close()
-        self._thread.join(timeout_s)
+    def stop(self) -> None:
+        fanout, self._fanout = self._fanout, None
+        if fanout is not None:
+            fanout.remove_sink(self)
 
     def latest(self) -> tuple[MediaPacket | None, bool]:
         with self._lock:
             return self._keyframe, self._online
 
-    def _run(self) -> None:
-        for item in self._subscription:
-            if isinstance(item, MediaPacket):
-                if item.is_keyframe:
-                    with self._lock:
-                        self._keyframe, self._online = item, True
-            elif isinstance(item, StreamStopped):
-                with self._lock:
-                    self._online = False
-            elif isinstance(item, StreamStarted):
-                with self._lock:
-                    self._online = True
+    # PacketSink, on the ingest thread ----------------------------------------------------------------
+
+    def on_control(self, item: StreamStarted | StreamStopped) -> None:
+        with self._lock:
+            self._online = isinstance(item, StreamStarted)
+
+    def on_packet(self, packet: DemuxedPacket, fmt: StreamFormat, ts_s: float, arrival_s: float) -> None:
+        if not packet.is_keyframe:
+            return
+        try:
+            keyframe = MediaPacket(
+                format=fmt,
+                data=bytes(packet),
+                pts=packet.pts,
+                dts=packet.dts,
+                duration=packet.duration,
+                is_keyframe=True,
+                ts_utc=datetime.fromtimestamp(ts_s, UTC),
+                arrival_utc=datetime.fromtimestamp(arrival_s, UTC),
+            )
+        except (ValueError, OverflowError, OSError) as exc:  # a timestamp out of range: keep the last one
+            log.warning("%s/%s: keyframe not kept: %s", self.camera_id, self.stream, exc)
+            return
+        with self._lock:
+            self._keyframe, self._online = keyframe, True
 
 
 Monotonic = Callable[[], float]

@@ -7,9 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from typing import Any
 
-import av
 import pytest
 
 from streams.fanout import (
@@ -249,48 +247,3 @@ def test_get_many_takes_up_to_a_batch_in_order_then_raises_once_closed_and_drain
     sub.close()
     with pytest.raises(SubscriptionClosedError):
         sub.get_many(8, timeout_s=0)
-
-
-def _demuxed(i: int) -> av.Packet[Any]:
-    packet: av.Packet[Any] = av.Packet(bytes([i % 256]) * 10)
-    packet.pts = packet.dts = i
-    packet.is_keyframe = i % GOP == 0
-    return packet
-
-
-def test_keyframes_subscription_holds_only_the_newest_keyframe() -> None:
-    fanout = Fanout("cam1-main")
-    fanout.publish(StreamStarted(FMT, T0))
-    keeper = fanout.subscribe("snapshot", policy=FanoutPolicy.KEYFRAMES, maxsize=4)
-    viewer = fanout.subscribe("viewer", policy=FanoutPolicy.LATEST, maxsize=100)
-    for i in range(1, 13):
-        fanout.publish_packet(_demuxed(i), FMT, T0.timestamp() + i / 25, T0.timestamp() + i / 25)
-    kept = _drain(keeper)
-    assert isinstance(kept[0], StreamStarted)
-    assert [(p.pts, p.is_keyframe) for p in kept[1:] if isinstance(p, MediaPacket)] == [(10, True)]
-    assert keeper.stats().skipped == 0 and keeper.stats().dropped == 1  # keyframe 5, replaced by 10
-    assert [p.pts for p in _drain(viewer) if isinstance(p, MediaPacket)] == [10, 11, 12]
-    fanout.publish(StreamStopped(FMT, T0, "stalled", None))
-    assert isinstance(_drain(keeper)[-1], StreamStopped)  # controls still arrive
-
-
-class _NotCopied:
-    """A non-keyframe whose bytes nobody may take: only a keyframes subscription is listening."""
-
-    is_keyframe = False
-    pts = dts = duration = 1
-
-    def __bytes__(self) -> bytes:
-        raise AssertionError("a non-keyframe was copied for a keyframes-only subscription")
-
-
-def test_non_keyframes_cost_nothing_when_only_keyframe_subscriptions_listen() -> None:
-    fanout = Fanout("cam1-main")
-    keeper = fanout.subscribe("snapshot", policy=FanoutPolicy.KEYFRAMES, maxsize=4)
-    fanout.publish_packet(_NotCopied(), FMT, T0.timestamp(), T0.timestamp())  # type: ignore[arg-type]
-    assert keeper.get(timeout_s=0) is None
-    viewer = fanout.subscribe("viewer", policy=FanoutPolicy.LATEST, maxsize=10)
-    with pytest.raises(AssertionError, match="was copied"):  # an every-packet subscriber takes the copy
-        fanout.publish_packet(_NotCopied(), FMT, T0.timestamp(), T0.timestamp())  # type: ignore[arg-type]
-    viewer.close()
-    fanout.publish_packet(_NotCopied(), FMT, T0.timestamp(), T0.timestamp())  # type: ignore[arg-type]
