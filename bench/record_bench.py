@@ -21,7 +21,9 @@ What it does, for each camera count N:
 The phases run one after the other against the same server so that they do not steal CPU from each other.
 The measurement window starts when the recorder(s) have been started (ours: after ``IngestManager.start()``,
 imports and migration excluded; ffmpeg: once all processes are spawned) and ends at the stop request.
-CPU is read from ``/proc/<pid>/stat`` at both ends of the window (all threads); peak memory is the kernel's
+CPU is read from ``/proc/<pid>/stat`` at both ends of the window (all threads), and again
+``STEADY_AFTER_S`` into it for the steady-state figure (the window without each tool's start); peak memory
+is the kernel's
 ``VmHWM`` (not ``ru_maxrss``: a forked child inherits the parent's high-water mark across ``exec``) and
 ``Pss`` from ``smaps_rollup`` (shared libraries counted once across the ffmpeg processes).
 
@@ -76,6 +78,10 @@ CLIP_FPS = 25
 CLIP_GOP = 50
 CLIP_NAME = f"clip-1080p{CLIP_FPS}-4mbit-gop{CLIP_GOP}-{CLIP_SECONDS}s.mp4"
 READY_TIMEOUT_S = 180.0
+#: The steady-state CPU leaves out the first seconds of the window: each tool's start (connect, stream
+#: probing -- ffmpeg decodes frames to probe, about 0.08 s of CPU per process here) weighs on a 60 s window
+#: but not on a recorder that runs for months.
+STEADY_AFTER_S = 15.0
 STOP_TIMEOUT_S = 60.0
 
 
@@ -401,6 +407,8 @@ class PhaseResult:
     stop_s: float = 0.0
     footage: list[CameraFootage] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    steady_window_s: float = 0.0  # from STEADY_AFTER_S into the window to its end
+    cpu_steady_s: float = 0.0
 
     # derived ------------------------------------------------------------------------------------------
 
@@ -411,6 +419,11 @@ class PhaseResult:
 
     def cpu_pct(self) -> float:
         return 100 * self.cpu_window_s / self.window_s if self.window_s > 0 else 0.0
+
+    def steady_cpu_per_stream_min(self) -> float:
+        if self.steady_window_s <= 0 or self.cameras == 0:
+            return 0.0
+        return self.cpu_steady_s / self.cameras / (self.steady_window_s / 60)
 
     def server_pct(self) -> float:
         return 100 * self.server_cpu_window_s / self.window_s if self.window_s > 0 else 0.0
@@ -481,11 +494,23 @@ class Window:
         self.cpu0 = {pid: process_cpu_s(pid) or 0.0 for pid in self.pids}
         self.server0 = process_cpu_s(server_pid) or 0.0
         self.system0 = system_ticks()
+        self.steady_from: float | None = None
+        self.cpu_steady0: dict[int, float] = {}
+
+    def wait_until_steady(self) -> None:
+        """Sleep until ``STEADY_AFTER_S`` into the window, then start the steady-state reading."""
+        time.sleep(max(0.0, self.started + STEADY_AFTER_S - time.monotonic()))
+        self.steady_from = time.monotonic()
+        self.cpu_steady0 = {pid: process_cpu_s(pid) or 0.0 for pid in self.pids}
 
     def close(self, result: PhaseResult) -> None:
         result.window_s = time.monotonic() - self.started
         cpu1 = {pid: process_cpu_s(pid) for pid in self.pids}
         result.cpu_window_s = sum((cpu1[p] or self.cpu0[p]) - self.cpu0[p] for p in self.pids)
+        if self.steady_from is not None:
+            result.steady_window_s = time.monotonic() - self.steady_from
+            base = self.cpu_steady0
+            result.cpu_steady_s = sum((cpu1[p] or base[p]) - base[p] for p in self.pids)
         result.server_cpu_window_s = (process_cpu_s(self.server_pid) or self.server0) - self.server0
         busy1, total1 = system_ticks()
         busy = busy1 - self.system0[0]
@@ -541,6 +566,7 @@ def run_ours(
     end = window.started + seconds
     probes = {c: _dir_probe(root / c) for c in cameras}
     first_files = watch_first_files(probes, end)
+    window.wait_until_steady()
     result.started_cameras = len(first_files)
     time.sleep(max(0.0, end - time.monotonic()))
     window.close(result)
@@ -640,6 +666,7 @@ def run_ffmpeg(
     end = window.started + seconds
     probes = {c: _dir_probe(work / c, need_entry=True) for c in cameras}
     first_files = watch_first_files(probes, end)
+    window.wait_until_steady()
     result.started_cameras = len(first_files)
     time.sleep(max(0.0, end - time.monotonic()))
     result.exited_early = [c for c, p in children.items() if p.poll() is not None]
@@ -874,10 +901,11 @@ def summarize_ours(result: PhaseResult) -> dict[str, int]:
 
 def table(runs: list[dict[str, Any]]) -> str:
     header = (
-        "| cameras | recorder | CPU s / stream / min | CPU % (of one core) | peak memory MiB (RSS; PSS) "
+        f"| cameras | recorder | CPU s / stream / min | steady, after {STEADY_AFTER_S:.0f} s "
+        "| CPU % (of one core) | peak memory MiB (RSS; PSS) "
         "| segments | lost / short | footage missing s per camera (mean / max) | skipped at start s "
         "| window - recorded s | RTSP server CPU % | machine busy % (2 cores = 200) |\n"
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     rows = []
     for run in runs:
@@ -891,7 +919,7 @@ def table(runs: list[dict[str, Any]]) -> str:
             note = "" if phase.ok else f" (FAILED: {phase.error})"
             rows.append(
                 f"| {phase.cameras} | {name}{note} | {phase.cpu_per_stream_min():.2f} "
-                f"| {phase.cpu_pct():.0f} "
+                f"| {phase.steady_cpu_per_stream_min():.3f} | {phase.cpu_pct():.0f} "
                 f"| {phase.peak_rss_mib:.0f}; {phase.pss_mib:.0f} | {phase.segments()} | {lost} / {short} "
                 f"| {mean:.2f} / {worst:.2f} | {phase.start_skipped_s():.2f} "
                 f"| {phase.window_minus_recorded_s():+.2f} "
@@ -899,9 +927,11 @@ def table(runs: list[dict[str, Any]]) -> str:
             )
         ours, peer = phases.get("ours"), phases.get("ffmpeg")
         if ours is not None and peer is not None and peer.cpu_window_s > 0 and peer.peak_rss_mib > 0:
+            steady = peer.steady_cpu_per_stream_min()
+            steady_ratio = f"**{ours.steady_cpu_per_stream_min() / steady:.2f}x**" if steady > 0 else ""
             rows.append(
                 f"| {ours.cameras} | **ours / ffmpeg** "
-                f"| **{ours.cpu_window_s / peer.cpu_window_s:.2f}x** | | "
+                f"| **{ours.cpu_window_s / peer.cpu_window_s:.2f}x** | {steady_ratio} | | "
                 f"**{ours.peak_rss_mib / peer.peak_rss_mib:.2f}x RSS; "
                 f"{ours.pss_mib / max(peer.pss_mib, 0.1):.2f}x PSS** | | | | | | | |"
             )
@@ -913,6 +943,7 @@ def phase_json(phase: PhaseResult) -> dict[str, Any]:
     data["derived"] = {
         "cpu_s_per_stream_per_min": phase.cpu_per_stream_min(),
         "cpu_pct_of_one_core": phase.cpu_pct(),
+        "steady_cpu_s_per_stream_per_min": phase.steady_cpu_per_stream_min(),
         "server_cpu_pct": phase.server_pct(),
         "segments": phase.segments(),
         "lost": phase.lost_or_short()[0],
