@@ -181,6 +181,19 @@ def child(variant: str, config_path: Path) -> int:
 # ---------------------------------------------------------------------------------------------- parent
 
 
+def measure_then_interrupt(
+    processes: Sequence[subprocess.Popen[Any]], seconds: float
+) -> tuple[float, float, int]:
+    """:func:`measure` the processes, then SIGINT them all and wait for them (they finish their files)."""
+    try:
+        return measure([p.pid for p in processes], seconds)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            process.wait(120)
+
+
 def run_variant(
     variant: str, server: RtspServer, cameras: list[str], seconds: float, work: Path, processes: int = 1
 ) -> dict[str, Any]:
@@ -198,13 +211,7 @@ def run_variant(
                     stderr=subprocess.DEVNULL,
                 )
             )
-        try:
-            user, system, switches = measure([p.pid for p in procs], seconds)
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGINT)
-            for proc in procs:
-                proc.wait(60)
+        user, system, switches = measure_then_interrupt(procs, seconds)
         report: dict[str, Any] = {}
     else:
         (work / "rec").mkdir()
@@ -227,13 +234,7 @@ def run_variant(
                     [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config)], variant
                 )
             )
-        try:
-            user, system, switches = measure([c.pid for c in children], seconds)
-        finally:
-            for process in children:
-                process.send_signal(signal.SIGINT)
-            for process in children:
-                process.wait(120)
+        user, system, switches = measure_then_interrupt(children, seconds)
         reports = [json.loads((work / f"report-{i}.json").read_text()) for i in range(processes)]
         report = {key: sum(r[key] for r in reports) for key in ("received", "written")}
     per = len(cameras) * seconds / 60

@@ -44,11 +44,11 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from streams.packet import DemuxedPacket, MediaPacket, StreamFormat
+from streams.packet import DemuxedPacket, MediaPacket, StreamFormat, media_packet
 
 log = logging.getLogger(__name__)
 
@@ -399,16 +399,7 @@ class Fanout:
         itself to the sinks."""
         subscriptions = self._subscriptions
         if subscriptions:
-            item = MediaPacket(
-                format=fmt,
-                data=bytes(packet),
-                pts=packet.pts,
-                dts=packet.dts,
-                duration=packet.duration,
-                is_keyframe=packet.is_keyframe,
-                ts_utc=datetime.fromtimestamp(ts_s, UTC),
-                arrival_utc=datetime.fromtimestamp(arrival_s, UTC),
-            )
+            item = media_packet(packet, fmt, ts_s, arrival_s)
             for subscription in subscriptions:
                 subscription.put(item)
         for sink in self._sinks:

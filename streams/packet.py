@@ -7,7 +7,7 @@ so no consumer can disturb another by setting ``packet.stream`` or timestamps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -51,6 +51,20 @@ class MediaPacket:
     @property
     def size(self) -> int:
         return len(self.data)
+
+
+def media_packet(packet: DemuxedPacket, fmt: StreamFormat, ts_s: float, arrival_s: float) -> MediaPacket:
+    """A demuxed packet as an immutable value (its bytes copied); ``ts_s``/``arrival_s`` UTC epoch seconds."""
+    return MediaPacket(
+        format=fmt,
+        data=bytes(packet),
+        pts=packet.pts,
+        dts=packet.dts,
+        duration=packet.duration,
+        is_keyframe=packet.is_keyframe,
+        ts_utc=datetime.fromtimestamp(ts_s, UTC),
+        arrival_utc=datetime.fromtimestamp(arrival_s, UTC),
+    )
 
 
 def demuxed(packet: MediaPacket) -> DemuxedPacket:

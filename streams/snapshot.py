@@ -14,13 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import av
 
 from streams.fanout import Fanout, StreamStarted, StreamStopped
-from streams.packet import DemuxedPacket, MediaPacket, StreamFormat
+from streams.packet import DemuxedPacket, MediaPacket, StreamFormat, media_packet
 
 log = logging.getLogger(__name__)
 
@@ -128,16 +128,7 @@ class KeyframeKeeper:
         if not packet.is_keyframe:
             return
         try:
-            keyframe = MediaPacket(
-                format=fmt,
-                data=bytes(packet),
-                pts=packet.pts,
-                dts=packet.dts,
-                duration=packet.duration,
-                is_keyframe=True,
-                ts_utc=datetime.fromtimestamp(ts_s, UTC),
-                arrival_utc=datetime.fromtimestamp(arrival_s, UTC),
-            )
+            keyframe = media_packet(packet, fmt, ts_s, arrival_s)
         except (ValueError, OverflowError, OSError) as exc:  # a timestamp out of range: keep the last one
             log.warning("%s/%s: keyframe not kept: %s", self.camera_id, self.stream, exc)
             return

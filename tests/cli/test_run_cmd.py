@@ -40,16 +40,21 @@ def test_run_serves_login_and_health_then_stops_cleanly(tmp_path: Path) -> None:
     assert "secretpw" not in output
 
 
-def test_bad_config_exits_78(tmp_path: Path) -> None:
-    config = tmp_path / "station.yaml"
-    config.write_text("station: {name: X}\nstorage: {data_dir: 5}\ncameras: nope\n")
-    result = subprocess.run(
+def _run_once(config: Path) -> subprocess.CompletedProcess[str]:
+    """``station run`` with ``config``, for configs it must refuse (it exits without serving)."""
+    return subprocess.run(
         [str(STATION), "run", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_bad_config_exits_78(tmp_path: Path) -> None:
+    config = tmp_path / "station.yaml"
+    config.write_text("station: {name: X}\nstorage: {data_dir: 5}\ncameras: nope\n")
+    result = _run_once(config)
     assert result.returncode == 78
     assert "cameras" in result.stderr
 
@@ -60,13 +65,7 @@ def test_media_cpu_the_machine_lacks_exits_78_before_serving(tmp_path: Path) -> 
         f"station: {{name: X}}\nstorage: {{data_dir: {tmp_path / 'data'}}}\n"
         "recording: {media_cpus: [4000]}\n"
     )
-    result = subprocess.run(
-        [str(STATION), "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run_once(config)
     assert result.returncode == 78
     assert "station.yaml: recording.media_cpus: CPU 4000 not available to the station" in result.stderr
     assert "web console on" not in result.stderr + result.stdout
