@@ -38,15 +38,17 @@ def verify_writable_dir(path: Path, *, label: str, source: str = "station.yaml")
     return []
 
 
+def cpu_list(cpus: Iterable[int]) -> str:
+    """CPU numbers as people write them: ``"0, 2, 3"``; pure."""
+    return ", ".join(str(cpu) for cpu in sorted(cpus))
+
+
 def unavailable_cpus_message(cpus: Iterable[int], available: Set[int]) -> str | None:
     """Why ``cpus`` cannot all serve a station that may run on ``available``; None when they can. Pure."""
-    missing = sorted(set(cpus) - available)
+    missing = set(cpus) - available
     if not missing:
         return None
-    return (
-        f"CPU {', '.join(map(str, missing))} not available to the station "
-        f"(it may run on {', '.join(map(str, sorted(available)))})"
-    )
+    return f"CPU {cpu_list(missing)} not available to the station (it may run on {cpu_list(available)})"
 
 
 @dataclass(frozen=True)

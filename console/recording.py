@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from config.error import ConfigError, Problem
 from config.settings import Settings
+from config.verify import cpu_list
 from storage.database import Database
 from storage.retention import RetentionSettings, RetentionStatus, RetentionWorker
 from streams.affinity import UnavailableCpuError, available_cpus, plan_media_cpus
@@ -111,7 +112,7 @@ class RecordingPipeline:
             len(self.ingest.workers),
             len(self.recorders),
             root,
-            "every CPU" if self.media_cpus is None else f"CPU {', '.join(map(str, sorted(self.media_cpus)))}",
+            "every CPU" if self.media_cpus is None else f"CPU {cpu_list(self.media_cpus)}",
         )
 
     def stop(self) -> None:

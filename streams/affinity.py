@@ -23,7 +23,7 @@ import math
 import os
 from collections.abc import Sequence, Set
 
-from config.verify import unavailable_cpus_message
+from config.verify import cpu_list, unavailable_cpus_message
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,4 @@ def pin_current_thread(cpus: Set[int] | None, label: str) -> None:
     try:
         os.sched_setaffinity(0, cpus)
     except OSError as exc:
-        logger.warning("%s: cannot run on CPU %s: %s", label, _cpu_list(sorted(cpus)), exc.strerror or exc)
-
-
-def _cpu_list(cpus: Sequence[int]) -> str:
-    return ", ".join(str(cpu) for cpu in cpus)
+        logger.warning("%s: cannot run on CPU %s: %s", label, cpu_list(cpus), exc.strerror or exc)
