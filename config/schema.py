@@ -89,7 +89,8 @@ class StorageConfig(_Model):
         default=5 * 1024**3,
         ge=0,
         title="Free-space floor (bytes)",
-        description="Retention deletes the oldest unprotected footage to keep at least this much free.",
+        description="Retention deletes the oldest unprotected footage to keep at least this much free, "
+        "plus what the cameras write until its next pass, so free space stays above it between passes.",
     )
     min_free_percent: float = Field(
         default=5.0,

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SECONDS_PER_DAY = 86_400.0
+#: Retention frees this many passes' worth of the cameras' writes beyond the floor, so that what they write
+#: until the next pass (and during a slow one) lands above the floor instead of below it.
+HEADROOM_PASSES = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +40,27 @@ def free_floor_bytes(usage: DiskUsage, *, min_free_bytes: int, min_free_percent:
     return max(min_free_bytes, math.ceil(usage.total_bytes * min_free_percent / 100.0))
 
 
-def bytes_to_free(usage: DiskUsage, *, min_free_bytes: int, min_free_percent: float) -> int:
-    """How many bytes must be deleted to get back above the floor (0 when there is enough space)."""
+def bytes_to_free(
+    usage: DiskUsage, *, min_free_bytes: int, min_free_percent: float, headroom_bytes: int = 0
+) -> int:
+    """How many bytes must be deleted to get back above the floor plus ``headroom_bytes`` (0 when there is
+    enough space)."""
+    if headroom_bytes < 0:
+        raise ValueError("headroom must be >= 0 bytes")
     floor = free_floor_bytes(usage, min_free_bytes=min_free_bytes, min_free_percent=min_free_percent)
-    return max(0, floor - usage.free_bytes)
+    return max(0, floor + headroom_bytes - usage.free_bytes)
+
+
+def headroom_bytes(bytes_per_day: float, interval_s: float, passes: float = HEADROOM_PASSES) -> int:
+    """What the cameras write in ``passes`` retention intervals at ``bytes_per_day``; pure.
+
+    Retention runs every ``interval_s``; between two passes the cameras keep writing. Freeing only down to the
+    floor lets free space sink below it by one interval's worth of footage before the next pass (measured:
+    1 GB below at 32 cameras, a minute apart). Freeing this much more keeps the floor a floor.
+    """
+    if bytes_per_day < 0 or interval_s < 0 or passes < 0:
+        raise ValueError("rate, interval and passes must be >= 0")
+    return math.ceil(bytes_per_day / SECONDS_PER_DAY * interval_s * passes)
 
 
 @dataclass(frozen=True, slots=True)

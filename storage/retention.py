@@ -33,6 +33,7 @@ from storage.disk import (
     bytes_to_free,
     forecast_days_left,
     free_floor_bytes,
+    headroom_bytes,
     read_disk_usage,
 )
 from storage.layout import SegmentPathError, resolve_relative
@@ -94,8 +95,14 @@ def plan_deletions(
     bytes_to_free: int,
     *,
     default_retention_days: int | None = None,
+    bytes_below_floor: int | None = None,
 ) -> Plan:
-    """Decide what to delete; pure. Segments of cameras with no retention (and no default) age out never."""
+    """Decide what to delete; pure. Segments of cameras with no retention (and no default) age out never.
+
+    Unprotected footage is deleted, oldest first, until ``bytes_to_free`` (the way back above the floor plus
+    the headroom, see :func:`storage.disk.headroom_bytes`) is freed. Recording stops only when even the floor
+    itself cannot be reached: ``bytes_below_floor`` (default ``bytes_to_free``) is how far free space is
+    below the floor; a headroom that only evidence could free is no reason to stop."""
     lock_list = [lock for lock in locks if lock.is_active(now)]
     ordered = sorted(segments, key=lambda s: (s.start_utc, s.segment_id))
     deletions: list[Deletion] = []
@@ -123,7 +130,8 @@ def plan_deletions(
             break
         deletions.append(Deletion(segment, "space"))
         freed += segment.bytes
-    shortfall = max(0, bytes_to_free - freed)
+    must_free = bytes_to_free if bytes_below_floor is None else min(bytes_below_floor, bytes_to_free)
+    shortfall = max(0, must_free - freed)
     stop_reason: GapReason | None = None
     if shortfall > 0:
         stop_reason = GapReason.EVIDENCE_ONLY_LEFT if protected_bytes > 0 else GapReason.DISK_FULL
@@ -269,6 +277,7 @@ class RetentionStatus:
     disk_total_bytes: int | None = None
     disk_free_bytes: int | None = None
     floor_bytes: int | None = None
+    headroom_bytes: int = 0  # freed beyond the floor: what the cameras write in two passes
     bytes_needed: int = 0
     deleted_segments_total: int = 0
     deleted_bytes_total: int = 0
@@ -378,11 +387,20 @@ class RetentionWorker:
         floor = free_floor_bytes(
             usage, min_free_bytes=settings.min_free_bytes, min_free_percent=settings.min_free_percent
         )
-        needed = bytes_to_free(
-            usage, min_free_bytes=settings.min_free_bytes, min_free_percent=settings.min_free_percent
-        )
         with self.db.session() as session:
+            recent = recording_rates(session, since_utc=now - FORECAST_WINDOW)
             locks = active_locks(session, now=now)
+            rate = forecast_days_left(recent, free_bytes=usage.free_bytes, floor_bytes=floor).bytes_per_day
+            headroom = headroom_bytes(rate, settings.interval_s)
+            below_floor = bytes_to_free(
+                usage, min_free_bytes=settings.min_free_bytes, min_free_percent=settings.min_free_percent
+            )
+            needed = bytes_to_free(
+                usage,
+                min_free_bytes=settings.min_free_bytes,
+                min_free_percent=settings.min_free_percent,
+                headroom_bytes=headroom,
+            )
             candidates = load_candidates(
                 session,
                 now=now,
@@ -398,12 +416,11 @@ class RetentionWorker:
             settings.retention_days_by_camera,
             needed,
             default_retention_days=settings.default_retention_days,
+            bytes_below_floor=below_floor,
         )
         result = apply_plan(self.db, plan, root=self.root, now=now)
         alarms = self._alarms(plan, result)
         self._control_recording(plan)
-        with self.db.session() as session:
-            recent = recording_rates(session, since_utc=now - FORECAST_WINDOW)
         free_after = usage.free_bytes + result.bytes_freed
         forecast = forecast_days_left(recent, free_bytes=free_after, floor_bytes=floor)
         previous = self.status()
@@ -413,6 +430,7 @@ class RetentionWorker:
             disk_total_bytes=usage.total_bytes,
             disk_free_bytes=free_after,
             floor_bytes=floor,
+            headroom_bytes=headroom,
             bytes_needed=needed,
             deleted_segments_total=previous.deleted_segments_total + len(result.deleted),
             deleted_bytes_total=previous.deleted_bytes_total + result.bytes_freed,

@@ -149,6 +149,9 @@ class DiskPublic(BaseModel):
     total_bytes: int | None
     free_bytes: int | None
     floor_bytes: int | None
+    headroom_bytes: int = Field(
+        0, description="Freed beyond the floor: what the cameras write in two retention passes"
+    )
     days_left: float | None
     days_left_by_camera: dict[str, float | None]
     recording_stopped: bool
@@ -164,6 +167,7 @@ class DiskPublic(BaseModel):
             total_bytes=r.disk_total_bytes,
             free_bytes=r.disk_free_bytes,
             floor_bytes=r.floor_bytes,
+            headroom_bytes=r.headroom_bytes,
             days_left=None
             if forecast is None or forecast.days_left is None
             else round(forecast.days_left, 2),

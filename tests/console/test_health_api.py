@@ -15,6 +15,7 @@ def test_health_is_anonymous_and_lists_cameras(console_client: TestClient) -> No
     assert body["database"] == {"ok": True, "backend": "sqlite", "error": None}
     assert body["uptime_s"] >= 0
     assert body["disk"]["recording_stopped"] is False
+    assert body["disk"]["headroom_bytes"] >= 0
     cameras = {c["id"]: c for c in body["cameras"]}
     assert cameras["entrance-1"]["status"] in ("unknown", "connecting", "offline")
     assert cameras["entrance-1"]["name"] == "Подъезд 1"

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from storage.disk import DiskUsage, bytes_to_free, forecast_days_left, free_floor_bytes, read_disk_usage
+from storage.disk import (
+    DiskUsage,
+    bytes_to_free,
+    forecast_days_left,
+    free_floor_bytes,
+    headroom_bytes,
+    read_disk_usage,
+)
 
 GIB = 1024**3
 
@@ -23,6 +30,25 @@ def test_bytes_to_free() -> None:
     assert bytes_to_free(usage, min_free_bytes=1 * GIB, min_free_percent=0) == 0
     with pytest.raises(ValueError, match="floor"):
         bytes_to_free(usage, min_free_bytes=-1, min_free_percent=0)
+
+
+def test_bytes_to_free_with_headroom_starts_before_the_floor_is_crossed() -> None:
+    usage = DiskUsage(total_bytes=100 * GIB, used_bytes=94 * GIB, free_bytes=6 * GIB)
+    assert bytes_to_free(usage, min_free_bytes=5 * GIB, min_free_percent=0) == 0
+    assert bytes_to_free(usage, min_free_bytes=5 * GIB, min_free_percent=0, headroom_bytes=2 * GIB) == GIB
+    assert bytes_to_free(usage, min_free_bytes=1 * GIB, min_free_percent=0, headroom_bytes=2 * GIB) == 0
+    with pytest.raises(ValueError, match="headroom"):
+        bytes_to_free(usage, min_free_bytes=5 * GIB, min_free_percent=0, headroom_bytes=-1)
+
+
+def test_headroom_is_two_retention_passes_of_writes() -> None:
+    # 32 cameras at 4 Mbit/s write 16 MB/s; retention every 60 s: two passes are 1.92 GB
+    per_day = 32 * 500_000 * 86_400
+    assert headroom_bytes(per_day, 60.0) == 1_920_000_000
+    assert headroom_bytes(per_day, 60.0, passes=1) == 960_000_000
+    assert headroom_bytes(0.0, 60.0) == 0
+    with pytest.raises(ValueError, match=">= 0"):
+        headroom_bytes(-1.0, 60.0)
 
 
 def test_forecast_days_left_per_camera_and_total() -> None:

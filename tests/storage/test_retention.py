@@ -101,6 +101,20 @@ def test_nothing_left_to_delete_means_disk_full() -> None:
     assert plan.stop_reason is GapReason.DISK_FULL and plan.shortfall_bytes == MB
 
 
+def test_headroom_deletes_beyond_the_floor_but_only_the_floor_stops_recording() -> None:
+    segments = [seg(1, "a", 3), seg(2, "a", 2), seg(3, "a", 1)]
+    # 1.5 MB to reach the floor plus its headroom; free space itself is still above the floor
+    plan = plan_deletions(segments, [], NOW, {"a": 30}, int(1.5 * MB), bytes_below_floor=0)
+    assert ids(plan) == [1, 2] and plan.stop_reason is None and plan.shortfall_bytes == 0
+    # only evidence is left: the headroom is not freed, and that is no reason to stop recording
+    locked = lock("a", NOW - timedelta(days=4), NOW)
+    plan = plan_deletions(segments, [locked], NOW, {"a": 30}, int(1.5 * MB), bytes_below_floor=0)
+    assert ids(plan) == [] and plan.stop_reason is None and plan.shortfall_bytes == 0
+    # below the floor itself with only evidence left: stop, short by the floor's bytes, not the headroom's
+    plan = plan_deletions(segments, [locked], NOW, {"a": 30}, int(1.5 * MB), bytes_below_floor=MB // 2)
+    assert plan.stop_reason is GapReason.EVIDENCE_ONLY_LEFT and plan.shortfall_bytes == MB // 2
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_random_plans_never_touch_locked_footage(seed: int) -> None:
     rng = random.Random(seed)
@@ -230,8 +244,10 @@ def test_worker_frees_space_oldest_first_and_never_deletes_evidence(
         clock=lambda: clock[0],
     )
     status = worker.run_once()
-    assert status.last_deleted_segments == 3 and status.bytes_needed == 25_000
-    assert [p.exists() for p in paths] == [True, True, False, False, False] + [True] * 5
+    # 25 kB to get back to the floor, plus the headroom: two passes (2 x 60 s) of the camera's 10 kB a minute
+    assert status.headroom_bytes == 20_000 and status.bytes_needed == 45_000
+    assert status.last_deleted_segments == 5
+    assert [p.exists() for p in paths] == [True, True] + [False] * 5 + [True] * 3
     assert status.recording_stopped is False and control.calls == []
     assert [a.code for a in status.alarms] == ["footage_deleted_early"]
     assert status.forecast is not None and status.forecast.days_left is not None
@@ -252,7 +268,7 @@ def test_worker_frees_space_oldest_first_and_never_deletes_evidence(
     # young and no longer needed for space, so it simply stays until its retention ends
     with database.session() as session:
         release_lock(session, lock_id=evidence_id, at=NOW)
-    disk.other_used = 40_000
+    disk.other_used = 20_000  # free 110 kB: above the floor (75 kB) and its headroom (20 kB)
     clock[0] = NOW + timedelta(minutes=1)
     status = worker.run_once()
     assert not status.recording_stopped
@@ -271,3 +287,38 @@ def test_worker_reports_database_errors_without_raising(tmp_path: Path) -> None:
     status = worker.run_once()
     assert status.last_error and status.alarms[0].code == "retention_error"
     broken.dispose()
+
+
+def test_worker_keeps_the_floor_while_the_camera_writes_between_passes(
+    database: Database, tmp_path: Path
+) -> None:
+    """The camera writes 10 kB a minute. One pass frees the floor and two minutes' headroom; a minute of
+    writing later, free space is still above the floor (without headroom it would be 10 kB below)."""
+    root = tmp_path / "recordings"
+    starts = [NOW - timedelta(minutes=10 - m) for m in range(10)]
+    _store_segments(database, root, "cam-1", starts, 10_000)
+    disk = FakeDisk(root, total=150_000)  # 100 kB used, 50 kB free; floor 60 kB
+    control = FakeControl()
+    worker = RetentionWorker(
+        db=database,
+        root=root,
+        settings=RetentionSettings({"cam-1": 30}, min_free_bytes=60_000, min_free_percent=0),
+        controls={"cam-1": control},
+        disk_usage=disk,
+        clock=lambda: NOW,
+    )
+    status = worker.run_once()
+    assert status.headroom_bytes == 20_000 and status.bytes_needed == 30_000
+    assert status.disk_free_bytes == 80_000 and control.calls == []
+    disk.other_used += 10_000  # the next minute of footage
+    assert status.floor_bytes == 60_000 and disk(root).free_bytes >= 60_000
+
+    # the footage is evidence: the headroom cannot be freed, and recording goes on while above the floor
+    with database.session() as session:
+        create_lock(
+            session, camera_id="cam-1", start_utc=NOW - timedelta(hours=1), end_utc=NOW, reason="case"
+        )
+    disk.other_used += 5_000  # free 65 kB: above the floor, inside its headroom
+    status = worker.run_once()
+    assert status.last_deleted_segments == 0 and not status.recording_stopped and control.calls == []
+    assert [a.code for a in status.alarms] == []
