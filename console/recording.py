@@ -98,13 +98,14 @@ class RecordingPipeline:
         self.disk_sync.start()
         self.disk_writer.start()
         self.housekeeper.start()
-        self.ingest.start()
         for camera_id, recorder in self.recorders.items():
             if (camera_id, "main") not in self.ingest.workers:
                 logger.error("%s: not recorded: its main stream could not be set up", camera_id)
                 continue
-            # the recorder muxes on the camera's ingest thread; index writes go on in its own thread
+            # the recorder muxes on the camera's ingest thread; index writes go on in its own thread.
+            # Attached before the cameras start, so that it sees a stream's first packet, not the next.
             recorder.attach(self.ingest.worker(camera_id).fanout, self.housekeeper)
+        self.ingest.start()
         self.retention.start()
         self._started = True
         logger.info(

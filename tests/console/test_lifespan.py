@@ -11,6 +11,9 @@ from console.app import create_app
 from storage.database import Database
 from storage.migration import DatabaseTooNewError, head_revision
 from storage.model import Camera
+from streams.fanout import Fanout
+from streams.ingest import IngestManager
+from streams.recorder import Housekeeper, SegmentRecorder
 
 
 def test_start_migrates_and_mirrors_cameras(console_settings: Settings) -> None:
@@ -50,3 +53,25 @@ def test_first_start_tells_how_to_create_a_user(
     with caplog.at_level("WARNING"), TestClient(create_app(console_settings)):
         pass
     assert "station user add NAME --role admin" in caplog.text
+
+
+def test_recorders_listen_before_the_cameras_start(
+    console_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera that connects at once must not publish its first packets before its recorder listens."""
+    order: list[str] = []
+    attach, start = SegmentRecorder.attach, IngestManager.start
+
+    def attach_and_note(self: SegmentRecorder, fanout: Fanout, housekeeper: Housekeeper) -> None:
+        order.append(f"attach {self.camera_id}")
+        attach(self, fanout, housekeeper)
+
+    def start_and_note(self: IngestManager) -> None:
+        order.append("cameras start")
+        start(self)
+
+    monkeypatch.setattr(SegmentRecorder, "attach", attach_and_note)
+    monkeypatch.setattr(IngestManager, "start", start_and_note)
+    with TestClient(create_app(console_settings)):
+        pass
+    assert order == ["attach entrance-1", "cameras start"]
