@@ -683,17 +683,24 @@ class SegmentRecorder:
         if seg is None:
             return
         end = end_utc if end_utc is not None else seg.end_utc
+        muxed = seg.writer.bytes_written
         with self._lock:
             self._seg = None
             self._newest_end = end
+            # counted now, while the close waits for the disk (status() must not fall back by a file);
+            # corrected to the closed file's size when it is done
+            self._counters["bytes"] += muxed
             if self._state is RecorderState.RECORDING:
                 self._state = RecorderState.WAITING
-        seg.writer.finish(lambda result: self._segment_finished(seg, end, result))
+        seg.writer.finish(lambda result: self._segment_finished(seg, end, result, muxed))
 
     def _segment_finished(
-        self, seg: _Segment, end: datetime, result: WrittenFile | SegmentWriteError
+        self, seg: _Segment, end: datetime, result: WrittenFile | SegmentWriteError, muxed: int
     ) -> None:
-        """The file is closed (or failed to close): queue its index row. Runs on the file jobs' thread."""
+        """The file is closed (or failed to close): queue its index row. Runs on the file jobs' thread.
+        ``muxed``: what :meth:`_close_segment` counted for the file already."""
+        with self._lock:
+            self._counters["bytes"] -= muxed
         if isinstance(result, SegmentWriteError):
             self._recover(seg, result)
             return

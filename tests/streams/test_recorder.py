@@ -7,7 +7,7 @@ import errno
 import io
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -87,6 +87,42 @@ def check_segment_files(
         for previous, current in itertools.pairwise(rows):
             assert current.start_utc == previous.end_utc  # consecutive files touch: no hidden hole
     return rows
+
+
+class HeldJobs:
+    """File jobs that run only when the test says: a disk that has not yet taken a closed file."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Callable[[], None]] = []
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.jobs.append(job)
+
+    def run(self) -> None:
+        while self.jobs:
+            self.jobs.pop(0)()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        self.run()
+        return True
+
+
+@SQLITE_ONLY
+def test_bytes_written_never_falls_back_while_closed_files_wait_for_the_disk(
+    database: Database, tmp_path: Path, pets: Path
+) -> None:
+    jobs = HeldJobs()
+    recorder = SegmentRecorder(camera_id="cam-1", db=database, root=tmp_path, settings=settings(), jobs=jobs)
+    seen = []
+    for item in packets(pets)[:250]:  # 25 s: two files close, and neither reaches the disk yet
+        recorder.process(item)
+        seen.append(recorder.status().bytes_written)
+    assert recorder.status().segments_closed == 0 and seen[-1] > 0
+    assert all(later >= earlier for earlier, later in itertools.pairwise(seen))
+    jobs.run()  # the disk takes the two closed files: their sizes replace what the muxer had output
+    recorder.stop()
+    rows = segments(database)
+    assert len(rows) == 3 and recorder.status().bytes_written == sum(r.bytes for r in rows)
 
 
 @SQLITE_ONLY
