@@ -699,9 +699,9 @@ class SegmentRecorder:
     ) -> None:
         """The file is closed (or failed to close): queue its index row. Runs on the file jobs' thread.
         ``muxed``: what :meth:`_close_segment` counted for the file already."""
-        with self._lock:
-            self._counters["bytes"] -= muxed
         if isinstance(result, SegmentWriteError):
+            with self._lock:
+                self._counters["bytes"] -= muxed  # _recover counts what it keeps of the file
             self._recover(seg, result)
             return
         written = result
@@ -714,7 +714,7 @@ class SegmentRecorder:
             clock_offset_s=seg.clock_offset_s,
         )
         with self._lock:
-            self._counters["bytes"] += written.bytes
+            self._counters["bytes"] += written.bytes - muxed
             self._counters["segments"] += 1
         self._queue_db(f"close segment {seg.relative}", _close_segment_op(seg.relative, close))
         logger.info(
