@@ -39,7 +39,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -59,7 +58,7 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 from record_bench import ensure_clip, process_cpu_s, status_kib, system_ticks  # noqa: E402
 
 from tests.support.rtsp_server import RtspServer, missing_reason  # noqa: E402
-from tests.support.station_process import free_port  # noqa: E402
+from tests.support.station_process import free_port, stop_station  # noqa: E402
 
 STATION = REPO_ROOT / ".venv" / "bin" / "station"
 HOLE_S = 1.0  # consecutive segment rows further apart than this leave a hole
@@ -396,12 +395,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     samples.append(found)
                     print(sample_line(found, args.cameras), flush=True)
             finally:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(120)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_station(process, 120)
             index = read_index(work / "data", recordings, HASH_SAMPLE)
         return {
             "cameras": args.cameras,

@@ -11,7 +11,6 @@ folder (``$STATION_ARTIFACTS_DIR`` or ``artifacts/``).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import tests.support.rtsp_server as rtsp_module
 from tests.support.browser import artifacts_dir, launch_chromium, require_chromium
 from tests.support.netns import NetNamespace
 from tests.support.rtsp_server import RtspServer, RtspServerFactory
+from tests.support.station_process import stop_station
 
 pytestmark = [pytest.mark.browser, pytest.mark.rtsp, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -91,12 +91,7 @@ def station(
     try:
         yield RunningStation(f"http://{netns.address}:{PORT}", process, log)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_station(process, 20, kill_wait_s=5)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,6 +218,26 @@ class FakeControl:
         self.calls.append("resume")
 
 
+def _worker(
+    database: Database,
+    root: Path,
+    disk: FakeDisk,
+    control: FakeControl,
+    *,
+    min_free_bytes: int,
+    clock: Callable[[], datetime] = lambda: NOW,
+) -> RetentionWorker:
+    """cam-1 kept 30 days, a floor of ``min_free_bytes`` on ``disk``, recording controlled by ``control``."""
+    return RetentionWorker(
+        db=database,
+        root=root,
+        settings=RetentionSettings({"cam-1": 30}, min_free_bytes=min_free_bytes, min_free_percent=0),
+        controls={"cam-1": control},
+        disk_usage=disk,
+        clock=clock,
+    )
+
+
 def test_worker_frees_space_oldest_first_and_never_deletes_evidence(
     database: Database, tmp_path: Path
 ) -> None:
@@ -235,14 +256,7 @@ def test_worker_frees_space_oldest_first_and_never_deletes_evidence(
     disk = FakeDisk(tmp_path, total=150_000)  # 100 kB used, 50 kB free; floor 75 kB -> free 25 kB
     control = FakeControl()
     clock = [NOW]
-    worker = RetentionWorker(
-        db=database,
-        root=tmp_path,
-        settings=RetentionSettings({"cam-1": 30}, min_free_bytes=75_000, min_free_percent=0),
-        controls={"cam-1": control},
-        disk_usage=disk,
-        clock=lambda: clock[0],
-    )
+    worker = _worker(database, tmp_path, disk, control, min_free_bytes=75_000, clock=lambda: clock[0])
     status = worker.run_once()
     # 25 kB to get back to the floor, plus the headroom: two passes (2 x 60 s) of the camera's 10 kB a minute
     assert status.headroom_bytes == 20_000 and status.bytes_needed == 45_000
@@ -299,14 +313,7 @@ def test_worker_keeps_the_floor_while_the_camera_writes_between_passes(
     _store_segments(database, root, "cam-1", starts, 10_000)
     disk = FakeDisk(root, total=150_000)  # 100 kB used, 50 kB free; floor 60 kB
     control = FakeControl()
-    worker = RetentionWorker(
-        db=database,
-        root=root,
-        settings=RetentionSettings({"cam-1": 30}, min_free_bytes=60_000, min_free_percent=0),
-        controls={"cam-1": control},
-        disk_usage=disk,
-        clock=lambda: NOW,
-    )
+    worker = _worker(database, root, disk, control, min_free_bytes=60_000)
     status = worker.run_once()
     assert status.headroom_bytes == 20_000 and status.bytes_needed == 30_000
     assert status.disk_free_bytes == 80_000 and control.calls == []

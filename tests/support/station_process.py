@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,6 +56,18 @@ def free_port() -> int:
         return port
 
 
+def stop_station(
+    process: subprocess.Popen[Any], timeout_s: float, *, kill_wait_s: float | None = None
+) -> None:
+    """SIGTERM (the station finishes its files and index rows), then SIGKILL after ``timeout_s``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(kill_wait_s)
+
+
 @contextmanager
 def running(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
     station = station_command()
@@ -85,9 +98,4 @@ def running(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[sub
         yield process, base
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_station(process, 15)
