@@ -994,15 +994,14 @@ def run_count(
     work.mkdir(parents=True)
     server = RtspServer(dict.fromkeys(cameras, clip), log_dir=work)
     server.start()
-    process = server._process
-    assert process is not None
+    server_pid = server.pid
     phases: dict[str, PhaseResult] = {}
     try:
         if args.only in (None, "ours"):
             print(f"[{count} cameras] ours: recording {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
             phases["ours"] = run_ours(
                 server,
-                process.pid,
+                server_pid,
                 cameras,
                 work / "ours",
                 args.seconds,
@@ -1016,7 +1015,7 @@ def run_count(
                 f"[{count} cameras] ffmpeg: recording {args.seconds:.0f} s ...", file=sys.stderr, flush=True
             )
             phases["ffmpeg"] = run_ffmpeg(
-                server, process.pid, cameras, work / "ffmpeg", args.seconds, clip_index
+                server, server_pid, cameras, work / "ffmpeg", args.seconds, clip_index
             )
     finally:
         server.stop()

@@ -293,11 +293,14 @@ def slope_per_hour(points: Sequence[tuple[float, float]]) -> float | None:
     return sum((t - mean_t) * (v - mean_v) for t, v in points) / var * 3600
 
 
-def cpu_per_stream_minute(samples: Sequence[dict[str, Any]], cameras: int) -> float | None:
+def cpu_per_stream_minute(
+    samples: Sequence[dict[str, Any]], cameras: int, key: str = "cpu_s"
+) -> float | None:
+    """CPU seconds per stream per minute of the station (``key`` ``server_cpu_s``: the RTSP server)."""
     first, last = samples[0], samples[-1]
-    if first["cpu_s"] is None or last["cpu_s"] is None or last["t_s"] <= first["t_s"]:
+    if first[key] is None or last[key] is None or last["t_s"] <= first["t_s"]:
         return None
-    return float((last["cpu_s"] - first["cpu_s"]) / cameras / ((last["t_s"] - first["t_s"]) / 60))
+    return float((last[key] - first[key]) / cameras / ((last["t_s"] - first["t_s"]) / 60))
 
 
 def cpu_ratio(samples: Sequence[dict[str, Any]]) -> float | None:
@@ -318,15 +321,18 @@ def machine_busy_percent(samples: Sequence[dict[str, Any]]) -> float | None:
 def summarize(samples: list[dict[str, Any]], cameras: int, floor_bytes: int) -> dict[str, Any]:
     quarter = max(2, len(samples) // 4)
     second_half = samples[len(samples) // 2 :]
-    server = [{**s, "cpu_s": s["server_cpu_s"]} for s in samples]
     return {
         # the station's CPU over the RTSP server's in the same stretch: the server does the same work all
         # run long, so a station cost that grows with the run shows here even while the machine's speed
         # drifts (this shared machine's system calls got up to twice as dear for tens of minutes)
         "cpu_vs_server_first_quarter": cpu_ratio(samples[:quarter]),
         "cpu_vs_server_last_quarter": cpu_ratio(samples[-quarter:]),
-        "server_cpu_s_per_stream_min_first_quarter": cpu_per_stream_minute(server[:quarter], cameras),
-        "server_cpu_s_per_stream_min_last_quarter": cpu_per_stream_minute(server[-quarter:], cameras),
+        "server_cpu_s_per_stream_min_first_quarter": cpu_per_stream_minute(
+            samples[:quarter], cameras, "server_cpu_s"
+        ),
+        "server_cpu_s_per_stream_min_last_quarter": cpu_per_stream_minute(
+            samples[-quarter:], cameras, "server_cpu_s"
+        ),
         "reference_ms_first_quarter": sum(s["reference_ms"] for s in samples[:quarter]) / quarter,
         "reference_ms_last_quarter": sum(s["reference_ms"] for s in samples[-quarter:]) / quarter,
         "syscall_reference_ms_first_quarter": sum(s["syscall_reference_ms"] for s in samples[:quarter])
@@ -368,8 +374,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="soak-", dir=args.data))
     server = RtspServer(dict.fromkeys(cams, clip), log_dir=work)
     server.start()
-    assert server._process is not None
-    server_pid = server._process.pid
+    server_pid = server.pid
     try:
         with recordings_disk(work, args.disk_gib) as recordings:
             floor = int(args.floor_gib * 2**30)

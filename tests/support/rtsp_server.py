@@ -181,6 +181,13 @@ class RtspServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The server process's id (benchmarks read its CPU from ``/proc``)."""
+        if self._process is None:
+            raise RtspServerError("RTSP test server is not running")
+        return self._process.pid
+
     def url(self, mount: str, user: str | None = None, password: str | None = None) -> str:
         """``rtsp://[user[:password]@]127.0.0.1:PORT/mount``."""
         if mount.strip("/") not in self.mounts:
