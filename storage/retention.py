@@ -268,6 +268,27 @@ class RetentionAlarm:
     camera_id: str | None = None
 
 
+EARLY_ALARM_CAMERAS = 5  # cameras named in the one early-deletion alarm; the rest are counted
+
+
+def early_deletion_message(counts: Mapping[str, int]) -> str:
+    """One line for a pass that deleted footage before its retention period: the total, then the cameras
+    that lost most (at most ``EARLY_ALARM_CAMERAS`` named); pure.
+
+    One alarm per pass, not one per camera: at 32 cameras on a full disk, every pass would otherwise list
+    32 alarms on the officer's screen for the same cause.
+    """
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    named = ", ".join(f"{camera_id}: {count}" for camera_id, count in ranked[:EARLY_ALARM_CAMERAS])
+    more = len(ranked) - EARLY_ALARM_CAMERAS
+    if more > 0:
+        named += f", {more} more camera(s): {sum(count for _, count in ranked[EARLY_ALARM_CAMERAS:])}"
+    return (
+        f"{sum(counts.values())} segment(s) of {len(counts)} camera(s) deleted before their retention "
+        f"period to keep free space ({named}); the disk holds less than the retention days configured"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionStatus:
     """What ``/api/health`` and ``/metrics`` show about retention and disk space."""
@@ -462,14 +483,9 @@ class RetentionWorker:
                     f"({plan.shortfall_bytes} bytes short): recording stopped",
                 )
             )
-        for camera_id, count in sorted(plan.early_deletions().items()):
-            alarms.append(
-                RetentionAlarm(
-                    "footage_deleted_early",
-                    f"{count} segment(s) deleted before their retention period to keep free space",
-                    camera_id=camera_id,
-                )
-            )
+        early = plan.early_deletions()
+        if early:
+            alarms.append(RetentionAlarm("footage_deleted_early", early_deletion_message(early)))
         alarms.extend(RetentionAlarm("retention_error", error) for error in result.errors)
         return tuple(alarms)
 

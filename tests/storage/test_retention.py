@@ -21,6 +21,7 @@ from storage.retention import (
     RetentionWorker,
     SegmentInfo,
     apply_plan,
+    early_deletion_message,
     plan_deletions,
 )
 from storage.segment import SegmentClose, add_finished_segment
@@ -60,6 +61,21 @@ def test_space_deletes_oldest_unprotected_first_until_enough() -> None:
     assert ids(plan) == [1, 2, 3]
     assert plan.bytes_freed == 3 * MB
     assert plan.early_deletions() == {"a": 2, "b": 1}
+    assert early_deletion_message(plan.early_deletions()).startswith(
+        "3 segment(s) of 2 camera(s) deleted before their retention period to keep free space (a: 2, b: 1)"
+    )
+
+
+def test_early_deletions_make_one_alarm_line_naming_the_cameras_that_lost_most() -> None:
+    counts = {f"cam-{n:02d}": n for n in range(1, 33)}  # 32 cameras, cam-32 lost most
+    message = early_deletion_message(counts)
+    assert message.startswith(
+        "528 segment(s) of 32 camera(s) deleted before their retention period to keep free space "
+        "(cam-32: 32, cam-31: 31, cam-30: 30, cam-29: 29, cam-28: 28, 27 more camera(s): 378)"
+    )
+    assert "cam-27" not in message
+    # ties are named in camera order, so the line does not flicker between passes
+    assert "(a: 1, b: 1)" in early_deletion_message({"b": 1, "a": 1})
 
 
 def test_locked_footage_is_never_planned() -> None:
@@ -263,7 +279,8 @@ def test_worker_frees_space_oldest_first_and_never_deletes_evidence(
     assert status.last_deleted_segments == 5
     assert [p.exists() for p in paths] == [True, True] + [False] * 5 + [True] * 3
     assert status.recording_stopped is False and control.calls == []
-    assert [a.code for a in status.alarms] == ["footage_deleted_early"]
+    assert [(a.code, a.camera_id) for a in status.alarms] == [("footage_deleted_early", None)]
+    assert status.alarms[0].message.startswith("5 segment(s) of 1 camera(s) deleted before their retention")
     assert status.forecast is not None and status.forecast.days_left is not None
 
     # the disk fills up (something else takes space): everything unlocked goes, then recording stops
