@@ -280,9 +280,9 @@ def early_deletion_message(counts: Mapping[str, int]) -> str:
     """
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     named = ", ".join(f"{camera_id}: {count}" for camera_id, count in ranked[:EARLY_ALARM_CAMERAS])
-    more = len(ranked) - EARLY_ALARM_CAMERAS
-    if more > 0:
-        named += f", {more} more camera(s): {sum(count for _, count in ranked[EARLY_ALARM_CAMERAS:])}"
+    rest = ranked[EARLY_ALARM_CAMERAS:]
+    if rest:
+        named += f", {len(rest)} more camera(s): {sum(count for _, count in rest)}"
     return (
         f"{sum(counts.values())} segment(s) of {len(counts)} camera(s) deleted before their retention "
         f"period to keep free space ({named}); the disk holds less than the retention days configured"
