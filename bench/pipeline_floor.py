@@ -143,9 +143,11 @@ def clip_and_variants(
     return clip, variants
 
 
-def start_ready_child(command: list[str], name: str) -> subprocess.Popen[str]:
+def start_ready_child(
+    command: list[str], name: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start a bench child that prints READY once it runs; RuntimeError when it does not."""
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env)
     assert child.stdout is not None
     line = child.stdout.readline().strip()
     if line != "READY":

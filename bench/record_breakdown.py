@@ -53,10 +53,23 @@ from tests.support.rtsp_server import RtspServer  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 WARMUP_S = 8.0
-VARIANTS = ("ffmpeg", "station", "unpinned", "ingest", "no_index", "no_fsync", "no_hash", "no_write")
+VARIANTS = (
+    "ffmpeg",
+    "station",
+    "jemalloc",
+    "unpinned",
+    "ingest",
+    "no_index",
+    "no_fsync",
+    "no_hash",
+    "no_write",
+)
+#: Debian's jemalloc (``libjemalloc2``), preloaded into the ``jemalloc`` variant's child only.
+JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
 LABELS = {
     "ffmpeg": "ffmpeg segmenter, a process per camera",
     "station": "station (ingest + recorder + disk writer + index + fsync)",
+    "jemalloc": "station with jemalloc instead of glibc's malloc (LD_PRELOAD)",
     "unpinned": "station with its media threads on every CPU (media_cpus: all)",
     "ingest": "ingest only (demux, clock, health, fan-out; no recorder)",
     "no_index": "station without index writes",
@@ -229,11 +242,13 @@ def run_variant(
                     }
                 )
             )
-            children.append(
-                start_ready_child(
-                    [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config)], variant
-                )
-            )
+            command = [sys.executable, str(Path(__file__).resolve()), "_child", variant, str(config)]
+            env = None
+            if variant == "jemalloc":
+                if not JEMALLOC.is_file():
+                    raise RuntimeError(f"jemalloc variant: {JEMALLOC} missing (apt install libjemalloc2)")
+                env = {**os.environ, "LD_PRELOAD": str(JEMALLOC)}
+            children.append(start_ready_child(command, variant, env=env))
         user, system, switches = measure_then_interrupt(children, seconds)
         reports = [json.loads((work / f"report-{i}.json").read_text()) for i in range(processes)]
         report = {key: sum(r[key] for r in reports) for key in ("received", "written")}
