@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from console.recording import CameraSnapshot
+from console.station_status import StationStatus, StatusLevel
 from storage.retention import RetentionStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -58,6 +59,7 @@ def render_metrics(
     figures: IndexFigures,
     *,
     now: datetime,
+    status: StationStatus | None = None,
 ) -> str:
     """The whole ``/metrics`` page."""
     up = _Family("station_camera_up", "gauge", "1 when the camera's main stream delivers video.")
@@ -134,4 +136,16 @@ def render_metrics(
     families = [up, state, fps, bitrate, keyint, reconnects, gap_hour, gap_day, age, on_disk, recording]
     families += [backlog, recorder_alarm]
     families += [disk_free, disk_total, days_left, cam_days, deleted, stopped, alarms]
+    if status is not None:
+        level = _Family("station_status", "gauge", "Overall status (one-hot): ok, warning or degraded.")
+        reasons = _Family("station_status_reasons", "gauge", "Causes of a non-ok status, by level and code.")
+        for value in StatusLevel:
+            level.add(1.0 if status.level is value else 0.0, level=value.value)
+        by_code: dict[tuple[str, str], int] = {}
+        for reason in status.reasons:
+            key = (reason.level.value, reason.code)
+            by_code[key] = by_code.get(key, 0) + 1
+        for (reason_level, code), count in sorted(by_code.items()):
+            reasons.add(count, level=reason_level, code=code)
+        families += [level, reasons]
     return "\n".join(line for family in families for line in family.lines()) + "\n"

@@ -28,9 +28,11 @@ from console.i18n import Catalogs
 from console.live import LiveRegistry, open_live
 from console.rate_limit import LoginRateLimiter
 from console.recording import CameraSnapshot, RecordingPipeline
+from console.station_status import StationStatus, assess_station
 from console.template import build_templates
 from storage.database import Database
 from storage.model import utcnow
+from storage.retention import RetentionStatus
 from storage.signing import StationKey, ensure_station_key
 from streams.ingest import IngestManager
 
@@ -76,6 +78,25 @@ class Station:
         """Copy the pipeline's live state (or ``snapshots`` already taken) into the health registry."""
         for camera_id, snapshot in (self.recording.snapshot() if snapshots is None else snapshots).items():
             apply_snapshot(self.health, camera_id, snapshot)
+
+    def assess(
+        self,
+        snapshots: Mapping[str, CameraSnapshot],
+        *,
+        database_ok: bool,
+        retention: RetentionStatus | None = None,
+    ) -> StationStatus:
+        """The overall status from ``snapshots`` (after :meth:`refresh_health` with them) and retention's
+        status (``retention``, when the caller already read it, so both show the same pass)."""
+        return assess_station(
+            database_ok=database_ok,
+            retention=self.recording.retention_status() if retention is None else retention,
+            cameras=self.health.snapshot(),
+            recorder_alarms={
+                camera_id: None if snap.recorder is None else snap.recorder.alarm
+                for camera_id, snap in snapshots.items()
+            },
+        )
 
 
 async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:

@@ -12,6 +12,7 @@ from console.deps import StationDep
 from console.health import CameraHealth, CameraStatus
 from console.recording import CameraSnapshot
 from console.station import Station
+from console.station_status import StatusLevel
 from storage.retention import RetentionStatus
 from streams.health import StreamHealth
 from streams.recorder import RecorderStatus
@@ -186,8 +187,19 @@ class DatabaseHealth(BaseModel):
     error: str | None = None
 
 
+class StatusReasonPublic(BaseModel):
+    level: StatusLevel
+    code: str = Field(description="Stable cause code (the UI translates it), e.g. recording_stopped")
+    message: str = Field(description="The cause in English, with its figures")
+    camera_id: str | None
+
+
 class HealthPublic(BaseModel):
-    status: str  # "ok" or "degraded"
+    status: StatusLevel = Field(
+        description="degraded: footage is being lost or cannot be kept; warning: all recorded, but "
+        "something needs a look (e.g. retention deletes early); ok"
+    )
+    reasons: list[StatusReasonPublic] = Field(description="Why the status is not ok; degraded ones first")
     station: str
     version: str
     started_at: datetime
@@ -217,9 +229,14 @@ def get_health(station: StationDep) -> HealthPublic:
     snapshots = station.recording.snapshot()
     station.refresh_health(snapshots)
     retention = station.recording.retention_status()
-    healthy = database.ok and not retention.recording_stopped and not retention.alarms
+    cameras = station.health.snapshot()
+    assessed = station.assess(snapshots, database_ok=database.ok, retention=retention)
     return HealthPublic(
-        status="ok" if healthy else "degraded",
+        status=assessed.level,
+        reasons=[
+            StatusReasonPublic(level=r.level, code=r.code, message=r.message, camera_id=r.camera_id)
+            for r in assessed.reasons
+        ],
         station=station.name,
         version=station.version,
         started_at=station.started_at,
@@ -227,7 +244,5 @@ def get_health(station: StationDep) -> HealthPublic:
         database=database,
         disk=DiskPublic.of(retention),
         media_cpus=None if station.recording.media_cpus is None else sorted(station.recording.media_cpus),
-        cameras=[
-            CameraHealthPublic.of(camera, snapshots.get(camera.id)) for camera in station.health.snapshot()
-        ],
+        cameras=[CameraHealthPublic.of(camera, snapshots.get(camera.id)) for camera in cameras],
     )

@@ -118,13 +118,21 @@ def post_logout_form(
 
 @router.get("/")
 def get_home(request: Request, station: StationDep, user: PageUser, language: LanguageDep) -> Response:
-    station.refresh_health()
+    snapshots = station.recording.snapshot()
+    station.refresh_health(snapshots)
     cameras = station.health.snapshot()
+    # the page itself was just served from the database (the signed-in user), so it answers
+    status = station.assess(snapshots, database_ok=True)
     return render_page(
         request,
         station,
         "home.html",
         language=language,
         user=user,
-        context={"cameras": cameras, "active": "home", "timezone": station.settings.config.station.timezone},
+        context={
+            "cameras": cameras,
+            "station_status": status,
+            "active": "home",
+            "timezone": station.settings.config.station.timezone,
+        },
     )

@@ -41,3 +41,9 @@ def test_health_shows_what_the_ingest_side_reports(console_client: TestClient) -
     assert main["state"] == "offline" and main["connect_attempts"] >= 1
     assert main["url"] == "rtsp://127.0.0.1:9/unreachable"
     assert camera["recorder"]["state"] in ("waiting_for_keyframe", "no_signal")
+    # a camera that should be recorded and is not: the station is degraded, and says which and why
+    assert body["status"] == "degraded"
+    reason = next(r for r in body["reasons"] if r["camera_id"] == "entrance-1")
+    assert reason["level"] == "degraded" and reason["code"] == "camera_offline"
+    assert "connection refused" in reason["message"]
+    assert all(r["camera_id"] != "yard" for r in body["reasons"])  # disabled: no reason

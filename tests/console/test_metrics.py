@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from console.metrics import IndexFigures, render_metrics
 from console.recording import CameraSnapshot
+from console.station_status import StationStatus, StatusLevel, StatusReason
 from storage.model import GapReason, Role
 from storage.retention import RetentionAlarm, RetentionStatus
 from streams.recorder import RecorderState, RecorderStatus
@@ -35,6 +36,31 @@ def test_render_reports_gaps_disk_and_alarms() -> None:
     assert "station_recording_stopped_by_retention 1" in text
     assert 'station_alarms{code="evidence_only_left"} 1' in text
     assert text.endswith("\n")
+    assert "station_status" not in text  # only when the caller assessed the station
+
+
+def test_render_reports_the_overall_status_one_hot_with_its_causes() -> None:
+    retention = RetentionStatus(
+        alarms=(
+            RetentionAlarm("footage_deleted_early", "early"),
+            RetentionAlarm("retention_error", "EIO"),
+        )
+    )
+    status = StationStatus(
+        StatusLevel.DEGRADED,
+        (
+            StatusReason(StatusLevel.DEGRADED, "camera_offline", "cam-1 is offline", "cam-1"),
+            StatusReason(StatusLevel.DEGRADED, "camera_offline", "cam-2 is offline", "cam-2"),
+            StatusReason(StatusLevel.WARNING, "footage_deleted_early", "early"),
+        ),
+    )
+    text = render_metrics({}, retention, IndexFigures(), now=NOW, status=status)
+    assert "# TYPE station_status gauge" in text
+    assert 'station_status{level="ok"} 0' in text
+    assert 'station_status{level="warning"} 0' in text
+    assert 'station_status{level="degraded"} 1' in text
+    assert 'station_status_reasons{level="degraded",code="camera_offline"} 2' in text
+    assert 'station_status_reasons{level="warning",code="footage_deleted_early"} 1' in text
 
 
 def test_render_reports_a_recorder_held_up_by_a_slow_disk() -> None:
@@ -80,3 +106,4 @@ def test_metrics_route_lists_configured_cameras(console_client: TestClient) -> N
     assert response.headers["content-type"].startswith("text/plain")
     assert 'station_camera_up{camera="entrance-1"} 0' in response.text
     assert 'station_recording_gap_seconds_last_day{camera="entrance-1"}' in response.text
+    assert 'station_status{level="ok"}' in response.text  # the overall status, one-hot

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,7 +12,8 @@ from fastapi.testclient import TestClient
 from console.deps import SESSION_COOKIE
 from console.i18n import LANGUAGE_COOKIE
 from storage.model import Role
-from tests.support.console import DEFAULT_PASSWORD, make_user, running_station
+from storage.retention import RetentionAlarm, RetentionStatus, early_deletion_message
+from tests.support.console import DEFAULT_PASSWORD, make_user, running_station, sign_in
 
 
 @pytest.mark.parametrize(
@@ -120,3 +123,44 @@ def test_signed_in_user_skips_the_login_page(console_client: TestClient) -> None
 def test_browser_404_is_a_page(console_client: TestClient) -> None:
     response = console_client.get("/no-such-page?lang=en", headers={"Accept": "text/html"})
     assert response.status_code == 404 and "Page not found" in response.text
+
+
+def test_home_page_says_why_the_station_is_not_ok(
+    console_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    station = running_station(console_client)
+    make_user(station.database, "ivanov", Role.SUPERVISOR, display_name="Иванов А.")
+    sign_in(console_client, "ivanov")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and 'data-code="camera_offline"' not in console_client.get("/").text:
+        time.sleep(0.2)  # entrance-1 points at a closed port: offline after its first attempt
+    early = RetentionAlarm("footage_deleted_early", early_deletion_message({"entrance-1": 3}))
+    retention = replace(station.recording.retention_status(), alarms=(early,))
+    monkeypatch.setattr(station.recording, "retention_status", lambda: retention)
+    russian = console_client.get("/?lang=ru").text
+    panel = russian[russian.index('class="panel station-status') :]
+    assert "station-status-degraded" in russian and 'role="alert"' in panel
+    assert "Видео теряется или не может быть сохранено" in panel  # the worst level is the heading
+    offline = panel.index('data-code="camera_offline"')
+    warning = panel.index('data-code="footage_deleted_early"')
+    assert offline < warning  # what loses footage comes first
+    assert "Нет связи" in panel  # the camera's status, translated
+    assert "connection refused" in panel  # the cause as the station measured it
+    assert "Видео удалено раньше срока хранения, чтобы сохранить свободное место" in panel
+    assert "3 segment(s) of 1 camera(s)" in panel
+    kazakh = console_client.get("/?lang=kk").text
+    assert "Бейне жоғалып жатыр немесе сақталмайды" in kazakh
+    assert "Бос орын сақтау үшін бейне сақтау мерзімінен бұрын жойылды" in kazakh
+
+
+def test_home_page_with_only_a_warning(console_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    station = running_station(console_client)
+    make_user(station.database, "ivanov", Role.SUPERVISOR, display_name="Иванов А.")
+    sign_in(console_client, "ivanov")
+    early = RetentionAlarm("footage_deleted_early", early_deletion_message({"entrance-1": 3}))
+    monkeypatch.setattr(station.recording, "retention_status", lambda: RetentionStatus(alarms=(early,)))
+    monkeypatch.setattr(station.recording, "snapshot", dict)  # no camera reports anything yet
+    english = console_client.get("/?lang=en").text
+    assert "station-status-warning" in english and "station-status-degraded" not in english
+    assert "Everything is recorded, but something needs a look" in english
+    assert 'data-code="footage_deleted_early"' in english
