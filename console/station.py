@@ -93,8 +93,9 @@ class Station:
             retention=self.recording.retention_status() if retention is None else retention,
             cameras=self.health.snapshot(),
             recorder_alarms={
-                camera_id: None if snap.recorder is None else snap.recorder.alarm
+                camera_id: (snap.recorder.alarm, snap.recorder.last_error)
                 for camera_id, snap in snapshots.items()
+                if snap.recorder is not None and snap.recorder.alarm is not None
             },
         )
 

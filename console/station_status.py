@@ -54,10 +54,11 @@ def assess_station(
     database_ok: bool,
     retention: RetentionStatus,
     cameras: Sequence[CameraHealth],
-    recorder_alarms: Mapping[str, str | None],
+    recorder_alarms: Mapping[str, tuple[str, str | None]],
 ) -> StationStatus:
     """The station's status from what each part reports (pure). ``recorder_alarms``: camera id -> the alarm
-    code its recorder raises (``streams.recorder.RecorderStatus.alarm``), ``None`` when it raises none."""
+    its recorder raises and its last error (``streams.recorder.RecorderStatus.alarm``, ``.last_error``), for
+    the cameras whose recorder raises one."""
     reasons: list[StatusReason] = []
     if not database_ok:
         reasons.append(StatusReason(StatusLevel.DEGRADED, "database_down", "the database does not answer"))
@@ -95,13 +96,15 @@ def assess_station(
                     camera.id,
                 )
             )
-        alarm_code = recorder_alarms.get(camera.id)
-        if alarm_code:
+        recorder_alarm = recorder_alarms.get(camera.id)
+        if recorder_alarm is not None:
+            code, error = recorder_alarm
+            detail = f": {error}" if error else ""
             reasons.append(
                 StatusReason(
                     StatusLevel.DEGRADED,
-                    f"recorder_{alarm_code}",
-                    f"{camera.name}: recorder alarm {alarm_code}",
+                    code if code.startswith("recorder_") else f"recorder_{code}",
+                    f"{camera.name}: recorder alarm {code}{detail}",
                     camera.id,
                 )
             )

@@ -18,7 +18,7 @@ def test_all_recording_is_ok() -> None:
         database_ok=True,
         retention=RetentionStatus(),
         cameras=[camera("cam-1", CameraStatus.ONLINE), camera("yard", CameraStatus.DISABLED)],
-        recorder_alarms={"cam-1": None},
+        recorder_alarms={},
     )
     assert status.level is StatusLevel.OK and status.reasons == ()
 
@@ -45,7 +45,7 @@ def test_a_real_outage_is_not_hidden_behind_the_standing_warning() -> None:
             camera("cam-2", CameraStatus.UNAUTHORIZED, "unauthorized: 401"),
             camera("cam-3", CameraStatus.ONLINE),
         ],
-        recorder_alarms={"cam-3": "disk_too_slow"},
+        recorder_alarms={"cam-3": ("disk_too_slow", "disk too slow: 16 MiB waiting")},
     )
     assert status.level is StatusLevel.DEGRADED
     assert [(r.level.value, r.code, r.camera_id) for r in status.reasons] == [
@@ -55,6 +55,10 @@ def test_a_real_outage_is_not_hidden_behind_the_standing_warning() -> None:
         ("warning", "camera_degraded", "cam-1"),
     ]
     assert status.reasons[0].message == "Camera cam-2 is unauthorized: unauthorized: 401"
+    assert (
+        status.reasons[1].message
+        == "Camera cam-3: recorder alarm disk_too_slow: disk too slow: 16 MiB waiting"
+    )
     assert status.reasons[3].message == "Camera cam-1 delivers with trouble: 12.0 fps of 25 expected"
 
 
@@ -90,6 +94,20 @@ def test_cameras_still_connecting_or_disabled_are_no_reason() -> None:
             camera("cam-2", CameraStatus.CONNECTING),
             camera("yard", CameraStatus.DISABLED, "enabled: false"),
         ],
-        recorder_alarms={"yard": "disk_full"},  # a disabled camera's recorder cannot alarm; ignored if it did
+        recorder_alarms={
+            "yard": ("disk_full", None)
+        },  # a disabled camera's recorder cannot alarm; ignored if it did
     )
     assert status.level is StatusLevel.OK
+
+
+def test_a_recorder_error_alarm_is_not_prefixed_twice() -> None:
+    status = assess_station(
+        database_ok=True,
+        retention=RetentionStatus(),
+        cameras=[camera("cam-1", CameraStatus.ONLINE)],
+        recorder_alarms={"cam-1": ("recorder_error", None)},
+    )
+    assert [(r.code, r.message) for r in status.reasons] == [
+        ("recorder_error", "Camera cam-1: recorder alarm recorder_error")
+    ]
