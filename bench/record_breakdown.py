@@ -11,6 +11,9 @@ thread's ``voluntary`` + ``nonvoluntary``) are read over ``--seconds``. ``--proc
 of the station variants over N processes (measured in session 6: no gain to speak of):
 
 - ``ffmpeg``: N ``ffmpeg -c copy -f segment`` processes, ``record_bench.py``'s command (the peer);
+- ``ffmpeg_sha``: the same plus a watcher process that hashes (SHA-256) every segment ffmpeg has closed,
+  reading it back: the peer doing the work our index requires of every file;
+- ``jemalloc``: the station with Debian's jemalloc preloaded (``apt install libjemalloc2``);
 - ``station``: the station's pipeline as ``console.recording`` wires it (ingest, one recorder per camera
   as a fan-out sink, disk writer, housekeeper with SQLite index, disk syncer, fsync at close; the media
   threads on the CPUs ``recording.media_cpus: auto`` picks);
@@ -28,6 +31,7 @@ The patched variants exist to measure; the station never runs them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -55,6 +59,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 WARMUP_S = 8.0
 VARIANTS = (
     "ffmpeg",
+    "ffmpeg_sha",
     "station",
     "jemalloc",
     "unpinned",
@@ -69,6 +74,7 @@ JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
 LABELS = {
     "ffmpeg": "ffmpeg segmenter, a process per camera",
     "station": "station (ingest + recorder + disk writer + index + fsync)",
+    "ffmpeg_sha": "ffmpeg segmenter + SHA-256 of each closed segment (a watcher process reads it back)",
     "jemalloc": "station with jemalloc instead of glibc's malloc (LD_PRELOAD)",
     "unpinned": "station with its media threads on every CPU (media_cpus: all)",
     "ingest": "ingest only (demux, clock, health, fan-out; no recorder)",
@@ -212,7 +218,7 @@ def run_variant(
 ) -> dict[str, Any]:
     work.mkdir(parents=True)
     urls = [server.url(camera) for camera in cameras]
-    if variant == "ffmpeg":
+    if variant in ("ffmpeg", "ffmpeg_sha"):
         procs = []
         for camera, url in zip(cameras, urls, strict=True):
             (work / camera).mkdir()
@@ -223,6 +229,10 @@ def run_variant(
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+            )
+        if variant == "ffmpeg_sha":
+            procs.append(
+                subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_hasher", str(work)])
             )
         user, system, switches = measure_then_interrupt(procs, seconds)
         report: dict[str, Any] = {}
@@ -256,9 +266,30 @@ def run_variant(
     return {"user": user / per, "system": system / per, "switches": switches, **report}
 
 
+def hasher(root: Path) -> int:
+    """The ``ffmpeg_sha`` variant's watcher: SHA-256 of every segment ffmpeg has closed, read back from the
+    file as an indexer beside ffmpeg would (the newest file of each camera is still being written)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    hashed: set[Path] = set()
+    while not stop.wait(0.5):
+        for camera in sorted(p for p in root.iterdir() if p.is_dir()):
+            for path in sorted(camera.glob("*.mp4"))[:-1]:
+                if path in hashed:
+                    continue
+                digest = hashlib.sha256()
+                with path.open("rb") as handle:
+                    while chunk := handle.read(1024 * 1024):
+                        digest.update(chunk)
+                hashed.add(path)
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     if argv[:1] == ["_child"]:
         return child(argv[1], Path(argv[2]))
+    if argv[:1] == ["_hasher"]:
+        return hasher(Path(argv[1]))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
