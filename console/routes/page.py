@@ -132,6 +132,7 @@ def get_home(request: Request, station: StationDep, user: PageUser, language: La
         context={
             "cameras": cameras,
             "station_status": status,
+            "camera_names": {camera.id: camera.name for camera in cameras},
             "active": "home",
             "timezone": station.settings.config.station.timezone,
         },

@@ -11,6 +11,7 @@ folder (``$STATION_ARTIFACTS_DIR`` or ``artifacts/``).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 import tests.support.rtsp_server as rtsp_module
-from tests.support.browser import artifacts_dir, launch_chromium, require_chromium
+from tests.support.browser import REPO_ROOT, artifacts_dir, launch_chromium, require_chromium
 from tests.support.netns import NetNamespace
 from tests.support.rtsp_server import RtspServer, RtspServerFactory
 from tests.support.station_process import stop_station
@@ -212,6 +213,16 @@ def test_wall_plays_two_cameras_passthrough_and_recovers(
             assert since.strip(), "an offline tile says since when"
             _frames_advance(page, "cam1", station)  # the other camera is unaffected
             page.screenshot(path=str(shots / "wall-2x2-offline.png"))
+            # the Overview page, in a second tab of the same sign-in, tells the officer why, in Russian
+            second = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ru-RU")
+            second.add_cookies(page.context.cookies())
+            overview = second.new_page()
+            overview.goto(f"{station.url}/")
+            alert = overview.locator(".station-status-degraded [data-code=camera_offline]")
+            assert alert.count() == 1, overview.content()
+            assert "Нет связи" in alert.inner_text() and "connection refused" in alert.inner_text()
+            overview.screenshot(path=str(shots / "overview-degraded.png"), full_page=True)
+            shutil.copyfile(shots / "overview-degraded.png", REPO_ROOT / "docs" / "overview-degraded.png")
 
             rtsp_cameras["cam2"].start()  # back on the same port
             _wait(page, lambda s: _tile(s, "cam2")["status"] == "online", 60, "cam2 online again", station)
@@ -220,6 +231,9 @@ def test_wall_plays_two_cameras_passthrough_and_recovers(
             stats = page.evaluate("() => fetch('/api/live/stats').then((r) => r.json())")
             assert stats["frames_encoded"] == 0, stats
             page.screenshot(path=str(shots / "wall-2x2-recovered.png"))
+            overview.reload()  # back to ok: the alert is gone
+            assert overview.locator(".station-status").count() == 0, overview.content()
+            second.close()
 
             page.click(".tile[data-camera=cam1]")  # full screen: main stream, tiles stop streaming
             page.wait_for_function(

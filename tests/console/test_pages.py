@@ -144,7 +144,7 @@ def test_home_page_says_why_the_station_is_not_ok(
     offline = panel.index('data-code="camera_offline"')
     warning = panel.index('data-code="footage_deleted_early"')
     assert offline < warning  # what loses footage comes first
-    assert "Нет связи" in panel  # the camera's status, translated
+    assert "Подъезд 1: Нет связи" in panel  # the camera's name and status, translated
     assert "connection refused" in panel  # the cause as the station measured it
     assert "Видео удалено раньше срока хранения, чтобы сохранить свободное место" in panel
     assert "3 segment(s) of 1 camera(s)" in panel
