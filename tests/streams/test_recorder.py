@@ -440,3 +440,24 @@ def test_video_never_waits_for_another_writer_of_the_sqlite_index(
     assert recorder.status().db_pending_ops == 0
     assert [row.status for row in segments(database)] == ["closed", "closed", "open"]
     recorder.stop()
+
+
+def test_a_segment_rollover_never_reads_as_not_recording(
+    database: Database, tmp_path: Path, pets: Path
+) -> None:
+    """Between closing a full file and opening the next on the same keyframe, status() says RECORDING."""
+    seen: list[RecorderState] = []
+    recorder: SegmentRecorder | None = None
+
+    def opener(path: Path) -> BinaryIO:
+        if recorder is not None:
+            seen.append(recorder.status().state)  # what a health sample reads while the next file opens
+        return path.open("xb", buffering=0)
+
+    recorder = SegmentRecorder(
+        camera_id="cam-1", db=database, root=tmp_path, settings=settings(), opener=opener
+    )
+    feed(recorder, packets(pets)[:250])  # 25 s: two rollovers after the first file
+    assert len(seen) == 3  # the first file, then two rollovers
+    assert seen[1:] == [RecorderState.RECORDING, RecorderState.RECORDING]
+    recorder.stop()
