@@ -80,15 +80,14 @@ class Station:
             apply_snapshot(self.health, camera_id, snapshot)
 
     def assess(
-        self,
-        snapshots: Mapping[str, CameraSnapshot],
-        *,
-        database_ok: bool,
-        retention: RetentionStatus | None = None,
-    ) -> StationStatus:
-        """The overall status from ``snapshots`` (after :meth:`refresh_health` with them) and retention's
-        status (``retention``, when the caller already read it, so both show the same pass)."""
-        return assess_station(
+        self, *, database_ok: bool, retention: RetentionStatus | None = None
+    ) -> tuple[dict[str, CameraSnapshot], StationStatus]:
+        """Take the pipeline's snapshots, copy them into the health registry, and judge the station from them
+        and retention's status (``retention``, when the caller already read it, so both show the same
+        pass). Returns the snapshots too, for the caller's per-camera figures."""
+        snapshots = self.recording.snapshot()
+        self.refresh_health(snapshots)
+        status = assess_station(
             database_ok=database_ok,
             retention=self.recording.retention_status() if retention is None else retention,
             cameras=self.health.snapshot(),
@@ -98,6 +97,7 @@ class Station:
                 if snap.recorder is not None and snap.recorder.alarm is not None
             },
         )
+        return snapshots, status
 
 
 async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:

@@ -226,11 +226,9 @@ def check_database(station: Station) -> DatabaseHealth:
 @router.get("/health", summary="Process, database and camera status (no sign-in needed)")
 def get_health(station: StationDep) -> HealthPublic:
     database = check_database(station)
-    snapshots = station.recording.snapshot()
-    station.refresh_health(snapshots)
     retention = station.recording.retention_status()
+    snapshots, assessed = station.assess(database_ok=database.ok, retention=retention)
     cameras = station.health.snapshot()
-    assessed = station.assess(snapshots, database_ok=database.ok, retention=retention)
     return HealthPublic(
         status=assessed.level,
         reasons=[

@@ -27,10 +27,8 @@ def get_metrics(station: StationDep, _user: CurrentUser) -> PlainTextResponse:
             bytes_on_disk=bytes_by_camera(session),
             newest_segment_end=newest_segment_end_by_camera(session),
         )
-    snapshots = station.recording.snapshot()
-    station.refresh_health(snapshots)
     retention = station.recording.retention_status()
     # the index figures above came from the database, so it answers
-    status = station.assess(snapshots, database_ok=True, retention=retention)
+    snapshots, status = station.assess(database_ok=True, retention=retention)
     body = render_metrics(snapshots, retention, figures, now=now, status=status)
     return PlainTextResponse(body, media_type=CONTENT_TYPE)

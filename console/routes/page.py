@@ -118,11 +118,9 @@ def post_logout_form(
 
 @router.get("/")
 def get_home(request: Request, station: StationDep, user: PageUser, language: LanguageDep) -> Response:
-    snapshots = station.recording.snapshot()
-    station.refresh_health(snapshots)
-    cameras = station.health.snapshot()
     # the page itself was just served from the database (the signed-in user), so it answers
-    status = station.assess(snapshots, database_ok=True)
+    _, status = station.assess(database_ok=True)
+    cameras = station.health.snapshot()
     return render_page(
         request,
         station,
