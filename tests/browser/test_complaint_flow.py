@@ -9,7 +9,6 @@ segments; plain HTTP on loopback needs no network namespace. Screenshots: ``docs
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,7 +23,7 @@ from console.password import hash_password
 from storage.evidence import verify_package
 from storage.model import Role, utcnow
 from storage.user import create_user
-from tests.support.browser import CHROMIUM, REPO_ROOT, artifacts_dir, launch_chromium, require_chromium
+from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, save_screenshot
 from tests.support.console import running_station
 from tests.support.evidence import flip_byte
 from tests.support.segments import insert_segment_rows, write_segment_set
@@ -67,14 +66,6 @@ def sign_in(page: Any, base: str, username: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
-
-
-def save_screenshot(page: Any, name: str) -> None:
-    target = artifacts_dir() / name
-    page.screenshot(path=str(target), full_page=True)
-    docs = REPO_ROOT / "docs"
-    docs.mkdir(exist_ok=True)
-    shutil.copyfile(target, docs / name)
 
 
 def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ folder (``$STATION_ARTIFACTS_DIR`` or ``artifacts/``).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 
 import tests.support.rtsp_server as rtsp_module
-from tests.support.browser import REPO_ROOT, artifacts_dir, launch_chromium, require_chromium
+from tests.support.browser import artifacts_dir, launch_chromium, require_chromium, save_screenshot
 from tests.support.netns import NetNamespace
 from tests.support.rtsp_server import RtspServer, RtspServerFactory
 from tests.support.station_process import stop_station
@@ -221,8 +220,7 @@ def test_wall_plays_two_cameras_passthrough_and_recovers(
             alert = overview.locator(".station-status-degraded [data-code=camera_offline]")
             assert alert.count() == 1, overview.content()
             assert "Нет связи" in alert.inner_text() and "connection refused" in alert.inner_text()
-            overview.screenshot(path=str(shots / "overview-degraded.png"), full_page=True)
-            shutil.copyfile(shots / "overview-degraded.png", REPO_ROOT / "docs" / "overview-degraded.png")
+            save_screenshot(overview, "overview-degraded.png")
 
             rtsp_cameras["cam2"].start()  # back on the same port
             _wait(page, lambda s: _tile(s, "cam2")["status"] == "online", 60, "cam2 online again", station)

@@ -9,6 +9,7 @@ root (git-ignored).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,15 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("STATION_ARTIFACTS_DIR") or REPO_ROOT / "artifacts")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def save_screenshot(page: Any, name: str) -> None:
+    """A full-page screenshot into the artifacts folder, copied into ``docs/`` (the README shows them)."""
+    target = artifacts_dir() / name
+    page.screenshot(path=str(target), full_page=True)
+    docs = REPO_ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copyfile(target, docs / name)
 
 
 def launch_chromium(playwright: Any, *, executable: Path, home: Path) -> Any:
