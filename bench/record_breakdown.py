@@ -23,7 +23,14 @@ of the station variants over N processes (measured in session 6: no gain to spea
 - ``no index``: the station without index writes (the housekeeper thread is never started);
 - ``no fsync``: the station without the disk syncer and without fsync at close;
 - ``no hash``: the station with SHA-256 of the files replaced by nothing (patched in the child);
-- ``no write``: the station with the muxer's output dropped before the file (no write, no hash).
+- ``no write``: the station with the muxer's output dropped before the file (no write, no hash);
+- ``pyav_floor``: the least a recorder on PyAV can do, none of the station's own code: a thread per camera
+  on the station's media CPU, ``demux()`` with the station's RTSP options, each demuxed packet muxed as it
+  is (no copy) into fragmented MP4 that libavformat writes to the file itself (no Python I/O), a new file
+  at the first keyframe after 10 s; no hash, no index, no fsync, no health;
+- ``pyav_floor_sha``: the same with the muxer's output going through a Python file object that hashes
+  (SHA-256) and writes it, as the index requires of every file;
+- ``pyav_demux``: the floor's demux alone (no output), to set against ``ingest``.
 
 The patched variants exist to measure; the station never runs them.
 """
@@ -68,6 +75,9 @@ VARIANTS = (
     "no_fsync",
     "no_hash",
     "no_write",
+    "pyav_floor",
+    "pyav_floor_sha",
+    "pyav_demux",
 )
 #: Debian's jemalloc (``libjemalloc2``), preloaded into the ``jemalloc`` variant's child only.
 JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
@@ -82,6 +92,9 @@ LABELS = {
     "no_fsync": "station without disk syncer and fsync",
     "no_hash": "station without SHA-256 of the files",
     "no_write": "station without file writes (and so without hashing)",
+    "pyav_floor": "PyAV floor: demux + mux as is to fragmented MP4 by libavformat (no hash, no index)",
+    "pyav_floor_sha": "PyAV floor + SHA-256 of the output (through a Python file object)",
+    "pyav_demux": "PyAV floor's demux alone (no output)",
 }
 
 
@@ -197,6 +210,89 @@ def child(variant: str, config_path: Path) -> int:
     return 0
 
 
+class _HashingOutput:
+    """``pyav_floor_sha``'s output: what the muxer writes, hashed and written to the file."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("xb", buffering=0)
+        self._hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        return self._file.write(data) or 0
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _floor_camera(url: str, out: Path, variant: str, cpus: Any, stop: threading.Event) -> None:
+    import av
+
+    from streams.affinity import pin_current_thread
+    from streams.segment_writer import MUX_BUFFER_BYTES, mux_options
+    from streams.source import SourceSpec, rtsp_options
+
+    pin_current_thread(cpus, f"floor-{out.name}")
+    spec = SourceSpec(camera_id=out.name, stream="main", url=url, transport="tcp")
+    container: Any = av.open(url, options=rtsp_options(spec), timeout=(spec.open_timeout_s, None))
+    video = container.streams.video[0]
+    output: Any = None
+    stream: Any = None
+    began = 0
+    files = 0
+    try:
+        for packet in container.demux(video):
+            if stop.is_set():
+                break
+            pts = packet.pts
+            if packet.size == 0 or pts is None or variant == "pyav_demux":
+                continue
+            if packet.is_keyframe and (output is None or (pts - began) * video.time_base >= 10):
+                if output is not None:
+                    output.close()
+                files += 1
+                target: Any = out / f"{files:05d}.mp4"
+                if variant == "pyav_floor_sha":
+                    target = _HashingOutput(target)
+                options = mux_options(1.0)
+                output = av.open(target, "w", format="mp4", options=options, buffer_size=MUX_BUFFER_BYTES)
+                stream = output.add_stream_from_template(video)
+                began = pts
+            if output is None:
+                continue
+            packet.stream = stream
+            output.mux(packet)
+    finally:
+        if output is not None:
+            output.close()
+        container.close()
+
+
+def floor_child(variant: str, config_path: Path) -> int:
+    """The ``pyav_floor`` variants' process: one thread per camera until SIGINT."""
+    from streams.affinity import available_cpus, plan_media_cpus
+
+    config = json.loads(config_path.read_text())
+    root = Path(config["root"])
+    cpus = plan_media_cpus("auto", available_cpus(), len(config["cameras"]))
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    threads = []
+    for camera in config["cameras"]:
+        (root / camera["id"]).mkdir()
+        args = (camera["url"], root / camera["id"], variant, cpus, stop)
+        threads.append(threading.Thread(target=_floor_camera, args=args, daemon=True))
+    for thread in threads:
+        thread.start()
+    print("READY", flush=True)
+    while not stop.wait(0.5):
+        pass
+    for thread in threads:
+        thread.join(30)
+    Path(config["report"]).write_text(json.dumps({}))
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- parent
 
 
@@ -261,7 +357,7 @@ def run_variant(
             children.append(start_ready_child(command, variant, env=env))
         user, system, switches = measure_then_interrupt(children, seconds)
         reports = [json.loads((work / f"report-{i}.json").read_text()) for i in range(processes)]
-        report = {key: sum(r[key] for r in reports) for key in ("received", "written")}
+        report = {key: sum(r[key] for r in reports) for key in ("received", "written") if key in reports[0]}
     per = len(cameras) * seconds / 60
     return {"user": user / per, "system": system / per, "switches": switches, **report}
 
@@ -287,6 +383,8 @@ def hasher(root: Path) -> int:
 
 def main(argv: Sequence[str]) -> int:
     if argv[:1] == ["_child"]:
+        if argv[1].startswith("pyav_"):
+            return floor_child(argv[1], Path(argv[2]))
         return child(argv[1], Path(argv[2]))
     if argv[:1] == ["_hasher"]:
         return hasher(Path(argv[1]))
