@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storage.model import Camera, Segment, SegmentStatus
@@ -21,6 +21,9 @@ from storage.span_link import link_grown, link_shrunk
 
 LIVE_STATUSES = (SegmentStatus.OPEN.value, SegmentStatus.CLOSED.value, SegmentStatus.RECOVERED.value)
 FINISHED_STATUSES = (SegmentStatus.CLOSED.value, SegmentStatus.RECOVERED.value)
+# built once: every file the recorder opens and closes runs these (see storage.span_link)
+_CAMERA = select(Camera.id).where(Camera.id == bindparam("id"))
+_BY_PATH = select(Segment).where(Segment.path == bindparam("path"))
 
 
 class SegmentNotFoundError(LookupError):
@@ -45,7 +48,7 @@ def ensure_camera_row(session: Session, *, camera_id: str) -> None:
     Segments and gaps reference cameras; the console mirrors the config into ``cameras`` and overwrites the
     placeholder's name and location.
     """
-    if session.get(Camera, camera_id) is None:
+    if session.execute(_CAMERA, {"id": camera_id}).first() is None:
         session.add(Camera(id=camera_id, name=camera_id))
         session.flush()
 
@@ -94,7 +97,7 @@ def _relink_end(session: Session, segment: Segment, old_end: datetime) -> None:
 
 
 def find_segment(session: Session, *, path: str) -> Segment | None:
-    return session.scalars(select(Segment).where(Segment.path == path)).one_or_none()
+    return session.scalars(_BY_PATH, {"path": path}).one_or_none()
 
 
 def get_segment(session: Session, *, path: str) -> Segment:
