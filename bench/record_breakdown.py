@@ -24,13 +24,18 @@ of the station variants over N processes (measured in session 6: no gain to spea
 - ``no fsync``: the station without the disk syncer and without fsync at close;
 - ``no hash``: the station with SHA-256 of the files replaced by nothing (patched in the child);
 - ``no write``: the station with the muxer's output dropped before the file (no write, no hash);
+- ``inline_io``: the station with each file's writes, hashing and close on the camera's own thread
+  (``INLINE`` file jobs) instead of the disk-writer thread;
 - ``pyav_floor``: the least a recorder on PyAV can do, none of the station's own code: a thread per camera
   on the station's media CPU, ``demux()`` with the station's RTSP options, each demuxed packet muxed as it
   is (no copy) into fragmented MP4 that libavformat writes to the file itself (no Python I/O), a new file
   at the first keyframe after 10 s; no hash, no index, no fsync, no health;
 - ``pyav_floor_sha``: the same with the muxer's output going through a Python file object that hashes
   (SHA-256) and writes it, as the index requires of every file;
-- ``pyav_demux``: the floor's demux alone (no output), to set against ``ingest``.
+- ``pyav_demux``: the floor's demux alone (no output), to set against ``ingest``;
+- ``pyav_writer``: the floor's demux with the station's ``SegmentWriter`` instead of ``av.open`` (its
+  rebasing, its Python file objects, hash, rename at close; file I/O inline, no fsync), to tell the
+  writer's cost from the recorder's.
 
 The patched variants exist to measure; the station never runs them.
 """
@@ -75,9 +80,11 @@ VARIANTS = (
     "no_fsync",
     "no_hash",
     "no_write",
+    "inline_io",
     "pyav_floor",
     "pyav_floor_sha",
     "pyav_demux",
+    "pyav_writer",
 )
 #: Debian's jemalloc (``libjemalloc2``), preloaded into the ``jemalloc`` variant's child only.
 JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
@@ -92,9 +99,11 @@ LABELS = {
     "no_fsync": "station without disk syncer and fsync",
     "no_hash": "station without SHA-256 of the files",
     "no_write": "station without file writes (and so without hashing)",
+    "inline_io": "station with file I/O on the camera threads (no disk-writer thread)",
     "pyav_floor": "PyAV floor: demux + mux as is to fragmented MP4 by libavformat (no hash, no index)",
     "pyav_floor_sha": "PyAV floor + SHA-256 of the output (through a Python file object)",
     "pyav_demux": "PyAV floor's demux alone (no output)",
+    "pyav_writer": "PyAV floor's demux + the station's SegmentWriter (hash, no fsync, no index)",
 }
 
 
@@ -135,7 +144,7 @@ def child(variant: str, config_path: Path) -> int:
     from streams import segment_file
     from streams.affinity import available_cpus, plan_media_cpus
     from streams.disk_sync import DiskSyncer
-    from streams.disk_writer import DiskWriter
+    from streams.disk_writer import INLINE, DiskWriter
     from streams.ingest import IngestManager
     from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
 
@@ -186,9 +195,8 @@ def child(variant: str, config_path: Path) -> int:
     recorders = []
     if variant != "ingest":
         for camera in cameras:
-            recorder = SegmentRecorder(
-                camera_id=camera.id, db=db, root=root, settings=settings, jobs=disk_writer
-            )
+            jobs = INLINE if variant == "inline_io" else disk_writer
+            recorder = SegmentRecorder(camera_id=camera.id, db=db, root=root, settings=settings, jobs=jobs)
             recorder.attach(manager.worker(camera.id).fanout, housekeeper)
             recorders.append(recorder)
     stop = threading.Event()
@@ -240,6 +248,9 @@ def _floor_camera(url: str, out: Path, variant: str, cpus: Any, stop: threading.
     stream: Any = None
     began = 0
     files = 0
+    if variant == "pyav_writer":
+        _writer_camera(container, out, stop)
+        return
     try:
         for packet in container.demux(video):
             if stop.is_set():
@@ -265,6 +276,36 @@ def _floor_camera(url: str, out: Path, variant: str, cpus: Any, stop: threading.
     finally:
         if output is not None:
             output.close()
+        container.close()
+
+
+def _writer_camera(container: Any, out: Path, stop: threading.Event) -> None:
+    """``pyav_writer``: the floor's loop writing through the station's SegmentWriter."""
+    from streams.segment_writer import SegmentWriter
+    from streams.source import _video_format
+
+    video, fmt = _video_format(container, out.name, "main", 1)
+    writer: SegmentWriter | None = None
+    began = 0
+    files = 0
+    try:
+        for packet in container.demux(video):
+            if stop.is_set():
+                break
+            pts, dts = packet.pts, packet.dts
+            if packet.size == 0 or pts is None or dts is None:
+                continue
+            if packet.is_keyframe and (writer is None or (pts - began) * video.time_base >= 10):
+                if writer is not None:
+                    writer.close()
+                files += 1
+                writer = SegmentWriter(path=out / f"{files:05d}.mp4", stream_format=fmt, fsync=False)
+                began = dts
+            if writer is not None:
+                writer.write_packet(packet, pts=pts - began, dts=dts - began)
+    finally:
+        if writer is not None:
+            writer.close()
         container.close()
 
 
