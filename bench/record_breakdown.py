@@ -35,7 +35,10 @@ of the station variants over N processes (measured in session 6: no gain to spea
 - ``pyav_demux``: the floor's demux alone (no output), to set against ``ingest``;
 - ``pyav_writer``: the floor's demux with the station's ``SegmentWriter`` instead of ``av.open`` (its
   rebasing, its Python file objects, hash, rename at close; file I/O inline, no fsync), to tell the
-  writer's cost from the recorder's.
+  writer's cost from the recorder's;
+- ``pyav_recorder``: the floor's demux feeding a fan-out with the station's ``SegmentRecorder`` as its sink,
+  with the station's disk writer, housekeeper (SQLite index) and disk syncer: the station without the
+  ingest worker (no clock, no health; stream time anchored at the first packet).
 
 The patched variants exist to measure; the station never runs them.
 """
@@ -85,6 +88,7 @@ VARIANTS = (
     "pyav_floor_sha",
     "pyav_demux",
     "pyav_writer",
+    "pyav_recorder",
 )
 #: Debian's jemalloc (``libjemalloc2``), preloaded into the ``jemalloc`` variant's child only.
 JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
@@ -104,6 +108,7 @@ LABELS = {
     "pyav_floor_sha": "PyAV floor + SHA-256 of the output (through a Python file object)",
     "pyav_demux": "PyAV floor's demux alone (no output)",
     "pyav_writer": "PyAV floor's demux + the station's SegmentWriter (hash, no fsync, no index)",
+    "pyav_recorder": "PyAV floor's demux + fan-out + the station's SegmentRecorder (index, fsync)",
 }
 
 
@@ -233,7 +238,46 @@ class _HashingOutput:
         self._file.close()
 
 
-def _floor_camera(url: str, out: Path, variant: str, cpus: Any, stop: threading.Event) -> None:
+def _recorder_camera(container: Any, out: Path, stop: threading.Event, shared: dict[str, Any]) -> None:
+    """``pyav_recorder``: the floor's loop publishing to a fan-out whose sink is a SegmentRecorder."""
+    from datetime import UTC, datetime
+
+    from streams.fanout import Fanout, StreamStarted
+    from streams.recorder import RecorderSettings, SegmentRecorder
+    from streams.source import _video_format
+
+    video, fmt = _video_format(container, out.name, "main", 1)
+    settings = RecorderSettings(segment_seconds=10.0, fsync=True)
+    recorder = SegmentRecorder(
+        camera_id=out.name, db=shared["db"], root=out, settings=settings, jobs=shared["jobs"]
+    )
+    fanout = Fanout(out.name)
+    recorder.attach(fanout, shared["housekeeper"])
+    tick = float(fmt.time_base)
+    origin: tuple[int, float] | None = None
+    try:
+        for packet in container.demux(video):
+            if stop.is_set():
+                break
+            pts = packet.pts
+            if packet.size == 0 or pts is None:
+                continue
+            arrival = time.time()
+            if origin is None:
+                if not packet.is_keyframe:
+                    continue
+                origin = (pts, arrival)
+                fanout.publish(StreamStarted(fmt, datetime.fromtimestamp(arrival, UTC)))
+            ts = origin[1] + (pts - origin[0]) * tick
+            fanout.publish_packet(packet, fmt, ts, arrival)
+    finally:
+        recorder.stop()
+        container.close()
+
+
+def _floor_camera(
+    url: str, out: Path, variant: str, cpus: Any, stop: threading.Event, shared: dict[str, Any]
+) -> None:
     import av
 
     from streams.affinity import pin_current_thread
@@ -250,6 +294,9 @@ def _floor_camera(url: str, out: Path, variant: str, cpus: Any, stop: threading.
     files = 0
     if variant == "pyav_writer":
         _writer_camera(container, out, stop)
+        return
+    if variant == "pyav_recorder":
+        _recorder_camera(container, out, stop, shared)
         return
     try:
         for packet in container.demux(video):
@@ -316,12 +363,28 @@ def floor_child(variant: str, config_path: Path) -> int:
     config = json.loads(config_path.read_text())
     root = Path(config["root"])
     cpus = plan_media_cpus("auto", available_cpus(), len(config["cameras"]))
+    shared: dict[str, Any] = {}
+    services: list[Any] = []
+    if variant == "pyav_recorder":  # the station's shared recording services, as in ``child``
+        from storage.database import Database
+        from storage.migration import upgrade_to_head
+        from streams.disk_sync import DiskSyncer
+        from streams.disk_writer import DiskWriter
+        from streams.recorder import Housekeeper
+
+        shared["db"] = Database(f"sqlite:///{config['db']}")
+        upgrade_to_head(shared["db"].engine)
+        shared["jobs"] = DiskWriter(cpus=cpus)
+        shared["housekeeper"] = Housekeeper(cpus=cpus)
+        services = [shared["jobs"], shared["housekeeper"], DiskSyncer(root, interval_s=1.0, cpus=cpus)]
+        for service in services:
+            service.start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     threads = []
     for camera in config["cameras"]:
         (root / camera["id"]).mkdir()
-        args = (camera["url"], root / camera["id"], variant, cpus, stop)
+        args = (camera["url"], root / camera["id"], variant, cpus, stop, shared)
         threads.append(threading.Thread(target=_floor_camera, args=args, daemon=True))
     for thread in threads:
         thread.start()
@@ -330,6 +393,8 @@ def floor_child(variant: str, config_path: Path) -> int:
         pass
     for thread in threads:
         thread.join(30)
+    for service in reversed(services):
+        service.stop()
     Path(config["report"]).write_text(json.dumps({}))
     return 0
 
