@@ -98,20 +98,27 @@ def _demux_thread(url: str, out: Path | None, stop: threading.Event) -> None:
 
 def child_threads(urls: Sequence[str], work: Path | None) -> None:
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     threads = [
         threading.Thread(
             target=_demux_thread, args=(url, None if work is None else work / f"{i}.mp4", stop), daemon=True
         )
         for i, url in enumerate(urls)
     ]
+    run_until_interrupted(threads, stop, join_s=10)
+
+
+def run_until_interrupted(
+    threads: Sequence[threading.Thread], stop: threading.Event, *, join_s: float
+) -> None:
+    """A bench child's life: start ``threads``, say READY, set ``stop`` on SIGINT, then join them."""
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     for thread in threads:
         thread.start()
     print("READY", flush=True)
     while not stop.wait(0.2):
         pass
     for thread in threads:
-        thread.join(10)
+        thread.join(join_s)
 
 
 # ---------------------------------------------------------------------------------------------- parent

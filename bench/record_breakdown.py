@@ -65,7 +65,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-from pipeline_floor import clip_and_variants, start_ready_child  # noqa: E402
+from pipeline_floor import clip_and_variants, run_until_interrupted, start_ready_child  # noqa: E402
 from record_bench import ffmpeg_command  # noqa: E402
 
 from tests.support.rtsp_server import RtspServer  # noqa: E402
@@ -380,19 +380,12 @@ def floor_child(variant: str, config_path: Path) -> int:
         for service in services:
             service.start()
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     threads = []
     for camera in config["cameras"]:
         (root / camera["id"]).mkdir()
         args = (camera["url"], root / camera["id"], variant, cpus, stop, shared)
         threads.append(threading.Thread(target=_floor_camera, args=args, daemon=True))
-    for thread in threads:
-        thread.start()
-    print("READY", flush=True)
-    while not stop.wait(0.5):
-        pass
-    for thread in threads:
-        thread.join(30)
+    run_until_interrupted(threads, stop, join_s=30)
     for service in reversed(services):
         service.stop()
     Path(config["report"]).write_text(json.dumps({}))
