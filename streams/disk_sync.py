@@ -22,6 +22,7 @@ from collections.abc import Callable, Set
 from pathlib import Path
 
 from streams.affinity import pin_current_thread
+from streams.thread_name import name_current_thread
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class DiskSyncer:
         return True
 
     def _run(self) -> None:
+        name_current_thread("disk-sync")
         pin_current_thread(self._cpus, "disk-sync")
         while not self._stop.wait(self.interval_s):
             self.sync_now()

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from streams.affinity import pin_current_thread
 from streams.segment_file import HashingFile
+from streams.thread_name import name_current_thread
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class DiskWriter:
         return self._queue.qsize()
 
     def _run(self) -> None:
+        name_current_thread("disk-writer")
         pin_current_thread(self._cpus, "disk-writer")
         while (job := self._queue.get()) is not None:
             self._run_job(job)

@@ -30,6 +30,7 @@ from streams.fanout import Fanout, FanoutPolicy, StreamStarted, StreamStopped, S
 from streams.health import HealthState, HealthTracker, QualityPolicy, StreamHealth
 from streams.packet import StreamFormat
 from streams.source import Connection, SourceSpec, open_connection
+from streams.thread_name import name_current_thread
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class IngestWorker:
     # worker thread -----------------------------------------------------------------------------------
 
     def _run(self, delay_s: float = 0.0) -> None:
+        name_current_thread(f"{self.spec.camera_id}:{self.spec.stream}")  # camera first: 15 bytes
         pin_current_thread(self._cpus, self.name)
         try:
             if delay_s > 0:

@@ -40,6 +40,7 @@ from streams.fanout import (
     SubscriptionClosedError,
 )
 from streams.packet import MediaPacket, StreamFormat
+from streams.thread_name import name_current_thread
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +278,7 @@ class TranscodeWorker:
         return self._fanout
 
     def _run(self) -> None:
+        name_current_thread(f"tx:{self.camera_id}:{self.stream}")
         session: _TranscodeSession | None = None
         try:
             for item in self._source:

@@ -66,6 +66,7 @@ from streams.segment_writer import (
     WrittenFile,
     open_new_file,
 )
+from streams.thread_name import name_current_thread
 
 logger = logging.getLogger(__name__)
 
@@ -360,6 +361,7 @@ class SegmentRecorder:
             self._on_packet(packet, fmt, ts_s, arrival_s)
 
     def _run(self, source: ItemSource | Iterable[RecorderItem]) -> None:
+        name_current_thread(f"rec:{self.camera_id}")
         try:
             if isinstance(source, ItemSource):
                 self._run_source(source)
@@ -1042,6 +1044,7 @@ class Housekeeper:
                 recorder._note_error("recorder housekeeping failed (see log)", alarm="recorder_error")
 
     def _run(self) -> None:
+        name_current_thread("housekeeping")
         pin_current_thread(self._cpus, "recorder-housekeeping")
         while not self._stop.wait(self.interval_s):
             self.run_once()
