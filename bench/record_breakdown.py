@@ -125,17 +125,54 @@ def usage(pid: int) -> tuple[float, float, int]:
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK, switches
 
 
-def measure(pids: Sequence[int], seconds: float) -> tuple[float, float, int]:
+#: Thread kinds of the CPU-by-thread table, from the native names the station gives its threads
+#: (:mod:`streams.thread_name`); the floor variants name theirs ``floor:<camera>``.
+THREAD_KINDS = ("camera", "disk-writer", "housekeeping", "disk-sync", "other")
+
+
+def thread_kind(comm: str) -> str:
+    """The kind of a thread from its native name (``/proc/<pid>/task/<tid>/comm``); pure."""
+    if comm in ("disk-writer", "housekeeping", "disk-sync"):
+        return comm
+    if comm == "ffmpeg" or (":" in comm and not comm.startswith(("rec:", "tx:"))):
+        return "camera"  # a peer process, ``<camera>:<stream>`` (ingest) or ``floor:<camera>``
+    return "other"
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of every live thread of ``pid``, summed by :func:`thread_kind`."""
+    kinds = dict.fromkeys(THREAD_KINDS, 0.0)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            raw = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        kinds[thread_kind(comm)] += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return kinds
+
+
+Measured = tuple[float, float, int, dict[str, float]]  # user s, system s, switches / s, CPU s by thread kind
+
+
+def measure(pids: Sequence[int], seconds: float) -> Measured:
     time.sleep(WARMUP_S)
     before = [usage(pid) for pid in pids]
+    threads_before = [thread_cpu(pid) for pid in pids]
     began = time.monotonic()
     time.sleep(seconds)
     after = [usage(pid) for pid in pids]
+    threads_after = [thread_cpu(pid) for pid in pids]
     elapsed = time.monotonic() - began
     user = sum(b[0] - a[0] for a, b in zip(before, after, strict=True))
     system = sum(b[1] - a[1] for a, b in zip(before, after, strict=True))
     switches = sum(b[2] - a[2] for a, b in zip(before, after, strict=True))
-    return user, system, round(switches / elapsed)
+    kinds = {
+        kind: sum(b[kind] - a[kind] for a, b in zip(threads_before, threads_after, strict=True))
+        for kind in THREAD_KINDS
+    }
+    return user, system, round(switches / elapsed), kinds
 
 
 # ---------------------------------------------------------------------------------------------- child
@@ -283,7 +320,9 @@ def _floor_camera(
     from streams.affinity import pin_current_thread
     from streams.segment_writer import MUX_BUFFER_BYTES, mux_options
     from streams.source import SourceSpec, rtsp_options
+    from streams.thread_name import name_current_thread
 
+    name_current_thread(f"floor:{out.name}")
     pin_current_thread(cpus, f"floor-{out.name}")
     spec = SourceSpec(camera_id=out.name, stream="main", url=url, transport="tcp")
     container: Any = av.open(url, options=rtsp_options(spec), timeout=(spec.open_timeout_s, None))
@@ -395,9 +434,7 @@ def floor_child(variant: str, config_path: Path) -> int:
 # ---------------------------------------------------------------------------------------------- parent
 
 
-def measure_then_interrupt(
-    processes: Sequence[subprocess.Popen[Any]], seconds: float
-) -> tuple[float, float, int]:
+def measure_then_interrupt(processes: Sequence[subprocess.Popen[Any]], seconds: float) -> Measured:
     """:func:`measure` the processes, then SIGINT them all and wait for them (they finish their files)."""
     try:
         return measure([p.pid for p in processes], seconds)
@@ -429,7 +466,7 @@ def run_variant(
             procs.append(
                 subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_hasher", str(work)])
             )
-        user, system, switches = measure_then_interrupt(procs, seconds)
+        user, system, switches, kinds = measure_then_interrupt(procs, seconds)
         report: dict[str, Any] = {}
     else:
         (work / "rec").mkdir()
@@ -454,11 +491,12 @@ def run_variant(
                     raise RuntimeError(f"jemalloc variant: {JEMALLOC} missing (apt install libjemalloc2)")
                 env = {**os.environ, "LD_PRELOAD": str(JEMALLOC)}
             children.append(start_ready_child(command, variant, env=env))
-        user, system, switches = measure_then_interrupt(children, seconds)
+        user, system, switches, kinds = measure_then_interrupt(children, seconds)
         reports = [json.loads((work / f"report-{i}.json").read_text()) for i in range(processes)]
         report = {key: sum(r[key] for r in reports) for key in ("received", "written") if key in reports[0]}
     per = len(cameras) * seconds / 60
-    return {"user": user / per, "system": system / per, "switches": switches, **report}
+    threads = {kind: used / per for kind, used in kinds.items()}
+    return {"user": user / per, "system": system / per, "switches": switches, "threads": threads, **report}
 
 
 def hasher(root: Path) -> int:
@@ -538,6 +576,15 @@ def main(argv: Sequence[str]) -> int:
             f"| {LABELS[variant]} | {total:.3f} | {best['user']:.3f} | {best['system']:.3f} "
             f"| {best['switches']:,} | {ratio} | {packets} |"
         )
+    print()
+    print("CPU s / stream / min by thread, the best round above (an ffmpeg process counts as a camera):")
+    print()
+    print("| variant | " + " | ".join(THREAD_KINDS) + " |")
+    print("|---|" + "---:|" * len(THREAD_KINDS))
+    for variant, runs in results.items():
+        best = min(runs, key=lambda r: r["user"] + r["system"])
+        cells = " | ".join(f"{best['threads'][kind]:.3f}" for kind in THREAD_KINDS)
+        print(f"| {variant} | {cells} |")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 
