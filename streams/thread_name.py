@@ -2,8 +2,9 @@
 stream (or which media service) a thread of the station serves, not 64 threads all called ``python``.
 
 Python (before 3.14) names its threads only for itself. Linux keeps its own name per thread, at most 15
-bytes, set with ``prctl(PR_SET_NAME)``; this sets it from the thread's Python name, cut to fit. Elsewhere,
-or when the C library cannot be reached, nothing changes: a name is a convenience, never a reason to fail.
+bytes, set with ``prctl(PR_SET_NAME)``; each thread sets a short one itself (the camera first, so that the
+cut keeps it), cut to fit. Elsewhere, or when the C library cannot be reached, nothing changes: a name is
+a convenience, never a reason to fail.
 """
 
 from __future__ import annotations
