@@ -326,17 +326,17 @@ def _floor_camera(
     pin_current_thread(cpus, f"floor-{out.name}")
     spec = SourceSpec(camera_id=out.name, stream="main", url=url, transport="tcp")
     container: Any = av.open(url, options=rtsp_options(spec), timeout=(spec.open_timeout_s, None))
-    video = container.streams.video[0]
-    output: Any = None
-    stream: Any = None
-    began = 0
-    files = 0
     if variant == "pyav_writer":
         _writer_camera(container, out, stop)
         return
     if variant == "pyav_recorder":
         _recorder_camera(container, out, stop, shared)
         return
+    video = container.streams.video[0]
+    output: Any = None
+    stream: Any = None
+    began = 0
+    files = 0
     try:
         for packet in container.demux(video):
             if stop.is_set():
