@@ -126,41 +126,58 @@ class StreamHealth:
 
 
 class RateMeter:
-    """Frame rate, bitrate and keyframe interval over a sliding window of stream time."""
+    """Frame rate, bitrate and keyframe interval over a sliding window of stream time.
+
+    A packet only moves counters (this runs 25 times a second for every camera); the window is kept as
+    checkpoints of the running totals every tenth of it, and the rates are the totals' change since the
+    oldest checkpoint in the window."""
+
+    CHECKPOINTS = 10  # per window
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self._samples: deque[tuple[float, int]] = deque()
-        self._bytes = 0  # sum of sizes in the window except the first sample's
-        self._frames_since_key = 0
+        self._step_s = window_s / self.CHECKPOINTS
+        self._checkpoints: deque[tuple[float, int, int]] = deque()  # (stream time, frames, bytes)
+        self._next_checkpoint_s = float("-inf")
+        self._frames = 0  # running totals since the meter was made
+        self._bytes = 0
+        self._last_s = 0.0  # stream time of the newest packet
+        self._key_frames = 0  # ``_frames`` at the last keyframe
         self._last_key_s: float | None = None
         self.keyframe_interval_s: float | None = None
         self.keyframe_interval_frames: int | None = None
 
     def reset(self) -> None:
-        self._samples.clear()
-        self._bytes = 0
-        self._frames_since_key = 0
+        self._checkpoints.clear()
+        self._next_checkpoint_s = float("-inf")
         self._last_key_s = None
 
     def add(self, t_s: float, size: int, keyframe: bool) -> None:
         if keyframe:
-            if self._last_key_s is not None and t_s > self._last_key_s:
-                self.keyframe_interval_s = t_s - self._last_key_s
-                self.keyframe_interval_frames = self._frames_since_key
-            self._last_key_s = t_s
-            self._frames_since_key = 0
-        self._frames_since_key += 1
-        if self._samples:
-            self._bytes += size
-        self._samples.append((t_s, size))
-        while len(self._samples) > 1 and t_s - self._samples[0][0] > self.window_s:
-            self._samples.popleft()
-            self._bytes -= self._samples[0][1]  # the new first sample no longer counts
+            self._keyframe(t_s)
+        self._frames += 1
+        self._bytes += size
+        self._last_s = t_s
+        if t_s >= self._next_checkpoint_s:
+            self._checkpoint(t_s)
+
+    def _keyframe(self, t_s: float) -> None:
+        if self._last_key_s is not None and t_s > self._last_key_s:
+            self.keyframe_interval_s = t_s - self._last_key_s
+            self.keyframe_interval_frames = self._frames - self._key_frames
+        self._last_key_s = t_s
+        self._key_frames = self._frames
+
+    def _checkpoint(self, t_s: float) -> None:
+        checkpoints = self._checkpoints
+        checkpoints.append((t_s, self._frames, self._bytes))
+        self._next_checkpoint_s = t_s + self._step_s
+        while len(checkpoints) > 1 and t_s - checkpoints[0][0] > self.window_s:
+            checkpoints.popleft()
 
     @property
     def span_s(self) -> float:
-        return self._samples[-1][0] - self._samples[0][0] if len(self._samples) > 1 else 0.0
+        return self._last_s - self._checkpoints[0][0] if self._checkpoints else 0.0
 
     @property
     def window_full(self) -> bool:
@@ -169,14 +186,14 @@ class RateMeter:
     @property
     def fps(self) -> float | None:
         span = self.span_s
-        return (len(self._samples) - 1) / span if span > 0 else None
+        return (self._frames - self._checkpoints[0][1]) / span if span > 0 else None
 
     @property
     def bitrate_bps(self) -> float | None:
         span = self.span_s
         if span <= 0:
             return None
-        return 8 * self._bytes / span
+        return 8 * (self._bytes - self._checkpoints[0][2]) / span
 
 
 class HealthTracker:
@@ -209,6 +226,13 @@ class HealthTracker:
         self._last_packet_s: float | None = None  # UTC epoch seconds
         self._lag_s: float | None = None
         self._next_assessment_s = 0.0  # quality is assessed at most every ASSESS_EVERY (epoch seconds)
+        # what the last assessment measured, also folded in at snapshot: rebuilding the 31-field record at
+        # every assessment (twice a second per camera) was a third of the tracker's cost; it is now rebuilt
+        # only when the state or the degraded reason changes
+        self._fps: float | None = None
+        self._bitrate_bps: float | None = None
+        self._keyframe_interval_s: float | None = None
+        self._keyframe_interval_frames: int | None = None
         self._health = StreamHealth(
             camera_id=camera_id,
             stream=stream,
@@ -256,6 +280,11 @@ class HealthTracker:
                     None if self._last_packet_s is None else datetime.fromtimestamp(self._last_packet_s, UTC)
                 ),
                 clock_lag_s=self._lag_s,
+                fps=self._fps,
+                bitrate_bps=self._bitrate_bps,
+                keyframe_interval_s=self._keyframe_interval_s,
+                keyframe_interval_frames=self._keyframe_interval_frames,
+                last_clock_event=None if self._last_clock is None else str(self._last_clock[1]),
             )
 
     def _apply(self, event: HealthEvent, now_utc: datetime, **changes: object) -> None:
@@ -331,31 +360,30 @@ class HealthTracker:
                 self._assess(datetime.fromtimestamp(arrival_s, UTC))
 
     def _assess(self, now: datetime) -> None:
+        meter = self._meter
+        fps = meter.fps
+        self._fps, self._bitrate_bps = fps, meter.bitrate_bps
+        self._keyframe_interval_s = meter.keyframe_interval_s
+        self._keyframe_interval_frames = meter.keyframe_interval_frames
         h = self._health
         reason = assess_quality(
-            measured_fps=self._meter.fps,
+            measured_fps=fps,
             expected_fps=h.expected_fps,
-            window_full=self._meter.window_full,
+            window_full=meter.window_full,
             last_corrupt_utc=self._last_corrupt_utc,
             last_clock_event=self._last_clock,
             now_utc=now,
             policy=self.policy,
         )
         self._next_assessment_s = now.timestamp() + ASSESS_EVERY.total_seconds()
-        self._apply(
-            HealthEvent.QUALITY_BAD if reason else HealthEvent.QUALITY_OK,
-            now,
-            degraded_reason=reason,
-            fps=self._meter.fps,
-            bitrate_bps=self._meter.bitrate_bps,
-            keyframe_interval_s=self._meter.keyframe_interval_s,
-            keyframe_interval_frames=self._meter.keyframe_interval_frames,
-            last_clock_event=str(self._last_clock[1]) if self._last_clock is not None else None,
-        )
+        event = HealthEvent.QUALITY_BAD if reason else HealthEvent.QUALITY_OK
+        if reason != h.degraded_reason or next_state(h.state, event) is not h.state:
+            self._apply(event, now, degraded_reason=reason)
 
     def failed(self, error: str, now_utc: datetime, *, lost: bool, next_retry_utc: datetime | None) -> None:
         """A connect attempt failed (``lost=False``) or a working stream broke (``lost=True``)."""
         with self._lock:
+            self._fps = self._bitrate_bps = None
             self._apply(
                 HealthEvent.LOST if lost else HealthEvent.FAILED,
                 now_utc,
@@ -364,8 +392,6 @@ class HealthTracker:
                 next_retry_utc=next_retry_utc,
                 connected_since_utc=None,
                 degraded_reason=None,
-                fps=None,
-                bitrate_bps=None,
             )
 
     def stopped(self, now_utc: datetime) -> None:

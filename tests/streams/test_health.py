@@ -83,6 +83,24 @@ def test_rate_meter_measures_fps_bitrate_and_keyframe_interval() -> None:
     assert meter.window_full
 
 
+def test_rate_meter_follows_a_rate_change_within_its_window() -> None:
+    meter = RateMeter(window_s=5.0)
+    t = 0.0
+    for _ in range(250):  # 10 s at 25 fps, 1000 bytes a frame
+        meter.add(t, 1000, keyframe=False)
+        t += 1 / 25
+    for _ in range(70):  # then 7 s at 10 fps, 500 bytes a frame
+        meter.add(t, 500, keyframe=False)
+        t += 1 / 10
+    assert meter.fps == pytest.approx(10.0)
+    assert meter.bitrate_bps == pytest.approx(40_000.0)
+    assert 4.0 <= meter.span_s <= 5.0
+    meter.reset()  # a new connection: nothing measured until its packets span a window
+    assert meter.fps is None and meter.bitrate_bps is None and not meter.window_full
+    meter.add(t, 500, keyframe=False)
+    assert meter.fps is None
+
+
 def _fmt() -> StreamFormat:
     return StreamFormat("cam1", "main", 1, "h264", 640, 360, Fraction(1, 90_000), None, 25.0)
 
@@ -115,6 +133,10 @@ def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
     tracker.packet(*_packet(200), corrupt=True, lag_s=0.01, clock_event=None)
     assert tracker.snapshot().state is S.DEGRADED
     assert tracker.snapshot().degraded_reason == "corrupt_packets"
+    tracker.packet(*_packet(201), corrupt=False, lag_s=0.01, clock_event=ClockEvent.CLOCK_SLOW)
+    health = tracker.snapshot()
+    assert (health.degraded_reason, health.last_clock_event) == ("clock_slow", "clock_slow")
+    assert health.bitrate_bps == pytest.approx(20_000.0)
 
     later = T0 + timedelta(seconds=30)
     tracker.failed(
@@ -123,6 +145,7 @@ def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
     health = tracker.snapshot()
     assert health.state is S.CONNECTING
     assert health.since_utc == later
+    assert health.fps is None and health.bitrate_bps is None  # nothing measured without a stream
     assert health.last_error is not None and "hunter2" not in health.last_error
     tracker.failed("connect_failed: refused", later + timedelta(seconds=1), lost=False, next_retry_utc=None)
     assert tracker.snapshot().state is S.OFFLINE
