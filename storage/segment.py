@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storage.model import Camera, Segment, SegmentStatus
-from storage.span_link import link_grown, link_shrunk
+from storage.span_link import link_grown, link_shrunk, relink_camera, span_for_new_row
 
 LIVE_STATUSES = (SegmentStatus.OPEN.value, SegmentStatus.CLOSED.value, SegmentStatus.RECOVERED.value)
 FINISHED_STATUSES = (SegmentStatus.CLOSED.value, SegmentStatus.RECOVERED.value)
@@ -67,6 +67,7 @@ def open_segment(
 ) -> Segment:
     """Add the row of a file that has just started (status ``open``, end = start)."""
     ensure_camera_row(session, camera_id=camera_id)
+    span = span_for_new_row(session, camera_id=camera_id, start=start_utc, end=start_utc)
     segment = Segment(
         camera_id=camera_id,
         stream=stream,
@@ -81,10 +82,12 @@ def open_segment(
         height=height,
         keyframes=0,
         clock_offset_s=clock_offset_s,
+        span_id=span,
     )
     session.add(segment)
     session.flush()
-    link_grown(session, segment)
+    if span is None:  # the camera has live rows without a span id: derive them all, this one included
+        relink_camera(session, camera_id=camera_id)
     return segment
 
 
