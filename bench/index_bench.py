@@ -5,8 +5,8 @@ Usage (from the repository root)::
     .venv/bin/python bench/index_bench.py [--files 300] [--history 2000] [--url sqlite:///...]
 
 Every file the recorder writes costs two index transactions, as :mod:`streams.recorder` queues them: the
-row opened when the file starts (``storage.segment.open_segment``, with its span link) and closed when it
-is finished (``close_segment``: end, size, SHA-256, span link). This runs that pair for ``--files`` files
+row opened when the file starts (``storage.segment.open_segment_row``, with its span id) and closed when it
+is finished (``close_segment_row``: end, size, SHA-256, span link). This runs that pair for ``--files`` files
 of one camera after ``--history`` earlier ones, each in its own transaction as the recorder writes them
 (one round of the housekeeper per file at most), and prints the process CPU per file. At 10 s segments a
 camera writes 6 files a minute, so 1 ms per file is 0.006 s of CPU per stream and minute.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from storage.database import Database  # noqa: E402
 from storage.migration import upgrade_to_head  # noqa: E402
-from storage.segment import SegmentClose, close_segment, open_segment  # noqa: E402
+from storage.segment import SegmentClose, close_segment_row, open_segment_row  # noqa: E402
 
 SEGMENT = timedelta(seconds=10)
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -41,7 +41,7 @@ def write_file(db: Database, camera_id: str, index: int) -> None:
     start = EPOCH + index * SEGMENT
     path = f"{camera_id}/{index:08d}.mp4"
     with db.session() as session:
-        open_segment(
+        open_segment_row(
             session,
             camera_id=camera_id,
             path=path,
@@ -55,7 +55,7 @@ def write_file(db: Database, camera_id: str, index: int) -> None:
         end_utc=start + SEGMENT, duration_s=10.0, bytes=5_000_000, sha256="0" * 64, keyframes=5
     )
     with db.session() as session:
-        close_segment(session, path=path, close=close)
+        close_segment_row(session, path=path, close=close)
 
 
 def main(argv: Sequence[str]) -> int:

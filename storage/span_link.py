@@ -177,23 +177,20 @@ def link_grown(session: Session, segment: Segment, *, only_end_moved: bool = Fal
     session.flush()
     camera_id = segment.camera_id
     own = segment.span_id or None
-    if own is not None and only_end_moved:  # the usual case, answered by one statement
-        probe = session.execute(
-            _GROWN_PROBE,
-            {
-                "camera_id": camera_id,
-                "start": segment.start_utc,
-                "until": segment.end_utc + JOIN_TOLERANCE,
-                "excluding": segment.id,
-                "own": own,
-            },
-        ).one()
-        if probe.unlinked is not None:
-            relink_camera(session, camera_id=camera_id)
-            return
-        if probe.other is None:
-            return  # nothing new touched: the row keeps its span
-    elif _ensure_linked(session, camera_id, excluding=segment.id):
+    if (
+        own is not None
+        and only_end_moved
+        and end_grew_in_place(
+            session,
+            camera_id=camera_id,
+            row_id=segment.id,
+            start=segment.start_utc,
+            end=segment.end_utc,
+            span=own,
+        )
+    ):
+        return  # the usual case, answered by one statement: nothing new touched, the row keeps its span
+    if _ensure_linked(session, camera_id, excluding=segment.id):
         return
     start, end = segment.start_utc, segment.end_utc
     spans: set[int] = set() if own is None else {own}
@@ -237,6 +234,29 @@ def _merge_spans(session: Session, camera_id: str, keep: int, spans: set[int]) -
         )
 
 
+def end_grew_in_place(
+    session: Session, *, camera_id: str, row_id: int, start: datetime, end: datetime, span: int
+) -> bool:
+    """Whether live row ``row_id`` of span ``span``, whose end has just moved later to ``end``, keeps its
+    span with nothing else to change: no unlinked live rows, and no other span within reach. One
+    statement; when False, run :func:`link_grown` with ``only_end_moved`` on the row."""
+    probe = (
+        session.connection()
+        .execute(
+            _GROWN_PROBE,
+            {
+                "camera_id": camera_id,
+                "start": start,
+                "until": end + JOIN_TOLERANCE,
+                "excluding": row_id,
+                "own": span,
+            },
+        )
+        .one()
+    )
+    return probe.unlinked is None and probe.other is None
+
+
 def span_for_new_row(session: Session, *, camera_id: str, start: datetime, end: datetime) -> int | None:
     """The span id for a live row ``[start, end]`` of ``camera_id`` about to be inserted, merging the spans
     it will touch (as :func:`link_grown` does once it is in); None when the camera has unlinked live rows,
@@ -246,16 +266,21 @@ def span_for_new_row(session: Session, *, camera_id: str, start: datetime, end: 
     file the recorder opens.
     """
     session.flush()
-    probe = session.execute(_NEW_ROW_PROBE, {"camera_id": camera_id, "start": start}).one()
+    connection = session.connection()
+    probe = connection.execute(_NEW_ROW_PROBE, {"camera_id": camera_id, "start": start}).one()
     if probe.unlinked is not None:
         return None
     spans: set[int] = set()
     left: int | None = probe.left
     if left is not None and probe.reach is not None and probe.reach + JOIN_TOLERANCE >= start:
         spans.add(left)
-    right = session.scalars(
-        _NEW_RIGHT_SPANS, {"camera_id": camera_id, "start": start, "until": end + JOIN_TOLERANCE}
-    ).all()
+    right = (
+        connection.execute(
+            _NEW_RIGHT_SPANS, {"camera_id": camera_id, "start": start, "until": end + JOIN_TOLERANCE}
+        )
+        .scalars()
+        .all()
+    )
     spans.update(s for s in right if s)
     if not spans:
         return int(probe.top or 0) + 1

@@ -46,9 +46,9 @@ from storage.layout import segment_path, segment_relative_path
 from storage.model import GapReason, SegmentStatus, utcnow
 from storage.segment import (
     SegmentClose,
-    close_segment,
+    close_segment_row,
     discard_segment,
-    open_segment,
+    open_segment_row,
     update_segment_progress,
 )
 from streams.affinity import pin_current_thread
@@ -1065,7 +1065,7 @@ def _open_segment_op(
     camera_id: str, stream: str, relative: str, start: datetime, fmt: StreamFormat, offset: float
 ) -> DbOp:
     def op(session: Session) -> None:
-        open_segment(
+        open_segment_row(
             session,
             camera_id=camera_id,
             stream=stream,
@@ -1083,7 +1083,7 @@ def _open_segment_op(
 def _close_segment_op(
     relative: str, close: SegmentClose, status: SegmentStatus = SegmentStatus.CLOSED
 ) -> DbOp:
-    return lambda session: close_segment(session, path=relative, close=close, status=status)
+    return lambda session: close_segment_row(session, path=relative, close=close, status=status)
 
 
 def _progress_op(relative: str, end: datetime, size: int, keyframes: int) -> DbOp:
