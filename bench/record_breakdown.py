@@ -29,7 +29,8 @@ of the station variants over N processes (measured in session 6: no gain to spea
 - ``pyav_floor``: the least a recorder on PyAV can do, none of the station's own code: a thread per camera
   on the station's media CPU, ``demux()`` with the station's RTSP options, each demuxed packet muxed as it
   is (no copy) into fragmented MP4 that libavformat writes to the file itself (no Python I/O), a new file
-  at the first keyframe after 10 s; no hash, no index, no fsync, no health;
+  at the first keyframe after ``--segment-seconds`` (10 s by default, as ffmpeg's); no hash, no index, no
+  fsync, no health;
 - ``pyav_floor_sha``: the same with the muxer's output going through a Python file object that hashes
   (SHA-256) and writes it, as the index requires of every file;
 - ``pyav_demux``: the floor's demux alone (no output), to set against ``ingest``;
@@ -65,6 +66,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
+import record_bench  # noqa: E402
 from pipeline_floor import clip_and_variants, run_until_interrupted, start_ready_child  # noqa: E402
 from record_bench import ffmpeg_command  # noqa: E402
 
@@ -222,7 +224,7 @@ def child(variant: str, config_path: Path) -> int:
     upgrade_to_head(db.engine)
     cameras = [CameraConfig(id=c["id"], name=c["id"], url=c["url"]) for c in config["cameras"]]
     fsync = variant != "no_fsync"
-    settings = RecorderSettings(segment_seconds=10.0, fsync=fsync)
+    settings = RecorderSettings(segment_seconds=float(config["segment_seconds"]), fsync=fsync)
     # as console.recording: the media threads on the station's default CPUs ("auto")
     cpus = None if variant == "unpinned" else plan_media_cpus("auto", available_cpus(), len(cameras))
     manager = IngestManager(cameras, cpus=cpus)
@@ -284,7 +286,7 @@ def _recorder_camera(container: Any, out: Path, stop: threading.Event, shared: d
     from streams.source import _video_format
 
     video, fmt = _video_format(container, out.name, "main", 1)
-    settings = RecorderSettings(segment_seconds=10.0, fsync=True)
+    settings = RecorderSettings(segment_seconds=shared["segment_seconds"], fsync=True)
     recorder = SegmentRecorder(
         camera_id=out.name, db=shared["db"], root=out, settings=settings, jobs=shared["jobs"]
     )
@@ -327,12 +329,13 @@ def _floor_camera(
     spec = SourceSpec(camera_id=out.name, stream="main", url=url, transport="tcp")
     container: Any = av.open(url, options=rtsp_options(spec), timeout=(spec.open_timeout_s, None))
     if variant == "pyav_writer":
-        _writer_camera(container, out, stop)
+        _writer_camera(container, out, stop, shared["segment_seconds"])
         return
     if variant == "pyav_recorder":
         _recorder_camera(container, out, stop, shared)
         return
     video = container.streams.video[0]
+    segment_s = shared["segment_seconds"]
     output: Any = None
     stream: Any = None
     began = 0
@@ -344,7 +347,7 @@ def _floor_camera(
             pts = packet.pts
             if packet.size == 0 or pts is None or variant == "pyav_demux":
                 continue
-            if packet.is_keyframe and (output is None or (pts - began) * video.time_base >= 10):
+            if packet.is_keyframe and (output is None or (pts - began) * video.time_base >= segment_s):
                 if output is not None:
                     output.close()
                 files += 1
@@ -365,7 +368,7 @@ def _floor_camera(
         container.close()
 
 
-def _writer_camera(container: Any, out: Path, stop: threading.Event) -> None:
+def _writer_camera(container: Any, out: Path, stop: threading.Event, segment_s: float) -> None:
     """``pyav_writer``: the floor's loop writing through the station's SegmentWriter."""
     from streams.segment_writer import SegmentWriter
     from streams.source import _video_format
@@ -381,7 +384,7 @@ def _writer_camera(container: Any, out: Path, stop: threading.Event) -> None:
             pts, dts = packet.pts, packet.dts
             if packet.size == 0 or pts is None or dts is None:
                 continue
-            if packet.is_keyframe and (writer is None or (pts - began) * video.time_base >= 10):
+            if packet.is_keyframe and (writer is None or (pts - began) * video.time_base >= segment_s):
                 if writer is not None:
                     writer.close()
                 files += 1
@@ -402,7 +405,7 @@ def floor_child(variant: str, config_path: Path) -> int:
     config = json.loads(config_path.read_text())
     root = Path(config["root"])
     cpus = plan_media_cpus("auto", available_cpus(), len(config["cameras"]))
-    shared: dict[str, Any] = {}
+    shared: dict[str, Any] = {"segment_seconds": float(config["segment_seconds"])}
     services: list[Any] = []
     if variant == "pyav_recorder":  # the station's shared recording services, as in ``child``
         from storage.database import Database
@@ -481,6 +484,7 @@ def run_variant(
                         "root": str(work / "rec"),
                         "db": str(work / f"index-{index}.sqlite3"),
                         "report": str(work / f"report-{index}.json"),
+                        "segment_seconds": record_bench.SEGMENT_SECONDS,
                     }
                 )
             )
@@ -532,6 +536,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per variant")
     parser.add_argument("--repeats", type=int, default=1, help="rounds over all variants")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--segment-seconds",
+        type=float,
+        default=record_bench.SEGMENT_SECONDS,
+        help="segment length of every variant and of ffmpeg (default 10; the station's own default is 60)",
+    )
     parser.add_argument("--data", type=Path, default=Path("/tmp/record-bench"), help="where the clip is")
     parser.add_argument(
         "--processes", type=int, default=1, help="station variants: the cameras split over N processes"
@@ -541,7 +551,11 @@ def main(argv: Sequence[str]) -> int:
     if checked is None:
         return 2
     clip, variants = checked
-    print(f"load average at start: {os.getloadavg()[0]:.2f}; {args.cameras} cameras, {args.seconds:.0f} s")
+    record_bench.SEGMENT_SECONDS = args.segment_seconds  # read by ffmpeg_command and the children's config
+    print(
+        f"load average at start: {os.getloadavg()[0]:.2f}; {args.cameras} cameras, {args.seconds:.0f} s, "
+        f"{args.segment_seconds:g} s segments"
+    )
     cameras = [f"cam{i:02d}" for i in range(args.cameras)]
     root = Path(tempfile.mkdtemp(prefix="record-breakdown-"))
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
