@@ -689,6 +689,15 @@ class SegmentRecorder:
             return
         end = end_utc if end_utc is not None else seg.end_utc
         muxed = seg.writer.bytes_written
+        if rolling:
+            # the row reaches the next file's start before that file's row is opened: the new row then
+            # joins this one's span at once, instead of starting its own span that this row's close
+            # (queued only once the file is hashed) would have to merge -- the ORM's slow path, which
+            # was most of the index's CPU in the running station
+            self._queue_db(
+                f"progress {seg.relative}",
+                _progress_op(seg.relative, end, muxed, seg.writer.keyframes),
+            )
         with self._lock:
             self._seg = None
             self._newest_end = end

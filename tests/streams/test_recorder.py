@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, cast
 
 import av
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from storage.database import Database
 from storage.layout import resolve_relative
@@ -123,6 +123,33 @@ def test_bytes_written_never_falls_back_while_closed_files_wait_for_the_disk(
     recorder.stop()
     rows = segments(database)
     assert len(rows) == 3 and recorder.status().bytes_written == sum(r.bytes for r in rows)
+
+
+def test_a_rolling_cut_keeps_one_span_without_merging_rows(
+    database: Database, tmp_path: Path, pets: Path
+) -> None:
+    """As in the station, a file's row closes only after the next file's row opened (the close waits for the
+    disk writer's hash): the rolling cut moves the old row's end to the cut first, so the new row joins its
+    span at once and no span is ever merged (the ORM's slow path, most of the index CPU in the station)."""
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    jobs = HeldJobs()
+    recorder = SegmentRecorder(camera_id="cam-1", db=database, root=tmp_path, settings=settings(), jobs=jobs)
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        items = packets(pets)[:450]  # 45 s: four rolling cuts
+        for start in range(0, len(items), 25):
+            feed(recorder, items[start : start + 25])  # the new file's row is written here...
+            jobs.run()  # ...and the closed file's close is queued after it
+        recorder.stop()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    rows = check_segment_files(database, tmp_path, target_s=10.0, gop_s=1.0)
+    assert len(rows) == 5 and {row.span_id for row in rows} == {1}
+    assert not [s for s in statements if s.startswith("UPDATE segments SET span_id")], statements
 
 
 @SQLITE_ONLY
