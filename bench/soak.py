@@ -20,8 +20,9 @@ the station for months, so this one runs what the point runs, for as long as ask
    (cameras recording, reconnects, newest footage age, write backlog, free space, bytes deleted, alarms).
 5. After a clean stop, the index is read back: segments by status; per camera the holes between
    consecutive segment rows (deleted ones included: retention must not leave holes in the index's history
-   either); gap rows by reason; and the SHA-256 of a random sample of the segments still on disk, hashed
-   again from the file and compared with the index.
+   either); whether each camera's span ids (kept by every index write, read by the timeline) still group
+   its live rows exactly as spans derived from scratch do; gap rows by reason; and the SHA-256 of a random
+   sample of the segments still on disk, hashed again from the file and compared with the index.
 
 It prints one line per sample and a summary: CPU per stream per minute in the first and the last quarter of
 the run, and the station's CPU over the RTSP server's in both (the server's work is constant, so this ratio
@@ -229,6 +230,8 @@ def read_index(data_dir: Path, recordings: Path, hash_sample: int) -> dict[str, 
     from storage.database import Database
     from storage.layout import resolve_relative
     from storage.model import Gap, Segment
+    from storage.segment import LIVE_STATUSES
+    from storage.span_link import JOIN_TOLERANCE, chains
 
     db = Database(f"sqlite:///{data_dir / 'station.db'}")
     with db.session() as session:
@@ -240,7 +243,9 @@ def read_index(data_dir: Path, recordings: Path, hash_sample: int) -> dict[str, 
                 Segment.status,
                 Segment.path,
                 Segment.sha256,
-            ).order_by(Segment.camera_id, Segment.start_utc)
+                Segment.id,
+                Segment.span_id,
+            ).order_by(Segment.camera_id, Segment.start_utc, Segment.id)
         ).all()
         gaps = session.execute(select(Gap.reason, Gap.start_utc, Gap.end_utc, Gap.detail)).all()
     db.engine.dispose()
@@ -255,6 +260,21 @@ def read_index(data_dir: Path, recordings: Path, hash_sample: int) -> dict[str, 
                 holes.append({"camera": row.camera_id, "at": before.end_utc.isoformat(), "seconds": silence})
         if before is None or row.end_utc > before.end_utc:
             previous[row.camera_id] = row
+    # the span ids the recorder's index writes kept, against spans derived from scratch
+    live: dict[str, list[Any]] = {}
+    for row in rows:
+        if row.status in LIVE_STATUSES:
+            live.setdefault(row.camera_id, []).append(row)
+    wrong_spans = []
+    span_count = 0
+    for camera, camera_rows in live.items():
+        expected = chains([(r.id, r.start_utc, r.end_utc) for r in camera_rows], JOIN_TOLERANCE)
+        kept: dict[Any, set[int]] = {}
+        for r in camera_rows:
+            kept.setdefault(r.span_id, set()).add(r.id)
+        span_count += len(expected)
+        if None in kept or sorted(map(sorted, kept.values())) != sorted(map(sorted, expected)):
+            wrong_spans.append(camera)
     closed_gaps = [g for g in gaps if g.end_utc is not None]
     by_reason: Counter[str] = Counter()
     for gap in closed_gaps:
@@ -269,6 +289,8 @@ def read_index(data_dir: Path, recordings: Path, hash_sample: int) -> dict[str, 
     return {
         "segments": dict(statuses),
         "holes": holes,
+        "spans": span_count,
+        "cameras_with_wrong_span_ids": wrong_spans,
         "gaps_closed_by_reason": dict(by_reason),
         "gap_seconds_closed": sum((g.end_utc - g.start_utc).total_seconds() for g in closed_gaps),
         "gaps_open": [{"reason": g.reason, "detail": g.detail} for g in gaps if g.end_utc is None],
