@@ -12,7 +12,6 @@ from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from fractions import Fraction
 
 from config.secret import redact_text
 from streams.clock import ClockEvent
@@ -216,8 +215,7 @@ class HealthTracker:
         self._last_clock: tuple[datetime, ClockEvent] | None = None
         # per-packet counters, folded into the snapshot (building a frozen record per packet cost ~15 % of
         # the ingest thread's time at 32 cameras)
-        self._tick_base: object = None  # the time base ``_tick_s`` was computed for
-        self._tick_s = 0.0
+        self._tick_s = 0.0  # seconds per pts tick of the connected stream
         self._packets = 0
         self._bytes = 0
         self._corrupt = 0
@@ -306,6 +304,7 @@ class HealthTracker:
     def connected(self, fmt: StreamFormat, now_utc: datetime, *, reconnect: bool) -> None:
         with self._lock:
             self._meter.reset()
+            self._tick_s = float(fmt.time_base)
             self._next_assessment_s = 0.0
             h = self._health
             self._apply(
@@ -325,39 +324,32 @@ class HealthTracker:
         with self._lock:
             self._skipped += 1
 
-    def packet(
-        self,
-        pts: int,
-        size: int,
-        keyframe: bool,
-        time_base: Fraction,
-        arrival_s: float,
-        *,
-        corrupt: bool,
-        lag_s: float,
-        clock_event: ClockEvent | None,
-    ) -> None:
-        """Count one packet (``arrival_s``: UTC epoch seconds); the quality (and with it the state) is
-        re-assessed at most every ``ASSESS_EVERY`` of arrival time, and at once on a corrupt packet or a
-        clock event."""
+    def packet(self, pts: int, size: int, keyframe: bool, arrival_s: float, lag_s: float) -> None:
+        """Count one packet of the connected stream (``pts`` in its time base, ``arrival_s`` UTC epoch
+        seconds, ``lag_s`` behind its arrival); the quality (and with it the state) is re-assessed at most
+        every ``ASSESS_EVERY`` of arrival time. Runs for every packet of every camera: a corrupt packet or
+        a clock event is reported with :meth:`anomaly` before it instead."""
         with self._lock:
-            if time_base is not self._tick_base:
-                self._tick_base, self._tick_s = time_base, float(time_base)
             self._meter.add(pts * self._tick_s, size, keyframe)
             self._packets += 1
             self._bytes += size
             self._last_packet_s = arrival_s
             self._lag_s = lag_s
-            if corrupt or clock_event is not None:
-                now = datetime.fromtimestamp(arrival_s, UTC)
-                if corrupt:
-                    self._corrupt += 1
-                    self._last_corrupt_utc = now
-                if clock_event is not None:
-                    self._clock_events += 1
-                    self._last_clock = (now, clock_event)
-            if corrupt or clock_event is not None or arrival_s >= self._next_assessment_s:
+            if arrival_s >= self._next_assessment_s:
                 self._assess(datetime.fromtimestamp(arrival_s, UTC))
+
+    def anomaly(self, arrival_s: float, *, corrupt: bool, clock_event: ClockEvent | None) -> None:
+        """A corrupt packet or a clock event arrived at ``arrival_s``: counted, and the quality is
+        re-assessed at that packet (:meth:`packet`, called next) instead of at the next due time."""
+        now = datetime.fromtimestamp(arrival_s, UTC)
+        with self._lock:
+            if corrupt:
+                self._corrupt += 1
+                self._last_corrupt_utc = now
+            if clock_event is not None:
+                self._clock_events += 1
+                self._last_clock = (now, clock_event)
+            self._next_assessment_s = 0.0
 
     def _assess(self, now: datetime) -> None:
         meter = self._meter

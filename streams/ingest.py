@@ -275,18 +275,11 @@ class IngestWorker:
                     continue
                 live = self._begin_live(fmt, _utc(arrival))
             corrupt = packet.is_corrupt
-            if corrupt:
-                log.warning("%s: corrupt packet at pts %s", self._prefix, pts)
-            health.packet(
-                pts,
-                packet.size,
-                keyframe,
-                fmt.time_base,
-                arrival,
-                corrupt=corrupt,
-                lag_s=lag,
-                clock_event=event,
-            )
+            if corrupt or event is not None:
+                if corrupt:
+                    log.warning("%s: corrupt packet at pts %s", self._prefix, pts)
+                health.anomaly(arrival, corrupt=corrupt, clock_event=event)
+            health.packet(pts, packet.size, keyframe, arrival, lag)
             fanout.publish_packet(packet, fmt, ts, arrival)
             live.last_ts_s = ts
 

@@ -105,10 +105,10 @@ def _fmt() -> StreamFormat:
     return StreamFormat("cam1", "main", 1, "h264", 640, 360, Fraction(1, 90_000), None, 25.0)
 
 
-def _packet(i: int, fps: float = 25.0) -> tuple[int, int, bool, Fraction, float]:
-    """(pts, size, keyframe, time base, arrival) of the i-th 100-byte packet, a keyframe every 25."""
+def _packet(i: int, fps: float = 25.0) -> tuple[int, int, bool, float]:
+    """(pts, size, keyframe, arrival) of the i-th 100-byte packet (in 1/90000 s), a keyframe every 25."""
     ts = T0 + timedelta(seconds=i / fps)
-    return round(i * 90_000 / fps), 100, i % 25 == 0, _fmt().time_base, ts.timestamp()
+    return round(i * 90_000 / fps), 100, i % 25 == 0, ts.timestamp()
 
 
 def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
@@ -121,7 +121,7 @@ def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
     tracker.attempt()
     tracker.connected(_fmt(), T0, reconnect=False)
     for i in range(200):
-        tracker.packet(*_packet(i), corrupt=False, lag_s=0.01, clock_event=None)
+        tracker.packet(*_packet(i), 0.01)
     health = tracker.snapshot()
     assert health.state is S.ONLINE
     assert health.fps == pytest.approx(25.0)
@@ -130,10 +130,12 @@ def test_tracker_follows_a_connection_and_never_shows_the_password() -> None:
     with pytest.raises(FrozenInstanceError):
         health.state = S.OFFLINE  # type: ignore[misc]
 
-    tracker.packet(*_packet(200), corrupt=True, lag_s=0.01, clock_event=None)
+    tracker.anomaly(_packet(200)[3], corrupt=True, clock_event=None)
+    tracker.packet(*_packet(200), 0.01)
     assert tracker.snapshot().state is S.DEGRADED
     assert tracker.snapshot().degraded_reason == "corrupt_packets"
-    tracker.packet(*_packet(201), corrupt=False, lag_s=0.01, clock_event=ClockEvent.CLOCK_SLOW)
+    tracker.anomaly(_packet(201)[3], corrupt=False, clock_event=ClockEvent.CLOCK_SLOW)
+    tracker.packet(*_packet(201), 0.01)
     health = tracker.snapshot()
     assert (health.degraded_reason, health.last_clock_event) == ("clock_slow", "clock_slow")
     assert health.bitrate_bps == pytest.approx(20_000.0)
@@ -161,7 +163,7 @@ def test_low_frame_rate_degrades() -> None:
     tracker.started(T0)
     tracker.connected(_fmt(), T0, reconnect=False)
     for i in range(60):
-        tracker.packet(*_packet(i, fps=5.0), corrupt=False, lag_s=0.0, clock_event=None)
+        tracker.packet(*_packet(i, fps=5.0), 0.0)
     health = tracker.snapshot()
     assert health.state is S.DEGRADED
     assert health.degraded_reason == "low_fps"
