@@ -231,7 +231,7 @@ class _Segment:
     tick_s: float  # float(format.time_base)
     last_dts: int | None = None
     last_interval_s: float = 0.0
-    last_progress: float = 0.0
+    last_progress_s: float = 0.0  # stream time (UTC epoch seconds) of the last progress write
     clock_offset_s: float | None = None
 
     @property
@@ -614,7 +614,7 @@ class SegmentRecorder:
                 end_s=start_s,
                 last_ts_s=start_s,
                 tick_s=float(fmt.time_base),
-                last_progress=time.monotonic(),
+                last_progress_s=start_s,
                 clock_offset_s=offset,
             )
             self._state = RecorderState.RECORDING
@@ -633,7 +633,17 @@ class SegmentRecorder:
 
     def _write(self, packet: DemuxedPacket, ts: float, arrival: float, seg: _Segment) -> None:
         duration = packet.duration
-        dts, pts = self._timestamps(packet, seg)
+        packet_dts, packet_pts, base = packet.dts, packet.pts, seg.base_dts
+        if (
+            packet_dts is not None
+            and packet_pts is not None
+            and (seg.last_dts is None or packet_dts - base > seg.last_dts)
+        ):  # the usual packet: timestamps in order; what _timestamps does, in its cheapest form
+            dts, pts = packet_dts - base, packet_pts - base
+            if pts < dts:
+                pts = dts
+        else:
+            dts, pts = self._timestamps(packet, seg)
         try:
             seg.writer.write_packet(packet, pts=pts, dts=dts)
         except MalformedPacketError as exc:
@@ -654,9 +664,8 @@ class SegmentRecorder:
             seg.end_s = end
         seg.clock_offset_s = arrival - ts
         self._counters["packets"] += 1
-        now = time.monotonic()
-        if now - seg.last_progress >= self.settings.progress_interval_s:
-            seg.last_progress = now
+        if ts - seg.last_progress_s >= self.settings.progress_interval_s:  # of footage
+            seg.last_progress_s = ts
             if not progress_due(ts - seg.start_s, self.settings):
                 return
             self._queue_db(
