@@ -29,24 +29,25 @@ _LIVE = (SegmentStatus.OPEN.value, SegmentStatus.CLOSED.value, SegmentStatus.REC
 
 
 # The queries every segment write runs, built once: building a statement costs about 0.1 ms of CPU, three
-# times what executing it does, and a recorder's open and close of a file ran nine of them.
+# times what executing it does, and every file the recorder writes runs several of them.
 _UNLINKED = (
     select(Segment.id)
     .where(Segment.camera_id == bindparam("camera_id"), Segment.span_id.is_(None), Segment.status.in_(_LIVE))
     .limit(1)
 )
 _UNLINKED_OTHER = _UNLINKED.where(Segment.id != bindparam("excluding"))
-_LEFT_SPAN = (
+# the span left of a start: the one of the latest linked row starting at or before it (spans are disjoint)
+_LEFT_OF = (
     select(Segment.span_id)
     .where(
         Segment.camera_id == bindparam("camera_id"),
         Segment.start_utc <= bindparam("start"),
         Segment.span_id > NOT_LIVE,
-        Segment.id != bindparam("excluding"),
     )
     .order_by(Segment.start_utc.desc(), Segment.id.desc())
     .limit(1)
 )
+_LEFT_SPAN = _LEFT_OF.where(Segment.id != bindparam("excluding"))
 _SPAN_REACH = select(func.max(Segment.end_utc)).where(
     Segment.camera_id == bindparam("camera_id"), Segment.span_id == bindparam("span")
 )
@@ -59,17 +60,7 @@ _RIGHT_SPANS = select(Segment.span_id).where(
 _TOP_SPAN = select(func.max(Segment.span_id)).where(Segment.camera_id == bindparam("camera_id"))
 # What a row about to be inserted needs, in one statement: whether the camera has unlinked live rows, the
 # span left of the new row's start and how far that span reaches, and the camera's highest span id.
-_NEW_LEFT = (
-    select(Segment.span_id)
-    .where(
-        Segment.camera_id == bindparam("camera_id"),
-        Segment.start_utc <= bindparam("start"),
-        Segment.span_id > NOT_LIVE,
-    )
-    .order_by(Segment.start_utc.desc(), Segment.id.desc())
-    .limit(1)
-    .scalar_subquery()
-)
+_NEW_LEFT = _LEFT_OF.scalar_subquery()
 _NEW_ROW_PROBE = select(
     _UNLINKED.scalar_subquery().label("unlinked"),
     _NEW_LEFT.label("left"),
