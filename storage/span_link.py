@@ -51,12 +51,13 @@ _LEFT_SPAN = _LEFT_OF.where(Segment.id != bindparam("excluding"))
 _SPAN_REACH = select(func.max(Segment.end_utc)).where(
     Segment.camera_id == bindparam("camera_id"), Segment.span_id == bindparam("span")
 )
-_RIGHT_SPANS = select(Segment.span_id).where(
+# the span ids of the rows starting in [start, until]
+_RIGHT_OF = select(Segment.span_id).where(
     Segment.camera_id == bindparam("camera_id"),
     Segment.start_utc >= bindparam("start"),
     Segment.start_utc <= bindparam("until"),
-    Segment.id != bindparam("excluding"),
 )
+_RIGHT_SPANS = _RIGHT_OF.where(Segment.id != bindparam("excluding"))
 _TOP_SPAN = select(func.max(Segment.span_id)).where(Segment.camera_id == bindparam("camera_id"))
 # What a row about to be inserted needs, in one statement: whether the camera has unlinked live rows, the
 # span left of the new row's start and how far that span reaches, and the camera's highest span id.
@@ -74,23 +75,10 @@ _NEW_ROW_PROBE = select(
 # other unlinked live rows, and any other span the row now reaches, in one statement.
 _GROWN_PROBE = select(
     _UNLINKED_OTHER.scalar_subquery().label("unlinked"),
-    select(Segment.span_id)
-    .where(
-        Segment.camera_id == bindparam("camera_id"),
-        Segment.start_utc >= bindparam("start"),
-        Segment.start_utc <= bindparam("until"),
-        Segment.id != bindparam("excluding"),
-        Segment.span_id > NOT_LIVE,
-        Segment.span_id != bindparam("own"),
-    )
+    _RIGHT_SPANS.where(Segment.span_id > NOT_LIVE, Segment.span_id != bindparam("own"))
     .limit(1)
     .scalar_subquery()
     .label("other"),
-)
-_NEW_RIGHT_SPANS = select(Segment.span_id).where(
-    Segment.camera_id == bindparam("camera_id"),
-    Segment.start_utc >= bindparam("start"),
-    Segment.start_utc <= bindparam("until"),
 )
 
 
@@ -266,9 +254,7 @@ def span_for_new_row(session: Session, *, camera_id: str, start: datetime, end: 
     if left is not None and probe.reach is not None and probe.reach + JOIN_TOLERANCE >= start:
         spans.add(left)
     right = (
-        connection.execute(
-            _NEW_RIGHT_SPANS, {"camera_id": camera_id, "start": start, "until": end + JOIN_TOLERANCE}
-        )
+        connection.execute(_RIGHT_OF, {"camera_id": camera_id, "start": start, "until": end + JOIN_TOLERANCE})
         .scalars()
         .all()
     )
