@@ -50,6 +50,7 @@ _GROW = (
 )
 _CLOSE = _GROW.values(sha256=bindparam("sha"), status=bindparam("new_status"))
 _CLOSE_WITH_OFFSET = _CLOSE.values(clock_offset_s=bindparam("offset"))
+_RowColumns = Row[tuple[int, str, datetime, datetime, str, int | None]]  # what _ROW selects
 
 
 class SegmentNotFoundError(LookupError):
@@ -155,7 +156,7 @@ def _load(session: Session, row_id: int) -> Segment:
     return segment
 
 
-def _row(session: Session, path: str) -> Row[tuple[int, str, datetime, datetime, str, int | None]]:
+def _row(session: Session, path: str) -> _RowColumns:
     """The columns of ``path``'s row that a write decides on (pending ORM changes flushed first)."""
     session.flush()
     row = session.connection().execute(_ROW, {"path": path}).one_or_none()
@@ -179,9 +180,7 @@ def _relink_end(session: Session, segment: Segment, old_end: datetime) -> None:
         link_shrunk(session, segment=segment, span=segment.span_id, old_end=old_end)
 
 
-def _relink_row(
-    session: Session, row: Row[tuple[int, str, datetime, datetime, str, int | None]], end: datetime
-) -> None:
+def _relink_row(session: Session, row: _RowColumns, end: datetime) -> None:
     """Keep the span ids after the Core write moved live row ``row``'s end to ``end``: one statement when it
     grew and touched nothing new (every file of the recorder), the ORM's general path otherwise."""
     if end == row.end_utc:
@@ -302,7 +301,7 @@ def add_finished_segment(
     height: int | None = None,
 ) -> Segment:
     """Index a file found on disk without a row (start-up reconcile)."""
-    open_segment(
+    open_segment_row(
         session, camera_id=camera_id, path=path, start_utc=start_utc, codec=codec, width=width, height=height
     )
     return close_segment(session, path=path, close=close, status=status)
