@@ -155,6 +155,16 @@ class RecordingConfig(_Model):
         title="Retention (days)",
         description="Unprotected footage older than this is deleted.",
     )
+    read_batch_ms: int = Field(
+        default=200,
+        ge=0,
+        le=1000,
+        title="Read batching (ms)",
+        description="While nobody watches a camera stream live, its connection is read in bursts this "
+        "far apart instead of packet by packet: a camera thread wakes a few times a second, not 25-50 "
+        "times, which saves CPU; footage reaches the disk up to this much later. A live viewer turns it "
+        "off for that stream at once. RTSP over TCP only (a UDP socket would drop). 0: no batching.",
+    )
     media_cpus: Literal["auto", "all"] | list[Annotated[int, Field(ge=0, le=MAX_CPU)]] = Field(
         default="auto",
         title="Media CPUs",

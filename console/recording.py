@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from config.error import ConfigError, Problem
+from config.schema import RecordingConfig
 from config.settings import Settings
 from config.verify import cpu_list
 from storage.database import Database
@@ -23,6 +24,7 @@ from streams.disk_sync import DiskSyncer
 from streams.disk_writer import DiskWriter
 from streams.health import StreamHealth
 from streams.ingest import IngestManager
+from streams.pacing import PacingPolicy
 from streams.reconcile import ReconcileReport, reconcile_recordings
 from streams.recorder import Housekeeper, RecorderSettings, RecorderStatus, SegmentRecorder
 
@@ -54,6 +56,11 @@ def media_cpus(settings: Settings) -> frozenset[int] | None:
         raise ConfigError([Problem(source, "recording.media_cpus", str(exc))]) from None
 
 
+def read_pacing(recording: RecordingConfig) -> PacingPolicy:
+    """The camera threads' read batching (``recording.read_batch_ms``; streams.pacing)."""
+    return PacingPolicy(pause_s=recording.read_batch_ms / 1000)
+
+
 class RecordingPipeline:
     """Owns the ingest manager, the recorders and the retention worker of one station."""
 
@@ -63,7 +70,9 @@ class RecordingPipeline:
         config = settings.config
         self.media_cpus = media_cpus(settings)
         cpus = self.media_cpus
-        self.ingest = IngestManager(config.cameras, secrets=settings.secrets, cpus=cpus)
+        self.ingest = IngestManager(
+            config.cameras, secrets=settings.secrets, cpus=cpus, pacing=read_pacing(config.recording)
+        )
         self.recorders: dict[str, SegmentRecorder] = {}
         self.disk_writer = DiskWriter(cpus=cpus)
         for camera in config.cameras:

@@ -345,6 +345,14 @@ class Fanout:
         self._sinks: tuple[PacketSink, ...] = ()
         self._current: StreamStarted | None = None
         self._closed = False
+        # a LATEST subscription (a live viewer) is subscribed; read per packet without the lock by the ingest
+        # thread, which reads an unwatched stream in batches (streams.pacing)
+        self.watched = False
+
+    def _set_subscriptions(self, subscriptions: tuple[Subscription, ...]) -> None:
+        """Replace the subscriptions (under the lock)."""
+        self._subscriptions = subscriptions
+        self.watched = any(s.policy is FanoutPolicy.LATEST for s in subscriptions)
 
     def add_sink(self, sink: PacketSink, *, first: bool = False) -> None:
         """Call ``sink`` on the ingest thread for every item from now on (the current ``StreamStarted``
@@ -377,7 +385,7 @@ class Fanout:
                 return subscription
             if self._current is not None:
                 subscription.put(self._current)
-            self._subscriptions = (*self._subscriptions, subscription)
+            self._set_subscriptions((*self._subscriptions, subscription))
         return subscription
 
     def publish(self, item: FanoutItem) -> None:
@@ -407,7 +415,7 @@ class Fanout:
 
     def _remove(self, subscription: Subscription) -> None:
         with self._lock:
-            self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
+            self._set_subscriptions(tuple(s for s in self._subscriptions if s is not subscription))
 
     def stats(self) -> list[SubscriptionStats]:
         with self._lock:
@@ -418,7 +426,8 @@ class Fanout:
         """Close every subscription (they drain what is queued, then end)."""
         with self._lock:
             self._closed = True
-            subscriptions, self._subscriptions = self._subscriptions, ()
+            subscriptions = self._subscriptions
+            self._set_subscriptions(())
             self._sinks = ()
         for subscription in subscriptions:
             subscription.close()

@@ -28,6 +28,7 @@ from streams.clock import ClockEvent, ClockPolicy, Stamper, start_clock
 from streams.error import StreamError, StreamUnauthorizedError
 from streams.fanout import Fanout, FanoutPolicy, StreamStarted, StreamStopped, Subscription
 from streams.health import HealthState, HealthTracker, QualityPolicy, StreamHealth
+from streams.pacing import NO_FLOOR, NO_PACING, PacingPolicy, lag_floor, pacing_applies, pause_after_read_s
 from streams.packet import StreamFormat
 from streams.source import Connection, SourceSpec, open_connection
 from streams.thread_name import name_current_thread
@@ -66,8 +67,16 @@ class IngestWorker:
         now: Clock = utc_now,
         open_source: Callable[[SourceSpec, int], Connection] = open_connection,
         cpus: Set[int] | None = None,
+        pacing: PacingPolicy | None = None,
     ) -> None:
         self.spec = spec
+        # read batching while nobody watches live (streams.pacing); off unless asked for, and never for UDP
+        # or a file source
+        self._pacing = (
+            pacing
+            if pacing is not None and pacing_applies(is_file=spec.is_file, transport=spec.transport)
+            else NO_PACING
+        )
         self._cpus = cpus  # see streams.affinity
         self.name = f"ingest-{spec.camera_id}-{spec.stream}"
         self._backoff = Backoff(backoff)
@@ -241,6 +250,10 @@ class IngestWorker:
         fmt = connection.format
         stamper: Stamper | None = None
         stop, health, fanout, now_s = self._stop, self._health, self._fanout, self._now_s
+        pacing = self._pacing
+        batching, idle_read_s = pacing.enabled, pacing.idle_read_s
+        ready = now_s()  # about when the last read began: the previous packet's arrival, or a pause's end
+        floor, floor_at = NO_FLOOR, ready  # the connection's lowest delivery lag at reads that waited
         for packet in connection.packets(stop):
             if stop.is_set():
                 return
@@ -259,6 +272,18 @@ class IngestWorker:
                 ts, lag = arrival, 0.0
             else:
                 ts, lag, event = stamper.stamp(pts, packet.dts, arrival)
+                if batching and arrival - ready >= idle_read_s:
+                    # the read waited: pause before this packet is handled (it keeps its true arrival) and
+                    # read what arrives meanwhile in one run (streams.pacing)
+                    floor, floor_at = lag_floor(pacing, floor, lag, arrival - floor_at), arrival
+                    pause = pause_after_read_s(
+                        pacing, watched=fanout.watched, waited_s=arrival - ready, behind_s=lag - floor
+                    )
+                    if pause and stop.wait(pause):
+                        return
+                    ready = now_s() if pause else arrival
+                else:
+                    ready = arrival
             if event is not None:
                 if lag > 0:
                     log.warning("%s: %s (lag %.2f s)", self._prefix, event, lag)
