@@ -16,7 +16,10 @@ of the station variants over N processes (measured in session 6: no gain to spea
 - ``jemalloc``: the station with Debian's jemalloc preloaded (``apt install libjemalloc2``);
 - ``station``: the station's pipeline as ``console.recording`` wires it (ingest, one recorder per camera
   as a fan-out sink, disk writer, housekeeper with SQLite index, disk syncer, fsync at close; the media
-  threads on the CPUs ``recording.media_cpus: auto`` picks);
+  threads on the CPUs ``recording.media_cpus: auto`` picks; unwatched streams read in batches,
+  ``recording.read_batch_ms`` at its default, :mod:`streams.pacing`);
+- ``unbatched``: the station reading every packet as it arrives (``recording.read_batch_ms: 0``), as
+  before session 13;
 - ``unpinned``: the station with its media threads free to run on every CPU (``recording.media_cpus:
   all``), as before session 6; the station itself pins them to one CPU (:mod:`streams.affinity`);
 - ``ingest only``: the same ingest (demux, clock, health, fan-out) with no recorder attached;
@@ -78,6 +81,7 @@ VARIANTS = (
     "ffmpeg",
     "ffmpeg_sha",
     "station",
+    "unbatched",
     "jemalloc",
     "unpinned",
     "ingest",
@@ -93,11 +97,14 @@ VARIANTS = (
     "pyav_recorder",
 )
 #: Debian's jemalloc (``libjemalloc2``), preloaded into the ``jemalloc`` variant's child only.
+#: ``--read-batch-ms``: the station variants' ``recording.read_batch_ms`` (None: the station's default)
+READ_BATCH_MS: int | None = None
 JEMALLOC = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
 LABELS = {
     "ffmpeg": "ffmpeg segmenter, a process per camera",
     "station": "station (ingest + recorder + disk writer + index + fsync)",
     "ffmpeg_sha": "ffmpeg segmenter + SHA-256 of each closed segment (a watcher process reads it back)",
+    "unbatched": "station reading every packet as it arrives (recording.read_batch_ms: 0)",
     "jemalloc": "station with jemalloc instead of glibc's malloc (LD_PRELOAD)",
     "unpinned": "station with its media threads on every CPU (media_cpus: all)",
     "ingest": "ingest only (demux, clock, health, fan-out; no recorder)",
@@ -182,7 +189,7 @@ def measure(pids: Sequence[int], seconds: float) -> Measured:
 
 def child(variant: str, config_path: Path) -> int:
     """One process running the station's recording pipeline (or a measured variant of it) until SIGINT."""
-    from config.schema import CameraConfig
+    from config.schema import CameraConfig, RecordingConfig
     from storage.database import Database
     from storage.migration import upgrade_to_head
     from streams import segment_file
@@ -190,6 +197,7 @@ def child(variant: str, config_path: Path) -> int:
     from streams.disk_sync import DiskSyncer
     from streams.disk_writer import INLINE, DiskWriter
     from streams.ingest import IngestManager
+    from streams.pacing import NO_PACING, PacingPolicy
     from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
 
     if variant == "no_hash":
@@ -227,7 +235,10 @@ def child(variant: str, config_path: Path) -> int:
     settings = RecorderSettings(segment_seconds=float(config["segment_seconds"]), fsync=fsync)
     # as console.recording: the media threads on the station's default CPUs ("auto")
     cpus = None if variant == "unpinned" else plan_media_cpus("auto", available_cpus(), len(cameras))
-    manager = IngestManager(cameras, cpus=cpus)
+    # as console.recording: unwatched streams read in batches (recording.read_batch_ms, its default)
+    batch_ms = config.get("read_batch_ms") or RecordingConfig().read_batch_ms
+    pacing = NO_PACING if variant == "unbatched" else PacingPolicy(batch_ms / 1000)
+    manager = IngestManager(cameras, cpus=cpus, pacing=pacing)
     syncer = DiskSyncer(root, interval_s=settings.fragment_seconds, cpus=cpus) if fsync else None
     if syncer is not None:
         syncer.start()
@@ -485,6 +496,7 @@ def run_variant(
                         "db": str(work / f"index-{index}.sqlite3"),
                         "report": str(work / f"report-{index}.json"),
                         "segment_seconds": record_bench.SEGMENT_SECONDS,
+                        "read_batch_ms": READ_BATCH_MS,
                     }
                 )
             )
@@ -544,6 +556,12 @@ def main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--data", type=Path, default=Path("/tmp/record-bench"), help="where the clip is")
     parser.add_argument(
+        "--read-batch-ms",
+        type=int,
+        default=None,
+        help="station variants (not unbatched): recording.read_batch_ms (default: the station's default)",
+    )
+    parser.add_argument(
         "--processes", type=int, default=1, help="station variants: the cameras split over N processes"
     )
     args = parser.parse_args(argv)
@@ -551,6 +569,8 @@ def main(argv: Sequence[str]) -> int:
     if checked is None:
         return 2
     clip, variants = checked
+    global READ_BATCH_MS
+    READ_BATCH_MS = args.read_batch_ms
     record_bench.SEGMENT_SECONDS = args.segment_seconds  # read by ffmpeg_command and the children's config
     print(
         f"load average at start: {os.getloadavg()[0]:.2f}; {args.cameras} cameras, {args.seconds:.0f} s, "
