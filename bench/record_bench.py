@@ -11,7 +11,8 @@ What it does, for each camera count N:
    once with ``ffmpeg``/libx264 ``veryfast`` and cached under ``--data``).
 2. Phase A (ours), in a subprocess: ``IngestManager`` over N ``CameraConfig`` + one ``SegmentRecorder``
    per camera with the disk writer, as ``console.recording`` wires them (production ``RecorderSettings``
-   except ``segment_seconds``; fsync on; the media threads on ``--media-cpus``), plus the thumbnail's
+   except ``segment_seconds``; fsync on; the media threads on ``--media-cpus``; unwatched streams read in
+   batches, ``--read-batch-ms``, as the station does by default), plus the thumbnail's
    ``KeyframeKeeper`` per camera that ``console.live`` starts, into a temporary
    recordings directory with a migrated SQLite index, for ``--seconds``; then a clean stop.
 3. Phase B (peer): N ``ffmpeg -c copy -f segment`` processes, the way Frigate records, for the same time;
@@ -68,6 +69,7 @@ import av
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from config.schema import RecordingConfig  # noqa: E402
 from tests.support.rtsp_server import RtspServer, missing_reason  # noqa: E402
 
 SEGMENT_SECONDS = 10
@@ -531,6 +533,7 @@ def run_ours(
     fsync: bool,
     clip_index: dict[bytes, int],
     media_cpus: str,
+    read_batch_ms: int,
 ) -> PhaseResult:
     result = PhaseResult("ours", len(cameras))
     root = work / "recordings"
@@ -542,6 +545,7 @@ def run_ours(
         "segment_seconds": SEGMENT_SECONDS,
         "fsync": fsync,
         "media_cpus": media_cpus,
+        "read_batch_ms": read_batch_ms,
         "report": str(work / "report.json"),
     }
     config_path = work / "config.json"
@@ -787,6 +791,7 @@ def child_ours(config_path: Path) -> int:
     from streams.disk_sync import DiskSyncer
     from streams.disk_writer import DiskWriter
     from streams.ingest import IngestManager
+    from streams.pacing import PacingPolicy
     from streams.recorder import Housekeeper, RecorderSettings, SegmentRecorder
     from streams.snapshot import KeyframeKeeper
 
@@ -800,7 +805,9 @@ def child_ours(config_path: Path) -> int:
     settings = RecorderSettings(segment_seconds=float(config["segment_seconds"]), fsync=bool(config["fsync"]))
     # as console.recording.RecordingPipeline does: the media threads on recording.media_cpus
     cpus = plan_media_cpus(config["media_cpus"], available_cpus(), len(cameras))
-    manager = IngestManager(cameras, cpus=cpus)
+    # and unwatched streams read in batches (recording.read_batch_ms)
+    pacing = PacingPolicy(pause_s=int(config["read_batch_ms"]) / 1000)
+    manager = IngestManager(cameras, cpus=cpus, pacing=pacing)
     syncer: DiskSyncer | None = None
     if settings.fsync:
         syncer = DiskSyncer(Path(config["root"]), interval_s=settings.fragment_seconds, cpus=cpus)
@@ -977,6 +984,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="ours: recording.media_cpus (default auto, the station's default; all = no pinning)",
     )
     parser.add_argument(
+        "--read-batch-ms",
+        type=int,
+        default=RecordingConfig().read_batch_ms,
+        help="ours: recording.read_batch_ms (default: the station's default; 0 = read every packet at once)",
+    )
+    parser.add_argument(
         "--segment-seconds",
         type=int,
         default=SEGMENT_SECONDS,
@@ -1008,6 +1021,7 @@ def run_count(
                 fsync=not args.no_fsync,
                 clip_index=clip_index,
                 media_cpus=args.media_cpus,
+                read_batch_ms=args.read_batch_ms,
             )
             time.sleep(3)  # let the server tear the sessions down
         if args.only in (None, "ffmpeg"):
@@ -1049,7 +1063,8 @@ def main(argv: Sequence[str]) -> int:
     print(
         f"- clip: {clip.name} ({clip.stat().st_size * 8 / CLIP_SECONDS / 1e6:.2f} Mbit/s), "
         f"segment {SEGMENT_SECONDS} s, window {args.seconds:.0f} s per phase, "
-        f"ours fsync {'off' if args.no_fsync else 'on'}, media CPUs {args.media_cpus}\n",
+        f"ours fsync {'off' if args.no_fsync else 'on'}, media CPUs {args.media_cpus}, "
+        f"read batching {args.read_batch_ms} ms\n",
         flush=True,
     )
     clip_index = clip_frame_index(clip)
@@ -1081,6 +1096,7 @@ def _write_json(
             "seconds": args.seconds,
             "fsync": not args.no_fsync,
             "media_cpus": args.media_cpus,
+            "read_batch_ms": args.read_batch_ms,
             "clip": {"fps": CLIP_FPS, "gop": CLIP_GOP, "seconds": CLIP_SECONDS, "bit_rate": "4M"},
             "ffmpeg_command": shlex.join(ffmpeg_command("rtsp://127.0.0.1:PORT/camNN", Path("OUT"))),
         },
