@@ -865,7 +865,7 @@ def child_ours(config_path: Path) -> int:
                 "ingest_connect_attempts": health[camera_id].connect_attempts,
                 "ingest_skipped": health[camera_id].skipped_packets,
                 "ingest_last_error": health[camera_id].last_error,
-                "ingest_max_clock_lag_s": health[camera_id].clock_lag_s,
+                "ingest_clock_lag_at_stop_s": health[camera_id].clock_lag_s,
                 "recorder_backlog_at_stop": backlog[camera_id],
                 "disk_backlog_bytes_at_stop": disk_backlog[camera_id],
             }
