@@ -42,7 +42,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -337,8 +337,11 @@ class Subscription:
 class Fanout:
     """Publishes one camera stream's items to every subscription."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, on_watched: Callable[[], None] | None = None) -> None:
+        """``on_watched`` is called (under the fan-out's lock: keep it to setting an event) when the first
+        live subscription arrives: the ingest thread ends a read-batching pause with it (streams.pacing)."""
         self.name = name
+        self._on_watched = on_watched
         self._lock = threading.Lock()
         # replaced, never changed in place: the ingest thread reads it without the lock
         self._subscriptions: tuple[Subscription, ...] = ()
@@ -352,7 +355,10 @@ class Fanout:
     def _set_subscriptions(self, subscriptions: tuple[Subscription, ...]) -> None:
         """Replace the subscriptions (under the lock)."""
         self._subscriptions = subscriptions
-        self.watched = any(s.policy is FanoutPolicy.LATEST for s in subscriptions)
+        watched = any(s.policy is FanoutPolicy.LATEST for s in subscriptions)
+        if watched and not self.watched and self._on_watched is not None:
+            self._on_watched()
+        self.watched = watched
 
     def add_sink(self, sink: PacketSink, *, first: bool = False) -> None:
         """Call ``sink`` on the ingest thread for every item from now on (the current ``StreamStarted``

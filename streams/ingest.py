@@ -85,7 +85,9 @@ class IngestWorker:
         # the per-packet arrival time: the wall clock itself, or the injected clock (tests) in seconds
         self._now_s: Callable[[], float] = time.time if now is utc_now else lambda: now().timestamp()
         self._open_source = open_source
-        self._fanout = Fanout(self.name)
+        # set by stop and by the first live viewer: either ends a read-batching pause at once
+        self._wake = threading.Event()
+        self._fanout = Fanout(self.name, on_watched=self._wake.set)
         self._health = HealthTracker(
             camera_id=spec.camera_id,
             stream=spec.stream,
@@ -147,6 +149,7 @@ class IngestWorker:
 
     def request_stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def join(self, timeout_s: float | None = None) -> bool:
         if self._thread is None:
@@ -279,9 +282,12 @@ class IngestWorker:
                     pause = pause_after_read_s(
                         pacing, watched=fanout.watched, waited_s=arrival - ready, behind_s=lag - floor
                     )
-                    if pause and stop.wait(pause):
-                        return
-                    ready = now_s() if pause else arrival
+                    if pause:
+                        if self._pause(pause):
+                            return
+                        ready = now_s()
+                    else:
+                        ready = arrival
                 else:
                     ready = arrival
             if event is not None:
@@ -307,6 +313,14 @@ class IngestWorker:
             health.packet(pts, packet.size, keyframe, arrival, lag)
             fanout.publish_packet(packet, fmt, ts, arrival)
             live.last_ts_s = ts
+
+    def _pause(self, seconds: float) -> bool:
+        """A read-batching pause, ended early by a live viewer's arrival or by stop; True when stopping."""
+        wake = self._wake
+        wake.clear()  # then look again: a viewer or a stop that came just before the clear still counts
+        if not self._stop.is_set() and not self._fanout.watched:
+            wake.wait(seconds)
+        return self._stop.is_set()
 
     def _begin_live(self, fmt: StreamFormat, arrival: datetime) -> _Live:
         self._connections += 1

@@ -11,8 +11,8 @@ reaches the recorder up to ``pause_s`` later, and the thread wakes a few times a
 
 Rules (``pause_after_read_s``, pure):
 
-- never while a live viewer is subscribed: the pause is decided per packet, so a viewer who subscribes ends
-  batching at the next packet (at most ``pause_s`` later);
+- never while a live viewer is subscribed: the first viewer's subscription also ends a pause under way
+  (the ingest worker waits on an event the fan-out sets), so live view never waits for a batch;
 - only after a read that had to wait (``idle_read_s`` or more): a read that returned at once means data is
   waiting, and the thread reads on;
 - only while the thread is caught up with the camera: a read can also look slow because the thread waited

@@ -107,3 +107,21 @@ def test_the_fanout_is_watched_while_a_live_subscription_exists() -> None:
     fanout.subscribe("live-3", policy=FanoutPolicy.LATEST)
     fanout.close()
     assert not fanout.watched
+
+
+def test_the_first_live_subscription_calls_on_watched_once() -> None:
+    calls: list[int] = []
+    fanout = Fanout("cam1", on_watched=lambda: calls.append(1))
+    fanout.subscribe("queue", policy=FanoutPolicy.DROP_OLDEST)
+    assert calls == []
+    first = fanout.subscribe("live", policy=FanoutPolicy.LATEST)
+    fanout.subscribe("live-2", policy=FanoutPolicy.LATEST)
+    assert calls == [1]  # only the change from unwatched to watched
+    first.close()
+    assert calls == [1]
+    fanout.close()
+    fanout2 = Fanout("cam2", on_watched=lambda: calls.append(2))
+    viewer = fanout2.subscribe("live", policy=FanoutPolicy.LATEST)
+    viewer.close()
+    fanout2.subscribe("live-again", policy=FanoutPolicy.LATEST)
+    assert calls == [1, 2, 2]  # watched again after a time unwatched

@@ -86,6 +86,30 @@ def test_an_unwatched_stream_is_read_in_bursts_and_a_viewer_ends_batching(rtsp_s
     assert health.reconnects == 0 and health.clock_events == 0
 
 
+def test_a_live_viewer_ends_a_pause_under_way(rtsp_server: RtspServer) -> None:
+    """The recorder's next packet comes within a frame or two of a viewer subscribing, not a pause later."""
+    worker = _worker(rtsp_server.url("cam1"))
+    recorder = worker.subscribe("recorder", policy=FanoutPolicy.DROP_OLDEST, maxsize=2000)
+    worker.start()
+    delays = []
+    try:
+        wait_for(lambda: worker.health().state is HealthState.ONLINE, 10)
+        time.sleep(1.0)
+        for trial in range(12):
+            time.sleep(0.6 + 0.037 * trial)  # batching again, at a different point of its cycle each time
+            drain(recorder)
+            subscribed = time.time()
+            viewer = worker.subscribe("live", policy=FanoutPolicy.LATEST, maxsize=64)
+            while not isinstance(item := recorder.get(timeout_s=1.0), MediaPacket):
+                assert item is not None, "no packet within 1 s"
+            delays.append(time.time() - subscribed)  # when the recorder got it (published after any pause)
+            viewer.close()
+    finally:
+        worker.stop()
+    # the camera sends a frame every 40 ms; a pause is 250 ms
+    assert max(delays) < 0.12, sorted(round(d, 3) for d in delays)
+
+
 def test_a_stall_is_caught_within_the_read_timeout_plus_one_pause(rtsp_server: RtspServer) -> None:
     worker = _worker(rtsp_server.url("cam1"))
     worker.subscribe("recorder")
