@@ -86,6 +86,18 @@ class Plan:
                 counts[deletion.segment.camera_id] = counts.get(deletion.segment.camera_id, 0) + 1
         return counts
 
+    def early_deletion_kept(self, now: datetime) -> dict[str, timedelta]:
+        """Per camera that loses footage early, how much it keeps: from the end of its newest segment deleted
+        for space up to ``now``. That is how deep its archive really is on this disk, against the retention
+        days configured (footage under an evidence lock may reach further back); pure."""
+        newest: dict[str, datetime] = {}
+        for deletion in self.deletions:
+            if deletion.why == "space":
+                camera_id, end = deletion.segment.camera_id, deletion.segment.end_utc
+                if camera_id not in newest or end > newest[camera_id]:
+                    newest[camera_id] = end
+        return {camera_id: max(timedelta(0), now - end) for camera_id, end in newest.items()}
+
 
 def plan_deletions(
     segments: Iterable[SegmentInfo],
@@ -271,9 +283,22 @@ class RetentionAlarm:
 EARLY_ALARM_CAMERAS = 5  # cameras named in the one early-deletion alarm; the rest are counted
 
 
-def early_deletion_message(counts: Mapping[str, int]) -> str:
+def archive_depth_text(kept: timedelta) -> str:
+    """How much footage a camera keeps, for a person: hours under two days, days above; pure."""
+    hours = kept.total_seconds() / 3600
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"
+
+
+def early_deletion_message(
+    counts: Mapping[str, int],
+    kept: Mapping[str, timedelta] | None = None,
+    retention_days: Mapping[str, int | None] | None = None,
+) -> str:
     """One line for a pass that deleted footage before its retention period: the total, then the cameras
-    that lost most (at most ``EARLY_ALARM_CAMERAS`` named); pure.
+    that lost most (at most ``EARLY_ALARM_CAMERAS`` named) and, where ``kept`` says, how much footage each
+    of them still keeps against its retention days; pure.
 
     One alarm per pass, not one per camera: at 32 cameras on a full disk, every pass would otherwise list
     32 alarms on the officer's screen for the same cause.
@@ -283,10 +308,20 @@ def early_deletion_message(counts: Mapping[str, int]) -> str:
     rest = ranked[EARLY_ALARM_CAMERAS:]
     if rest:
         named += f", {len(rest)} more camera(s): {sum(count for _, count in rest)}"
-    return (
+    message = (
         f"{sum(counts.values())} segment(s) of {len(counts)} camera(s) deleted before their retention "
         f"period to keep free space ({named}); the disk holds less than the retention days configured"
     )
+    depths = []
+    for camera_id, _ in ranked[:EARLY_ALARM_CAMERAS]:
+        if kept is None or camera_id not in kept:
+            continue
+        days = (retention_days or {}).get(camera_id)
+        target = f" of {days} day(s)" if days is not None else ""
+        depths.append(f"{camera_id} {archive_depth_text(kept[camera_id])}{target}")
+    if depths:
+        message += f": footage kept {', '.join(depths)}"
+    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +475,7 @@ class RetentionWorker:
             bytes_below_floor=below_floor,
         )
         result = apply_plan(self.db, plan, root=self.root, now=now)
-        alarms = self._alarms(plan, result)
+        alarms = self._alarms(plan, result, now)
         self._control_recording(plan)
         free_after = usage.free_bytes + result.bytes_freed
         forecast = forecast_days_left(recent, free_bytes=free_after, floor_bytes=floor)
@@ -465,7 +500,7 @@ class RetentionWorker:
             last_error=result.errors[-1] if result.errors else None,
         )
 
-    def _alarms(self, plan: Plan, result: ApplyResult) -> tuple[RetentionAlarm, ...]:
+    def _alarms(self, plan: Plan, result: ApplyResult, now: datetime) -> tuple[RetentionAlarm, ...]:
         alarms: list[RetentionAlarm] = []
         if plan.stop_reason is GapReason.EVIDENCE_ONLY_LEFT:
             alarms.append(
@@ -485,7 +520,13 @@ class RetentionWorker:
             )
         early = plan.early_deletions()
         if early:
-            alarms.append(RetentionAlarm("footage_deleted_early", early_deletion_message(early)))
+            settings = self.settings
+            days = {
+                camera_id: settings.retention_days_by_camera.get(camera_id, settings.default_retention_days)
+                for camera_id in early
+            }
+            message = early_deletion_message(early, plan.early_deletion_kept(now), days)
+            alarms.append(RetentionAlarm("footage_deleted_early", message))
         alarms.extend(RetentionAlarm("retention_error", error) for error in result.errors)
         return tuple(alarms)
 

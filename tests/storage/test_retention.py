@@ -21,6 +21,7 @@ from storage.retention import (
     RetentionWorker,
     SegmentInfo,
     apply_plan,
+    archive_depth_text,
     early_deletion_message,
     plan_deletions,
 )
@@ -76,6 +77,34 @@ def test_early_deletions_make_one_alarm_line_naming_the_cameras_that_lost_most()
     assert "cam-27" not in message
     # ties are named in camera order, so the line does not flicker between passes
     assert "(a: 1, b: 1)" in early_deletion_message({"b": 1, "a": 1})
+
+
+def test_early_deletion_says_how_much_footage_each_camera_keeps_against_its_retention() -> None:
+    # a: four one-minute files 10, 9, 8 and 7 days old; b: one 9.5 days old and one 3 hours old; a lock
+    # keeps a's oldest file. Space needs three files: a's 9- and 8-day files and b's 9.5-day one go.
+    segments = [seg(1, "a", 10), seg(2, "a", 9), seg(3, "a", 8), seg(4, "a", 7), seg(5, "b", 9.5)]
+    segments.append(seg(6, "b", 0.125))
+    held = [lock("a", NOW - timedelta(days=10, minutes=1), NOW - timedelta(days=9, hours=12))]
+    plan = plan_deletions(segments, held, NOW, {"a": 30, "b": 14}, int(2.5 * MB))
+    assert ids(plan) == [5, 2, 3]
+    kept = plan.early_deletion_kept(NOW)
+    # from the end of the newest file deleted early: a keeps 8 days less a minute, b 9.5 days less a minute
+    assert kept == {"a": timedelta(days=8, minutes=-1), "b": timedelta(days=9.5, minutes=-1)}
+    message = early_deletion_message(plan.early_deletions(), kept, {"a": 30, "b": 14})
+    assert message.endswith(
+        "the disk holds less than the retention days configured: footage kept a 8.0 days of 30 day(s), "
+        "b 9.5 days of 14 day(s)"
+    )
+    # under two days in hours; a camera with no retention days has no target
+    short = early_deletion_message({"c": 1}, {"c": timedelta(hours=30, minutes=6)}, {"c": None})
+    assert short.endswith("footage kept c 30.1 h")
+
+
+def test_archive_depth_reads_in_hours_then_days() -> None:
+    assert archive_depth_text(timedelta(0)) == "0.0 h"
+    assert archive_depth_text(timedelta(hours=47, minutes=54)) == "47.9 h"
+    assert archive_depth_text(timedelta(days=2)) == "2.0 days"
+    assert archive_depth_text(timedelta(days=30, hours=6)) == "30.2 days"
 
 
 def test_locked_footage_is_never_planned() -> None:
@@ -281,6 +310,8 @@ def test_worker_frees_space_oldest_first_and_never_deletes_evidence(
     assert status.recording_stopped is False and control.calls == []
     assert [(a.code, a.camera_id) for a in status.alarms] == [("footage_deleted_early", None)]
     assert status.alarms[0].message.startswith("5 segment(s) of 1 camera(s) deleted before their retention")
+    # the newest file deleted early started 4 h ago and lasted a minute: 3 h 59 min kept of 30 days
+    assert status.alarms[0].message.endswith("footage kept cam-1 4.0 h of 30 day(s)")
     assert status.forecast is not None and status.forecast.days_left is not None
 
     # the disk fills up (something else takes space): everything unlocked goes, then recording stops
