@@ -368,6 +368,10 @@ class RetentionSettings:
             default_retention_days=default,
         )
 
+    def days_for(self, camera_id: str) -> int | None:
+        """The retention days of ``camera_id`` (the default for a camera no longer configured)."""
+        return self.retention_days_by_camera.get(camera_id, self.default_retention_days)
+
 
 class RetentionWorker:
     """Plans and applies retention for all cameras every ``interval_s`` in a thread named ``retention``."""
@@ -520,11 +524,7 @@ class RetentionWorker:
             )
         early = plan.early_deletions()
         if early:
-            settings = self.settings
-            days = {
-                camera_id: settings.retention_days_by_camera.get(camera_id, settings.default_retention_days)
-                for camera_id in early
-            }
+            days = {camera_id: self.settings.days_for(camera_id) for camera_id in early}
             message = early_deletion_message(early, plan.early_deletion_kept(now), days)
             alarms.append(RetentionAlarm("footage_deleted_early", message))
         alarms.extend(RetentionAlarm("retention_error", error) for error in result.errors)

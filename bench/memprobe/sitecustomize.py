@@ -56,6 +56,7 @@ def rss_kib() -> dict[str, int]:
 
 def sample(began: float, libc: Any, sqlite: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"t": round(time.monotonic() - began), "rss_kib": rss_kib()}
+    row["malloc"] = None
     if libc is not None:
         info = libc.mallinfo2()
         row["malloc"] = {
@@ -94,7 +95,7 @@ def run(path: str, period_s: float) -> None:
             out.flush()
 
 
-if OUT and any("station" in os.path.basename(arg) for arg in sys.argv[:1]):
+if OUT and sys.argv and "station" in os.path.basename(sys.argv[0]):
     threading.Thread(
         target=run, args=(OUT, float(os.environ.get("MEMPROBE_S", "60"))), name="memprobe", daemon=True
     ).start()
