@@ -42,12 +42,22 @@ def _long_gaps(packets: list[MediaPacket], longer_than_s: float) -> int:
 
 
 def _assert_complete(packets: list[MediaPacket], seconds: float) -> None:
-    """Every frame of the 25 fps stream, in order, none missing."""
+    """Every frame of the 25 fps stream, in order, none missing.
+
+    The test server stamps each frame with the clock when it pushes it (``do-timestamp``), so on a loaded
+    machine a frame can be stamped 20 ms or more late (CI saw steps of 1803 and 5384 ticks: together two
+    frames, none lost). A lost frame instead shifts every later frame by a whole frame period, so the check is
+    on the spread of each frame's offset from its nominal slot, not on single steps.
+    """
     dts = [p.dts for p in packets]
-    assert all(a is not None and b is not None for a, b in itertools.pairwise(dts))
-    steps = sorted(b - a for a, b in itertools.pairwise(dts))  # type: ignore[operator]
+    assert all(d is not None for d in dts)
+    stamps = [d for d in dts if d is not None]
+    steps = sorted(b - a for a, b in itertools.pairwise(stamps))
+    assert steps[0] > 0, steps[:3]  # strictly increasing
     frame = steps[len(steps) // 2]  # 3600 at 90 kHz, give or take the RTP clock's rounding
-    assert steps[0] > 0.9 * frame and steps[-1] < 1.1 * frame, (frame, steps[:3], steps[-3:])  # none lost
+    offsets = [d - stamps[0] - i * frame for i, d in enumerate(stamps)]
+    spread = max(offsets) - min(offsets)
+    assert spread < 0.75 * frame, (frame, spread, steps[:3], steps[-3:])  # none lost
     assert len(packets) >= 25 * seconds - 10, len(packets)
 
 
@@ -75,8 +85,8 @@ def test_an_unwatched_stream_is_read_in_bursts_and_a_viewer_ends_batching(rtsp_s
     # unwatched: about one pause of PAUSE_S per cycle, i.e. a few bursts a second instead of 25 reads
     assert _long_gaps(unwatched, PAUSE_S * 0.8) >= 8, _long_gaps(unwatched, PAUSE_S * 0.8)
     assert _long_gaps(again, PAUSE_S * 0.8) >= 6
-    # watched: every frame as it comes, never a pause
-    assert _long_gaps(watched, 0.12) == 0, [p.arrival_utc for p in watched]
+    # watched: every frame as it comes, never a pause (0.16 s: four frames, leaving room for a loaded machine)
+    assert _long_gaps(watched, 0.16) == 0, [p.arrival_utc for p in watched]
     for packets, seconds in ((unwatched, 4.0), (watched, 3.0), (again, 3.0)):
         _assert_complete(packets, seconds)
     # a batch delays a packet by at most about one pause; the stream clock is not disturbed by it
@@ -106,8 +116,9 @@ def test_a_live_viewer_ends_a_pause_under_way(rtsp_server: RtspServer) -> None:
             viewer.close()
     finally:
         worker.stop()
-    # the camera sends a frame every 40 ms; a pause is 250 ms
-    assert max(delays) < 0.12, sorted(round(d, 3) for d in delays)
+    # the camera sends a frame every 40 ms; a pause is 250 ms. Without the wake-up the delays spread evenly
+    # up to the pause (0.234 s at most in 12 trials): all 12 under 0.16 s has a chance of 0.64**12, under 1 %
+    assert max(delays) < 0.16, sorted(round(d, 3) for d in delays)
 
 
 def test_a_stall_is_caught_within_the_read_timeout_plus_one_pause(rtsp_server: RtspServer) -> None:
