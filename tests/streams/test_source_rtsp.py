@@ -79,7 +79,9 @@ def test_several_cameras_stream_at_once_with_monotonic_timestamps_and_regular_ke
         keys = [p for p in packets if p.is_keyframe]
         assert len(keys) >= 3, cam
         intervals = [float((b.pts - a.pts) * time_base) for a, b in itertools.pairwise(keys)]  # type: ignore[operator]
-        assert all(abs(i - 1.0) < 0.05 for i in intervals), (cam, intervals)
+        # the test server stamps frames when it pushes them, so a loaded machine moves a keyframe by 20 ms or
+        # more; the frame count between keyframes below is the exact check
+        assert all(abs(i - 1.0) < 0.1 for i in intervals), (cam, intervals)
         frames = [packets.index(b) - packets.index(a) for a, b in itertools.pairwise(keys)]
         assert set(frames) == {25}, (cam, frames)
         h = health[cam]
