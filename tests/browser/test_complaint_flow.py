@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from console.app import create_app
 from console.password import hash_password
+from console.station import Station
 from storage.evidence import verify_package
 from storage.model import Role, utcnow
 from storage.user import create_user
@@ -34,6 +35,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 PASSWORD = "complaint-e2e-password"
 
 
+def seed_users(station: Station) -> None:
+    with station.database.session() as session:
+        users = (
+            ("officer", Role.OFFICER),
+            ("investigator", Role.INVESTIGATOR),
+            ("chief", Role.SUPERVISOR),
+        )
+        for name, role in users:
+            create_user(session, username=name, role=role, password_hash=hash_password(PASSWORD))
+
+
 @pytest.fixture
 def served_station(tmp_path: Path) -> Iterator[str]:
     settings = media_settings(tmp_path / "data")
@@ -41,14 +53,7 @@ def served_station(tmp_path: Path) -> Iterator[str]:
     # Seed through a TestClient lifespan first (migrations, cameras), then serve the same data dir.
     with TestClient(app) as client:
         station = running_station(client)
-        with station.database.session() as session:
-            users = (
-                ("officer", Role.OFFICER),
-                ("investigator", Role.INVESTIGATOR),
-                ("chief", Role.SUPERVISOR),
-            )
-            for name, role in users:
-                create_user(session, username=name, role=role, password_hash=hash_password(PASSWORD))
+        seed_users(station)
         start = (utcnow() - timedelta(minutes=40)).replace(microsecond=0)
         for camera_id, skip in (("b5-e1", (3,)), ("b5-bins", ())):
             files = write_segment_set(
@@ -56,6 +61,15 @@ def served_station(tmp_path: Path) -> Iterator[str]:
             )
             with station.database.session() as session:
                 insert_segment_rows(session, camera_id, files)
+    with served_console(settings) as base:
+        yield base
+
+
+@pytest.fixture
+def served_station_without_footage(tmp_path: Path) -> Iterator[str]:
+    settings = media_settings(tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        seed_users(running_station(client))
     with served_console(settings) as base:
         yield base
 
@@ -192,3 +206,96 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             assert clip in (chief.text_content("#verify-result") or "")
         finally:
             browser.close()
+
+
+def test_closing_records_exactly_the_chosen_outcome(
+    served_station_without_footage: str, tmp_path: Path
+) -> None:
+    """Issue 25: "Не подтвердилось" chosen, "Закрыть как решённое" clicked was saved as resolved with
+    "Составлен протокол". The page offers only the closing actions the chosen outcome fits, sends exactly the
+    chosen outcome, and shows the server's refusal; the record holds what the officer chose."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    base = served_station_without_footage
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, executable=CHROMIUM, home=tmp_path / "home")
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+            sign_in(page, base, "officer")
+            page.goto(f"{base}/complaints")
+            page.fill("[data-testid=building]", "5")
+            page.fill("[data-testid=description]", "Курят у подъезда")
+            page.select_option("select[name=category]", "smoking")
+            page.click("[data-testid=register]")
+            page.wait_for_url(f"{base}/complaints/*")
+            complaint_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+            page.wait_for_selector("[data-testid=to-rejected]")
+            # a new complaint can only be rejected: only the outcomes of a rejection are offered
+            assert outcome_values(page) == ["", "referred", "unfounded"]
+            assert page.locator("[data-testid=to-rejected]").is_disabled()  # no outcome chosen yet
+            page.click("[data-testid=to-in_progress]")
+            page.wait_for_selector("[data-testid=status].status-in_progress")
+
+            values = outcome_values(page)
+            assert values[0] == "" and set(values[1:]) == {
+                "warning_given",
+                "protocol_drawn_up",
+                "referred",
+                "unfounded",
+            }
+            assert page.locator("[data-testid=to-resolved]").is_disabled()
+            page.select_option("#outcome", label="Составлен протокол")
+            assert page.locator("[data-testid=to-resolved]").is_enabled()
+            assert page.locator("[data-testid=to-rejected]").is_disabled()
+
+            page.select_option("#outcome", label="Не подтвердилось")
+            resolve = page.locator("[data-testid=to-resolved]")
+            assert resolve.text_content() == "Закрыть как решённое"
+            assert resolve.is_disabled(), "resolving must not be offered for an unfounded outcome"
+            assert page.locator("[data-testid=to-rejected]").is_enabled()
+
+            # Even if the button is forced on, the page sends the chosen outcome and shows the refusal.
+            resolve.evaluate("button => { button.disabled = false; }")
+            resolve.click()
+            page.wait_for_function(
+                "document.getElementById('complaint-error').textContent.length > 0"
+                " || !document.querySelector('[data-testid=status]').classList.contains('status-in_progress')"
+            )
+            stored = api_complaint(page, complaint_id)[:2]
+            assert stored == ("in_progress", None), f"saved as {stored} instead of refused"
+            refusal = page.text_content("#complaint-error") or ""
+            assert refusal.startswith("Результат для статуса «Решено» должен быть одним из"), refusal
+
+            page.fill("[data-testid=status-note]", "Факт не подтвердился при проверке")
+            page.click("[data-testid=to-rejected]")
+            page.wait_for_selector("[data-testid=status].status-rejected")
+            badge = page.text_content("[data-testid=status]") or ""
+            assert "Не подтвердилось" in badge and "Составлен протокол" not in badge, badge
+            assert api_complaint(page, complaint_id)[:2] == ("rejected", "unfounded")
+            history = api_complaint(page, complaint_id)[2]
+            assert history[-1]["note"] == "outcome: unfounded. Факт не подтвердился при проверке"
+
+            # reopening takes no outcome: none is offered, none is sent, the reopened record holds none
+            assert page.locator("#outcome").is_hidden()
+            page.fill("[data-testid=status-note]", "Жильцы прислали видео")
+            page.click("[data-testid=to-in_progress]")
+            page.wait_for_selector("[data-testid=status].status-in_progress")
+            assert api_complaint(page, complaint_id)[:2] == ("in_progress", None)
+        finally:
+            browser.close()
+
+
+def api_complaint(page: Any, complaint_id: str) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """The stored record, read through the API with the page's session."""
+    detail = page.evaluate(
+        "async (cid) => (await fetch(`/api/complaints/${cid}`,"
+        " {headers: {Accept: 'application/json'}})).json()",
+        complaint_id,
+    )
+    return detail["complaint"]["status"], detail["complaint"]["outcome"], detail["history"]
+
+
+def outcome_values(page: Any) -> list[str]:
+    values: list[str] = page.eval_on_selector_all("#outcome option", "options => options.map(o => o.value)")
+    return values

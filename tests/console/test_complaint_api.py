@@ -385,3 +385,101 @@ def test_pages_render(media_station: MediaStation) -> None:
     assert page.status_code == 200 and "complaint.js" in page.text
     assert officer.get("/recordings").status_code == 200
     assert media_station.login("admin").get("/recordings", headers={"accept": "text/html"}).status_code == 403
+
+
+# Every workflow action with every outcome (and none): what the API must store, or refuse. Written out by
+# hand, not derived from console.complaint, so a change to the rules has to change this contract too.
+STATUSES = ("new", "in_progress", "resolved", "rejected")
+OUTCOMES = (None, "warning_given", "protocol_drawn_up", "referred", "unfounded")
+ACCEPTED = {
+    ("new", "in_progress", None),  # take into work
+    ("new", "rejected", "unfounded"),
+    ("new", "rejected", "referred"),
+    ("in_progress", "resolved", "warning_given"),
+    ("in_progress", "resolved", "protocol_drawn_up"),
+    ("in_progress", "resolved", "referred"),
+    ("in_progress", "rejected", "unfounded"),
+    ("in_progress", "rejected", "referred"),
+    ("resolved", "in_progress", None),  # reopen
+    ("rejected", "in_progress", None),  # reopen
+}
+REFUSALS = ("transition_not_allowed", "invalid_outcome", "outcome_required")
+REACH = {  # how a fresh complaint gets to each status
+    "new": (),
+    "in_progress": ({"status": "in_progress"},),
+    "resolved": ({"status": "in_progress"}, {"status": "resolved", "outcome": "warning_given"}),
+    "rejected": ({"status": "in_progress"}, {"status": "rejected", "outcome": "referred", "note": "чужой"}),
+}
+
+
+def _complaint_in(client: TestClient, status: str) -> dict[str, Any]:
+    detail = register(client)
+    cid = detail["complaint"]["id"]
+    for step in REACH[status]:
+        response = client.post(f"/api/complaints/{cid}/status", json=step)
+        assert response.status_code == 200, response.text
+        detail = response.json()
+    assert detail["complaint"]["status"] == status
+    return detail
+
+
+@pytest.mark.parametrize("source", STATUSES)
+def test_every_workflow_action_stores_exactly_the_outcome_sent_or_refuses(
+    media_station: MediaStation, source: str
+) -> None:
+    """An official record holds the outcome the officer chose, or the request is refused with a message:
+    the API never closes with another outcome than the one sent."""
+    officer = media_station.login("officer")
+    for target in STATUSES:
+        for outcome in OUTCOMES:
+            before = _complaint_in(officer, source)["complaint"]
+            cid = before["id"]
+            body: dict[str, Any] = {"status": target, "note": "проверено на месте"}
+            if outcome is not None:
+                body["outcome"] = outcome
+            reply = officer.post(f"/api/complaints/{cid}/status", json=body)
+            stored = officer.get(f"/api/complaints/{cid}").json()["complaint"]
+            case = f"{source} -> {target} with {outcome}: {reply.status_code} {reply.text[:300]}"
+            if (source, target, outcome) in ACCEPTED:
+                assert reply.status_code == 200, case
+                assert reply.json()["complaint"]["outcome"] == outcome, case
+                assert (stored["status"], stored["outcome"]) == (target, outcome), case
+            else:
+                assert reply.status_code in (409, 422), case
+                error = reply.json()["error"]
+                assert error["code"] in ("transition_not_allowed", "invalid_outcome", "outcome_required"), (
+                    case
+                )
+                assert error["message"], case
+                assert (stored["status"], stored["outcome"]) == (before["status"], before["outcome"]), case
+
+
+def test_resolving_as_unfounded_is_refused_with_a_message_naming_the_outcomes(
+    media_station: MediaStation,
+) -> None:
+    officer = media_station.login("officer")
+    cid = _complaint_in(officer, "in_progress")["complaint"]["id"]
+    reply = officer.post(
+        f"/api/complaints/{cid}/status",
+        json={"status": "resolved", "outcome": "unfounded"},
+        headers={"Accept-Language": "ru"},
+    )
+    assert reply.status_code == 422, reply.text
+    error = reply.json()["error"]
+    assert error["code"] == "invalid_outcome"
+    assert error["message"] == (
+        "Результат для статуса «Решено» должен быть одним из: "
+        "Составлен протокол, Передано по подведомственности, Вынесено предупреждение"
+    )
+    stored = officer.get(f"/api/complaints/{cid}").json()["complaint"]
+    assert (stored["status"], stored["outcome"]) == ("in_progress", None)
+
+
+def test_options_offer_each_closing_action_exactly_the_outcomes_it_accepts(
+    media_station: MediaStation,
+) -> None:
+    """The page enables a closing button only for the outcomes listed here: the ones the API takes."""
+    options = media_station.login("officer").get("/api/complaints/options").json()
+    for target in ("resolved", "rejected"):
+        accepted = {o for s, t, o in ACCEPTED if s == "in_progress" and t == target}
+        assert set(options["outcomes"][target]) == accepted

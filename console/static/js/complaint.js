@@ -51,6 +51,39 @@ function renderFacts(c) {
   );
 }
 
+// Closing actions take an outcome; the others (take into work, reopen) take none.
+const CLOSING = new Set(["resolved", "rejected"]);
+
+// The chosen outcome goes to the server exactly as chosen: never replaced by another one. A closing action
+// the chosen outcome does not fit (or with no outcome chosen) is disabled; the server refuses it anyway.
+function outcomeFits(target, chosen) {
+  return Boolean(chosen) && (options.outcomes[target] || []).includes(chosen);
+}
+
+function syncClosingButtons() {
+  const chosen = document.getElementById("outcome").value;
+  for (const button of document.querySelectorAll("#transition-buttons button")) {
+    const target = button.dataset.target;
+    if (!CLOSING.has(target)) continue;
+    const fits = outcomeFits(target, chosen);
+    button.disabled = !fits;
+    button.title = fits ? "" : chosen ? L.text.outcome_mismatch : L.text.choose_outcome;
+  }
+}
+
+async function changeStatus(target) {
+  const body = { status: target };
+  const note = document.getElementById("status-note").value.trim();
+  if (note) body.note = note;
+  const chosen = document.getElementById("outcome").value;
+  if (CLOSING.has(target) && chosen) body.outcome = chosen;
+  try {
+    showError(null);
+    render(await api(`/api/complaints/${id}/status`, { method: "POST", body }));
+    document.getElementById("status-note").value = "";
+  } catch (e) { showError(e); }
+}
+
 function renderActions(detail) {
   if (!canEdit) return;
   const box = document.getElementById("transition-buttons");
@@ -58,26 +91,16 @@ function renderActions(detail) {
   box.replaceChildren();
   const names = { in_progress: detail.complaint.status === "new" ? L.text.take : L.text.reopen, resolved: L.text.resolve, rejected: L.text.reject };
   for (const target of detail.allowed_transitions) {
-    const button = el("button", { class: "btn", type: "button", "data-testid": `to-${target}` }, names[target] || target);
-    button.addEventListener("click", async () => {
-      const body = { status: target };
-      const note = document.getElementById("status-note").value.trim();
-      if (note) body.note = note;
-      if (target === "resolved" || target === "rejected") {
-        const allowed = options.outcomes[target];
-        body.outcome = allowed.includes(outcome.value) ? outcome.value : allowed[0];
-      }
-      try {
-        showError(null);
-        render(await api(`/api/complaints/${id}/status`, { method: "POST", body }));
-        document.getElementById("status-note").value = "";
-      } catch (e) { showError(e); }
-    });
+    const button = el("button", { class: "btn", type: "button", "data-testid": `to-${target}`, "data-target": target }, names[target] || target);
+    button.addEventListener("click", () => changeStatus(target));
     box.append(button);
   }
-  const all = [...new Set(Object.values(options.outcomes).flat())];
-  outcome.replaceChildren(...all.map((o) => new Option(L.outcome[o] || o, o)));
-  outcome.hidden = !detail.allowed_transitions.some((t) => t === "resolved" || t === "rejected");
+  // Only the outcomes some offered closing action takes, and none chosen until the officer chooses.
+  const closing = ["resolved", "rejected"].filter((t) => detail.allowed_transitions.includes(t));
+  const offered = [...new Set(closing.flatMap((t) => options.outcomes[t] || []))];
+  outcome.replaceChildren(new Option(L.text.choose_outcome, ""), ...offered.map((o) => new Option(L.outcome[o] || o, o)));
+  outcome.hidden = closing.length === 0;
+  syncClosingButtons();
 }
 
 function renderEvidence(detail) {
@@ -175,6 +198,7 @@ function render(detail) {
 async function start() {
   options = await api("/api/complaints/options");
   render(await api(`/api/complaints/${id}`));
+  document.getElementById("outcome")?.addEventListener("change", syncClosingButtons);
   const noteForm = document.getElementById("note-form");
   if (noteForm) {
     noteForm.addEventListener("submit", async (event) => {
