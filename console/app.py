@@ -7,7 +7,8 @@ through :data:`console.deps.StationDep`.
 
 Adding a resource: write ``console/routes/<resource>.py`` with ``router = APIRouter(prefix="/api/...")``,
 use ``CurrentUser`` / ``require(Permission.X)`` in its routes, and list the router in
-``console.routes.ROUTERS``.
+``console.routes.ROUTERS``. Request bodies are capped before any route runs (:mod:`console.body_limit`):
+a route that takes an upload lists its path in the ``BodyLimits`` below.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from config.settings import Settings
+from console.body_limit import BodyLimitMiddleware, BodyLimits, upload_limit_bytes
 from console.error import install_error_handlers
 from console.page import render_error_page
-from console.routes import ROUTERS
+from console.routes import ROUTERS, evidence
 from console.station import open_station, station_version
 from console.template import STATIC_DIR
 
@@ -42,7 +44,10 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=None,  # served to signed-in users by console.routes.openapi
     )
-    install_error_handlers(app, render_page_error=render_error_page)
+    answer_http_error = install_error_handlers(app, render_page_error=render_error_page)
+    upload_bytes = upload_limit_bytes(settings.config.console.max_upload_mb)
+    limits = BodyLimits(by_path={evidence.VERIFY_PATH: upload_bytes})
+    app.add_middleware(BodyLimitMiddleware, limits=limits, answer=answer_http_error)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -207,9 +207,17 @@ def _wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def install_error_handlers(app: FastAPI, *, render_page_error: PageRenderer | None = None) -> None:
-    """Register the handlers; ``render_page_error(request, status, message, headers=)`` serves browsers."""
-    app.add_exception_handler(HTTPException, _http_error_handler(render_page_error))
+def install_error_handlers(
+    app: FastAPI, *, render_page_error: PageRenderer | None = None
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Register the handlers; ``render_page_error(request, status, message, headers=)`` serves browsers.
+
+    Returns the HTTPException handler, for middleware that answers before the routes do
+    (:mod:`console.body_limit`), so that its errors have the same shape.
+    """
+    handle_http_error = _http_error_handler(render_page_error)
+    app.add_exception_handler(HTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LoginRequiredError, _login_required)
     app.add_exception_handler(Exception, _unexpected)
+    return handle_http_error

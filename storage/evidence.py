@@ -730,25 +730,24 @@ def _member_offset(handle: BinaryIO, info: zipfile.ZipInfo) -> int:
     return int(info.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
 
 
-def _hash_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, str]:
+def _hash_member(handle: BinaryIO, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, str]:
     """(size, SHA-256) of a member's content, read in chunks.
 
-    Stored members are read raw from the archive, so a damaged member still gets a hash to compare (the
-    ZIP's own CRC check would only raise); compressed members go through zipfile.
+    Stored members are read raw from ``handle`` (the archive's file), so a damaged member still gets a hash
+    to compare (the ZIP's own CRC check would only raise); compressed members go through zipfile.
     """
     digest = hashlib.sha256()
     size = 0
     if info.compress_type == zipfile.ZIP_STORED:
-        with path.open("rb") as handle:
-            handle.seek(_member_offset(handle, info))
-            remaining = info.compress_size
-            while remaining > 0:
-                chunk = handle.read(min(CHUNK_BYTES, remaining))
-                if not chunk:
-                    break
-                digest.update(chunk)
-                size += len(chunk)
-                remaining -= len(chunk)
+        handle.seek(_member_offset(handle, info))
+        remaining = info.compress_size
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK_BYTES, remaining))
+            if not chunk:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+            remaining -= len(chunk)
         return size, digest.hexdigest()
     with archive.open(info) as member:
         while chunk := member.read(CHUNK_BYTES):
@@ -757,13 +756,12 @@ def _hash_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) ->
     return size, digest.hexdigest()
 
 
-def _read_small(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _read_small(handle: BinaryIO, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     if info.file_size > MAX_SMALL_MEMBER_BYTES:
         raise zipfile.BadZipFile(f"{info.filename} is {info.file_size} bytes, too large")
     if info.compress_type == zipfile.ZIP_STORED:
-        with path.open("rb") as handle:
-            handle.seek(_member_offset(handle, info))
-            return handle.read(info.compress_size)
+        handle.seek(_member_offset(handle, info))
+        return handle.read(info.compress_size)
     return archive.read(info)
 
 
@@ -772,41 +770,57 @@ def _is_safe_name(name: str) -> bool:
     return not (name.startswith("/") or "\\" in name or ".." in pure.parts or ":" in name)
 
 
-def verify_package(path: Path, *, expected_key: Ed25519PublicKey | None = None) -> VerificationReport:
-    """Check a package; raises :class:`PackageUnreadableError` when it is not a package at all."""
-    report = VerificationReport(path=path)
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise PackageUnreadableError(f"{path}: not a readable ZIP file: {exc}") from exc
-    with archive:
-        members = archive.infolist()
-        by_name: dict[str, zipfile.ZipInfo] = {}
-        for info in members:
-            if info.filename in by_name:
-                report.errors.append(f"{info.filename}: appears more than once in the ZIP")
-            by_name[info.filename] = info
-            if not _is_safe_name(info.filename):
-                report.errors.append(f"{info.filename!r}: unsafe file name in the ZIP")
-        if MANIFEST_NAME not in by_name:
-            raise PackageUnreadableError(f"{path}: no {MANIFEST_NAME}: not an evidence package")
+def verify_package(
+    path: Path, *, expected_key: Ed25519PublicKey | None = None, source: BinaryIO | None = None
+) -> VerificationReport:
+    """Check a package; raises :class:`PackageUnreadableError` when it is not a package at all.
+
+    ``source``: the package as an open, seekable binary file (an upload where it was spooled, so it need not
+    be copied first); ``path`` then only names it in the report and the errors.
+    """
+    with contextlib.ExitStack() as stack:
         try:
-            manifest_data = _read_small(path, archive, by_name[MANIFEST_NAME])
-            signature = _read_optional(path, archive, by_name.get(SIGNATURE_NAME))
-            key_pem = _read_optional(path, archive, by_name.get(PUBLIC_KEY_NAME))
+            handle: BinaryIO = source if source is not None else stack.enter_context(path.open("rb"))
+            archive = stack.enter_context(zipfile.ZipFile(handle))
         except (zipfile.BadZipFile, OSError) as exc:
-            raise PackageUnreadableError(f"{path}: damaged ZIP: {exc}") from exc
-        public_key = _check_signature(report, manifest_data, signature, key_pem, expected_key)
-        manifest = _parse_manifest(report, manifest_data)
-        if manifest is not None:
-            report.manifest = manifest
-            _check_fingerprint(report, manifest, public_key)
-            _check_files(report, path, archive, by_name, manifest)
+            raise PackageUnreadableError(f"{path}: not a readable ZIP file: {exc}") from exc
+        return _verify_archive(VerificationReport(path=path), handle, archive, expected_key)
+
+
+def _verify_archive(
+    report: VerificationReport,
+    handle: BinaryIO,
+    archive: zipfile.ZipFile,
+    expected_key: Ed25519PublicKey | None,
+) -> VerificationReport:
+    path = report.path
+    members = archive.infolist()
+    by_name: dict[str, zipfile.ZipInfo] = {}
+    for info in members:
+        if info.filename in by_name:
+            report.errors.append(f"{info.filename}: appears more than once in the ZIP")
+        by_name[info.filename] = info
+        if not _is_safe_name(info.filename):
+            report.errors.append(f"{info.filename!r}: unsafe file name in the ZIP")
+    if MANIFEST_NAME not in by_name:
+        raise PackageUnreadableError(f"{path}: no {MANIFEST_NAME}: not an evidence package")
+    try:
+        manifest_data = _read_small(handle, archive, by_name[MANIFEST_NAME])
+        signature = _read_optional(handle, archive, by_name.get(SIGNATURE_NAME))
+        key_pem = _read_optional(handle, archive, by_name.get(PUBLIC_KEY_NAME))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise PackageUnreadableError(f"{path}: damaged ZIP: {exc}") from exc
+    public_key = _check_signature(report, manifest_data, signature, key_pem, expected_key)
+    manifest = _parse_manifest(report, manifest_data)
+    if manifest is not None:
+        report.manifest = manifest
+        _check_fingerprint(report, manifest, public_key)
+        _check_files(report, handle, archive, by_name, manifest)
     return report
 
 
-def _read_optional(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> bytes | None:
-    return None if info is None else _read_small(path, archive, info)
+def _read_optional(handle: BinaryIO, archive: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> bytes | None:
+    return None if info is None else _read_small(handle, archive, info)
 
 
 def _check_signature(
@@ -888,7 +902,7 @@ def _check_fingerprint(
 
 def _check_files(
     report: VerificationReport,
-    path: Path,
+    handle: BinaryIO,
     archive: zipfile.ZipFile,
     by_name: dict[str, zipfile.ZipInfo],
     manifest: dict[str, Any],
@@ -908,7 +922,7 @@ def _check_files(
         if info is None:
             report.errors.append(f"{name}: listed in the manifest but missing from the package")
             continue
-        _check_one_file(report, path, archive, info, entry)
+        _check_one_file(report, handle, archive, info, entry)
     for name in sorted(set(by_name) - seen - ENVELOPE_NAMES):
         if not name.endswith("/"):
             report.errors.append(f"{name}: in the package but not listed in the signed manifest (added file)")
@@ -916,14 +930,14 @@ def _check_files(
 
 def _check_one_file(
     report: VerificationReport,
-    path: Path,
+    handle: BinaryIO,
     archive: zipfile.ZipFile,
     info: zipfile.ZipInfo,
     entry: dict[str, Any],
 ) -> None:
     name = info.filename
     try:
-        size, digest = _hash_member(path, archive, info)
+        size, digest = _hash_member(handle, archive, info)
     except (zipfile.BadZipFile, OSError) as exc:
         report.errors.append(f"{name}: cannot be read: {exc}")
         return

@@ -1,16 +1,16 @@
 """Evidence integrity in the console: the station's public key, and verifying a package someone brings back.
 
-``POST /api/evidence/verify`` takes the ZIP as a multipart upload (spooled to disk by the server, never held
-in memory), checks it with :func:`storage.evidence.verify_package` against this station's key, audits the
-check, and answers exactly what is wrong. The same check is ``station verify PACKAGE.zip``.
+``POST /api/evidence/verify`` takes the ZIP as a multipart upload, checks it with
+:func:`storage.evidence.verify_package` against this station's key, audits the check, and answers exactly
+what is wrong. The same check is ``station verify PACKAGE.zip``. The upload is written once: the form parser
+spools it to a temporary file (past 1 MiB; in ``$TMPDIR``), and the check reads that file where it lies. Its
+size is capped by ``console.max_upload_mb`` before any of it is read (:mod:`console.body_limit`).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
@@ -22,6 +22,8 @@ from console.page import render_page
 from storage.evidence import PackageUnreadableError, verify_package
 
 router = APIRouter(tags=["evidence"])
+
+VERIFY_PATH: Final = "/api/evidence/verify"  # an upload: its body cap is console.max_upload_mb
 
 
 class StationKeyPublic(BaseModel):
@@ -47,7 +49,7 @@ def get_station_key(station: StationDep, _user: CurrentUser) -> StationKeyPublic
     )
 
 
-@router.post("/api/evidence/verify", summary="Verify an evidence package (signature and every hash)")
+@router.post(VERIFY_PATH, summary="Verify an evidence package (signature and every hash)")
 def post_verify(
     station: StationDep,
     user: CurrentUser,
@@ -56,23 +58,20 @@ def post_verify(
     against_station_key: Annotated[bool, Form()] = True,
 ) -> VerificationPublic:
     name = Path(package.filename or "package.zip").name
-    scratch = station.settings.data_dir / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=scratch, prefix="verify-", suffix=".zip") as copy:
-        shutil.copyfileobj(package.file, copy, length=1024 * 1024)
-        copy.flush()
-        try:
-            report = verify_package(
-                Path(copy.name), expected_key=station.key.public_key if against_station_key else None
-            )
-        except PackageUnreadableError as exc:
-            raise ApiError(
-                422,
-                "not_a_package",
-                "{name} is not a readable evidence package",
-                params={"name": name},
-                cause=f"{name}: {exc}",
-            ) from exc
+    try:
+        report = verify_package(
+            Path(name),
+            source=package.file,
+            expected_key=station.key.public_key if against_station_key else None,
+        )
+    except PackageUnreadableError as exc:
+        raise ApiError(
+            422,
+            "not_a_package",
+            "{name} is not a readable evidence package",
+            params={"name": name},
+            cause=str(exc),
+        ) from exc
     manifest = report.manifest or {}
     cameras = [str(c.get("id", "?")) for c in manifest.get("cameras", []) if isinstance(c, dict)]
     audit_as(
