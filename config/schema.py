@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.schedule import parse_window
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 _SLUG = re.compile(SLUG_PATTERN)
 
@@ -204,21 +206,11 @@ class RecordingOverride(_Model):
     )
 
 
-class Zone(_Model):
-    name: str = Field(pattern=SLUG_PATTERN, title="Zone name", description="Slug, unique per camera.")
-    points: list[tuple[float, float]] = Field(
-        min_length=3,
-        title="Polygon",
-        description="Vertices as [x, y] fractions of the frame (0..1), at least three.",
-    )
-
-    @field_validator("points")
-    @classmethod
-    def _normalised(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        for x, y in value:
-            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-                raise ValueError(f"point ({x}, {y}) is outside the frame: use fractions between 0 and 1")
-        return value
+def _check_polygon(value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    for x, y in value:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point ({x}, {y}) is outside the frame: use fractions between 0 and 1")
+    return value
 
 
 class DetectionKind(StrEnum):
@@ -226,6 +218,73 @@ class DetectionKind(StrEnum):
     PERSON = "person"
     LITTERING = "littering"
     SMOKING = "smoking"
+
+
+class Zone(_Model):
+    name: str = Field(pattern=SLUG_PATTERN, title="Zone name", description="Slug, unique per camera.")
+    points: list[tuple[float, float]] = Field(
+        min_length=3,
+        title="Polygon",
+        description="Vertices as [x, y] fractions of the frame (0..1), at least three. An object is in the "
+        "zone when the bottom centre of its box (its feet) is.",
+    )
+    kinds: list[DetectionKind] | None = Field(
+        default=None,
+        title="Detections here",
+        description="Which of the camera's detections count in this zone; empty or absent = all of them.",
+    )
+    schedule: list[str] = Field(
+        default_factory=list,
+        title="Schedule",
+        description="Daily windows in station time when the zone is watched, e.g. ['22:00-06:00']; "
+        "empty = always.",
+    )
+    min_dwell_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        title="Minimum dwell (s)",
+        description="An object must stay in the zone this long before it is an event (default: the rule's).",
+    )
+    min_height_px: int | None = Field(
+        default=None,
+        ge=0,
+        le=4000,
+        title="Minimum object height (px)",
+        description="Smaller objects (in source pixels) are ignored in this zone (default: the rule's).",
+    )
+    params: dict[str, float] = Field(
+        default_factory=dict,
+        title="Rule parameters",
+        description="Per-zone rule parameters as RULE.NAME: value, e.g. {'littering.dwell_s': 20} "
+        "(names as in the README and `station analyze --param`).",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _normalised(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return _check_polygon(value)
+
+    @field_validator("schedule")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_window(text)
+        return value
+
+
+class MotionMask(_Model):
+    points: list[tuple[float, float]] = Field(
+        min_length=3,
+        title="Polygon",
+        description="Vertices as [x, y] fractions of the frame (0..1): motion here is never looked at "
+        "(a clock overlay, trees, a road beyond the fence).",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _normalised(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return _check_polygon(value)
 
 
 class CameraDetection(_Model):
@@ -241,6 +300,19 @@ class CameraDetection(_Model):
     zones: list[Zone] = Field(
         default_factory=list, title="Zones", description="Where hits count; empty = all."
     )
+    masks: list[MotionMask] = Field(
+        default_factory=list,
+        title="Motion masks",
+        description="Areas whose motion is ignored (it neither starts detection nor makes events).",
+    )
+
+    @model_validator(mode="after")
+    def _unique_zones(self) -> CameraDetection:
+        names = [zone.name for zone in self.zones]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate zone name(s): {', '.join(duplicates)}")
+        return self
 
 
 class Location(_Model):
@@ -337,7 +409,28 @@ class DetectionConfig(_Model):
         description="Path to an ONNX object detector (COCO classes). Never downloaded; person, littering and "
         "smoking detection need it, motion does not.",
     )
-    confidence: float = Field(default=0.4, ge=0.01, le=1, title="Confidence", description="Minimum score.")
+    backend: Literal["auto", "onnxruntime", "openvino"] = Field(
+        default="auto",
+        title="Inference backend",
+        description="auto picks OpenVINO when installed, else ONNX Runtime; both run on the CPU.",
+    )
+    threads: int = Field(
+        default=1, ge=1, le=64, title="Detector threads", description="CPU threads one inference may use."
+    )
+    confidence: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=1,
+        title="Confidence",
+        description="A new object needs a detection this confident (0..1); weaker detections only keep "
+        "objects already followed.",
+    )
+    params: dict[str, float] = Field(
+        default_factory=dict,
+        title="Rule parameters",
+        description="Station-wide rule parameters as RULE.NAME: value (names as in the README and "
+        "`station analyze --param`); a zone's own params win.",
+    )
     event_clip_pre_s: float = Field(
         default=5, ge=0, le=120, title="Pre-roll (s)", description="Clip starts this much before the hit."
     )
@@ -428,6 +521,15 @@ class ConsoleConfig(_Model):
     )
     secure_cookies: bool = Field(
         default=False, title="Secure cookies", description="Set when the console is served over HTTPS."
+    )
+    max_upload_mb: int = Field(
+        default=4096,
+        ge=1,
+        le=256 * 1024,
+        title="Upload limit (MiB)",
+        description="Largest evidence package the console accepts for checking (POST /api/evidence/verify). "
+        "Every other request body is limited to 128 KiB; larger bodies get 413. Bigger packages: "
+        "station verify PACKAGE.zip.",
     )
 
     @field_validator("host")

@@ -11,7 +11,16 @@ from importlib import import_module
 from config.error import EXIT_CONFIG, ConfigError
 
 # Modules under console.cli that define ``register(subparsers)``; each parser sets ``func``.
-COMMAND_MODULES = ("config_cmd", "verify_cmd", "db_cmd", "audit_cmd", "user_cmd", "run_cmd")
+COMMAND_MODULES = (
+    "config_cmd",
+    "verify_cmd",
+    "db_cmd",
+    "audit_cmd",
+    "user_cmd",
+    "run_cmd",
+    "analyze_cmd",
+    "model_cmd",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

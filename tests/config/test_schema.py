@@ -176,3 +176,32 @@ def test_bad_media_cpus_refused_with_one_message(value: object, message: str) ->
         RecordingConfig(media_cpus=value)
     [error] = caught.value.errors()
     assert message in error["msg"]
+
+
+def test_zone_schedule_kinds_and_params_accepted() -> None:
+    zone = {
+        "name": "roof",
+        "points": [[0, 0], [1, 0], [1, 1]],
+        "kinds": ["person"],
+        "schedule": ["22:00-06:00", "12:00-13:00"],
+        "min_dwell_s": 3,
+        "min_height_px": 40,
+        "params": {"littering.dwell_s": 20},
+    }
+    camera = CameraConfig.model_validate(
+        _camera(detection={"zones": [zone], "masks": [{"points": zone["points"]}]})
+    )
+    assert camera.detection.zones[0].schedule == ["22:00-06:00", "12:00-13:00"]
+
+
+@pytest.mark.parametrize(
+    ("zones", "message"),
+    [
+        ([{"name": "a", "points": [[0, 0], [1, 0], [1, 1]], "schedule": ["22-06"]}], "is not HH:MM-HH:MM"),
+        ([{"name": "a", "points": [[0, 0], [1, 0], [1, 1]]}] * 2, "duplicate zone name"),
+        ([{"name": "a", "points": [[0, 0], [1, 0], [1, 1.5]]}], "outside the frame"),
+    ],
+)
+def test_bad_zones_refused(zones: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        CameraConfig.model_validate(_camera(detection={"zones": zones}))

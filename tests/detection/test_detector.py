@@ -1,0 +1,93 @@
+"""The detector on the shared clip against its ground truth, and its errors for bad model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import onnx
+import pytest
+
+from detection.dequantize import dequantize_onnx, is_dynamic_int8
+from detection.detector import load_detector
+from detection.error import ModelError, ModelNotFoundError
+from tests.support.mot import Counts, load_mot_ground_truth, match_frame
+
+BASELINE_PRECISION, BASELINE_RECALL = 0.918, 0.850  # ../shared/media/README.md, yolo11n 320 px
+
+
+def _score_every_fifth_frame(model: Path, clip: Path, truth: Path, backend: str) -> Counts:
+    detector = load_detector(model, backend=backend, min_score=0.25)
+    ground = load_mot_ground_truth(truth)
+    counts = Counts()
+    with av.open(str(clip)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index % 5:
+                continue
+            image = np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
+            found = detector.detect(image).of_class(0)
+            boxes = np.asarray([b for _, b in ground.get(index, [])], np.float32)
+            match_frame(found.xyxy, boxes, counts)
+    return counts
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_people_on_pets09_at_or_above_the_baseline(
+    backend: str, fp32_model: Path, pets09: Path, pets09_truth: Path
+) -> None:
+    counts = _score_every_fifth_frame(fp32_model, pets09, pets09_truth, backend)
+    assert counts.precision >= BASELINE_PRECISION, counts
+    assert counts.recall >= BASELINE_RECALL, counts
+
+
+def test_the_fp32_copy_finds_the_same_boxes_as_the_int8_file(
+    int8_model: Path, fp32_model: Path, pets09: Path
+) -> None:
+    assert is_dynamic_int8(int8_model) and not is_dynamic_int8(fp32_model)
+    int8 = load_detector(int8_model, backend="onnxruntime", min_score=0.3)
+    fp32 = load_detector(fp32_model, backend="onnxruntime", min_score=0.3)
+    with av.open(str(pets09)) as container:
+        image = np.asarray(next(iter(container.decode(video=0))).to_ndarray(format="bgr24"), np.uint8)
+    a, b = int8.detect(image), fp32.detect(image)
+    assert len(a) == len(b) > 3
+    order_a, order_b = np.argsort(a.xyxy[:, 0]), np.argsort(b.xyxy[:, 0])
+    assert np.allclose(a.xyxy[order_a], b.xyxy[order_b], atol=1.5)
+
+
+def test_model_metadata_gives_classes_and_input_size(fp32_model: Path) -> None:
+    detector = load_detector(fp32_model, backend="onnxruntime")
+    assert detector.info.input_size == (320, 320)
+    assert detector.info.class_names[:3] == ("person", "bicycle", "car")
+    assert len(detector.info.class_names) == 80
+
+
+def test_a_missing_model_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        load_detector(tmp_path / "nope.onnx")
+
+
+@pytest.mark.parametrize("backend", ["auto", "onnxruntime", "openvino"])
+def test_a_file_that_is_not_a_model(tmp_path: Path, backend: str) -> None:
+    bogus = tmp_path / "model.onnx"
+    bogus.write_bytes(b"this is a JPEG, honestly" * 100)
+    with pytest.raises(ModelError, match="cannot"):
+        load_detector(bogus, backend=backend)
+
+
+def test_a_model_without_people_is_refused_with_its_classes(fp32_model: Path, tmp_path: Path) -> None:
+    model = onnx.load(str(fp32_model))
+    for prop in model.metadata_props:
+        if prop.key == "names":
+            prop.value = "{0: 'cigarette', 1: 'smoke'}"
+    other = tmp_path / "smoke.onnx"
+    onnx.save(model, str(other))
+    with pytest.raises(ModelError, match=r"no class person \(its classes: cigarette, smoke\)"):
+        load_detector(other, backend="onnxruntime")
+
+
+def test_dequantizing_something_that_is_not_onnx(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.onnx"
+    bogus.write_bytes(b"\x00\x01garbage")
+    with pytest.raises(ModelError):
+        dequantize_onnx(bogus, tmp_path / "y.onnx")
