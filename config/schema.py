@@ -306,14 +306,6 @@ class CameraDetection(_Model):
         description="Areas whose motion is ignored (it neither starts detection nor makes events).",
     )
 
-    @model_validator(mode="after")
-    def _unique_zones(self) -> CameraDetection:
-        names = [zone.name for zone in self.zones]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate zone name(s): {', '.join(duplicates)}")
-        return self
-
 
 class Location(_Model):
     building: str | None = Field(

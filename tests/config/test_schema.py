@@ -198,7 +198,6 @@ def test_zone_schedule_kinds_and_params_accepted() -> None:
     ("zones", "message"),
     [
         ([{"name": "a", "points": [[0, 0], [1, 0], [1, 1]], "schedule": ["22-06"]}], "is not HH:MM-HH:MM"),
-        ([{"name": "a", "points": [[0, 0], [1, 0], [1, 1]]}] * 2, "duplicate zone name"),
         ([{"name": "a", "points": [[0, 0], [1, 0], [1, 1.5]]}], "outside the frame"),
     ],
 )
