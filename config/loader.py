@@ -1,7 +1,8 @@
 """Load a station YAML file into :class:`config.schema.StationConfig`, or fail with one full report.
 
-Line numbers come from PyYAML's node marks: the file is composed once into a node tree, every value's
-position is recorded by its path, and pydantic's error locations are looked up in that map.
+Line numbers come from PyYAML's node marks: the file is composed once into a node tree (within the limits of
+:mod:`config.composer`: no alias bombs, no deep nesting), every value's position is recorded by its path, and
+pydantic's error locations are looked up in that map.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from config.composer import parse_yaml, yaml_problem
 from config.crosscheck import verify_config
 from config.error import ConfigError, Problem
 from config.schema import StationConfig
@@ -108,15 +110,9 @@ class ConfigDocument:
 def parse_document(text: str, *, source: str = "station.yaml") -> ConfigDocument:
     """Parse YAML text into a config with its line map. Raises :class:`ConfigError` listing every problem."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        detail = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise ConfigError([Problem(source, "", f"YAML syntax error: {detail}", line)]) from exc
+        node, raw = parse_yaml(text)
     except yaml.YAMLError as exc:
-        raise ConfigError([Problem(source, "", "YAML error: the file cannot be parsed")]) from exc
+        raise ConfigError([yaml_problem(exc, text=text, source=source)]) from exc
     if node is None or raw is None:
         raise ConfigError([Problem(source, "", "file is empty: expected station, storage and cameras")])
     if not isinstance(raw, dict):
@@ -168,7 +164,8 @@ def read_config_text(path: Path) -> str:
     except PermissionError as exc:
         raise ConfigError([Problem(str(path), "", "permission denied reading the file")]) from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(str(path), "", f"not UTF-8 text (byte {exc.start})")]) from exc
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(str(path), "", f"not UTF-8 text (byte {exc.start})", line)]) from exc
     except OSError as exc:
         raise ConfigError([Problem(str(path), "", f"cannot read the file: {exc.strerror}")]) from exc
 

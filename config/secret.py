@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import yaml
 
+from config.composer import YamlLimitError, parse_yaml, yaml_problem
 from config.error import ConfigError, Problem
 from config.schema import CameraConfig
 
@@ -39,15 +40,29 @@ def redact_text(text: str) -> str:
 
 
 def load_secrets(path: Path) -> dict[str, str]:
-    """Read a secrets file: a YAML mapping of camera id to password."""
+    """Read a secrets file: a YAML mapping of camera id to password. Errors never quote the file's text."""
+    where = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError([Problem(str(path), "", "secrets file not found")]) from exc
+        raise ConfigError([Problem(where, "", "secrets file not found")]) from exc
     except PermissionError as exc:
-        raise ConfigError([Problem(str(path), "", "permission denied reading the secrets file")]) from exc
+        raise ConfigError([Problem(where, "", "permission denied reading the secrets file")]) from exc
+    except UnicodeDecodeError as exc:
+        at = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [Problem(where, "", f"secrets file is not UTF-8 text (byte {exc.start})", at)]
+        ) from exc
+    except OSError as exc:
+        raise ConfigError([Problem(where, "", f"cannot read the secrets file: {exc.strerror}")]) from exc
+    try:
+        _, raw = parse_yaml(text)
+    except (YamlLimitError, yaml.reader.ReaderError) as exc:
+        raise ConfigError([yaml_problem(exc, text=text, source=where)]) from exc  # these quote no text
     except yaml.YAMLError as exc:
-        raise ConfigError([Problem(str(path), "", "secrets file is not valid YAML")]) from exc
+        # PyYAML's wording may quote a password: keep only the line
+        line = yaml_problem(exc, text=text, source=where).line
+        raise ConfigError([Problem(where, "", "secrets file is not valid YAML", line)]) from exc
     if raw is None:
         return {}
     if not isinstance(raw, dict) or not all(

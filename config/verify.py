@@ -104,7 +104,10 @@ def _check_secrets(
     try:
         secrets = load_secrets(path)
     except ConfigError as exc:
-        result.errors.extend(document.problem(loc, p.message + f" ({path})") for p in exc.problems)
+        result.errors.extend(
+            document.problem(loc, f"{p.message} ({path}{'' if p.line is None else f':{p.line}'})")
+            for p in exc.problems
+        )
         return
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from console.cli.main import main
 from tests.support.paths import REPO_ROOT
-from tests.support.station_process import run_station
+from tests.support.station_process import run_station, station_command, station_environ
 
 PASSWORD = "Sup3r-Secret-Pw"
+HOSTILE_DIR = REPO_ROOT / "tests" / "config" / "hostile"
+HOSTILE = {  # file -> (line, message) of the one problem it must be refused with
+    "billion_laughs.yaml": (5, "aliases expand to more than 10000 nodes"),
+    "anchor_fan_out.yaml": (2, "aliases expand to more than 10000 nodes"),
+    "recursive_alias.yaml": (2, "alias *loop is used inside"),
+    "deep_sequence.yaml": (1, "nested deeper than 64 levels"),
+    "deep_flow_mapping.yaml": (1, "nested deeper than 64 levels"),
+    "deep_block_mapping.yaml": (65, "nested deeper than 64 levels"),
+    "not_utf8.yaml": (3, "not UTF-8 text"),
+    "nul_byte.yaml": (2, "NUL"),
+    "multi_document.yaml": (3, "expected a single document"),
+}
+MEMORY_LIMIT_BYTES = (
+    2 * 1024**3
+)  # the station needs about 1 GiB of address space to start; a bomb needs 190 GB
 
 
 def _station(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -164,3 +180,36 @@ def test_schema_is_printed_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert schema["additionalProperties"] is False
     assert "cameras" in schema["properties"]
     assert schema["$defs"]["CameraConfig"]["properties"]["sub_url"]["description"]
+
+
+def test_hostile_corpus_is_complete() -> None:
+    assert sorted(p.name for p in HOSTILE_DIR.glob("*.yaml")) == sorted(HOSTILE)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_files_are_refused_quickly_with_exit_78(name: str) -> None:
+    path = HOSTILE_DIR / name
+    line, message = HOSTILE[name]
+    started = time.monotonic()
+    result = subprocess.run(
+        # under an address-space limit: a bomb that gets expanded dies of MemoryError, not the machine
+        ["prlimit", f"--as={MEMORY_LIMIT_BYTES}", "--", str(station_command()), "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=station_environ(),
+        cwd=REPO_ROOT,
+    )
+    elapsed_s = time.monotonic() - started
+    assert result.returncode == 78, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    report = result.stderr.splitlines()
+    assert report[:2] == [f"{path}: INVALID", "configuration is invalid (1 problem):"], report[:5]
+    assert len(report) == 3
+    source = str(path) if name == "not_utf8.yaml" else name  # unreadable text is reported by its full path
+    assert report[2].startswith(f"  {source}:{line}: ")
+    assert message in report[2]
+    assert elapsed_s < 20  # start-up (1.5 s idle) is nearly all of it: the loader refuses in milliseconds

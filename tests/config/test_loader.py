@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -145,3 +148,112 @@ def test_document_keeps_lines_for_later_checks(tmp_path: Path) -> None:
 def test_format_loc() -> None:
     assert format_loc(("cameras", 1, "url")) == "cameras[1].url"
     assert format_loc(()) == ""
+
+
+def _laughs(levels: int) -> str:
+    """A "billion laughs" document: each level is a list of nine aliases to the level before."""
+    names = [f"l{level}" for level in range(levels)]
+    lines = [f"{names[0]}: &{names[0]} [" + ", ".join(["lol"] * 9) + "]"]
+    lines += [
+        f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]" for prev, cur in itertools.pairwise(names)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _refused(text: str) -> tuple[Problem, float, int]:
+    """The one problem a hostile document is refused with, how long that took, and the peak allocation."""
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        parse_document(text, source="station.yaml")
+    elapsed_s = time.monotonic() - started
+    assert len(info.value.problems) == 1, info.value.report()
+    tracemalloc.start()  # a second, traced run: tracing slows the parser several times over
+    try:
+        with pytest.raises(ConfigError):
+            parse_document(text, source="station.yaml")
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return info.value.problems[0], elapsed_s, peak_bytes
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        pytest.param(_laughs(6), 5, "aliases expand to more than 10000 nodes", id="billion-laughs-6"),
+        pytest.param(
+            "x: &x [" + ",".join(["0"] * 1000) + "]\nfan: [" + ",".join(["*x"] * 100) + "]\n",
+            2,
+            "aliases expand to more than 10000 nodes",
+            id="anchor-fan-out",
+        ),
+        pytest.param(
+            "station: " + "[" * 10_000 + "]" * 10_000 + "\n", 1, "nested deeper than 64", id="deep-seq"
+        ),
+        pytest.param(
+            "station: " + "{a: " * 10_000 + "b" + "}" * 10_000, 1, "nested deeper than 64", id="deep-map"
+        ),
+        pytest.param(
+            "".join("  " * i + f"k{i}:\n" for i in range(80)) + "  " * 80 + "x: 1\n",
+            65,
+            "nested deeper than 64",
+            id="deep-block",
+        ),
+        pytest.param(
+            "station: {name: T}\nloop: &loop [*loop]\n", 2, "alias *loop is used inside", id="recursive"
+        ),
+        pytest.param("station: {name: T}\nstorage: {data_dir: /tmp/x\x00}\n", 2, "NUL", id="nul-byte"),
+    ],
+)
+def test_hostile_yaml_is_refused_fast_with_its_line(text: str, line: int, message: str) -> None:
+    problem, elapsed_s, peak_bytes = _refused(text)
+    assert (problem.file, problem.line) == ("station.yaml", line), problem
+    assert message in problem.message
+    assert elapsed_s < 1.0
+    assert peak_bytes < 32 * 1024 * 1024
+
+
+def test_aliases_within_the_bound_still_work() -> None:
+    text = """\
+station: {name: Test}
+storage: {data_dir: /tmp/station-test}
+cameras:
+  - id: gate-1
+    name: Gate
+    url: rtsp://10.0.0.1/main
+    detection: &detection
+      enabled: true
+      zones:
+        - {name: door, points: [[0, 0], [1, 0], [1, 1]]}
+  - id: gate-2
+    name: Gate 2
+    url: rtsp://10.0.0.2/main
+    detection: *detection
+"""
+    document = parse_document(text)
+    assert document.config.cameras[1].detection == document.config.cameras[0].detection
+    assert document.line(("cameras", 1, "detection", "zones", 0)) == 10  # where the aliased value is written
+
+
+def test_nesting_up_to_the_limit_is_parsed() -> None:
+    deep = "[" * 60 + "]" * 60
+    problems = _problems(GOOD + f"extra: {deep}\n")
+    assert [(p.path, p.line) for p in problems] == [("extra", 7)]  # unknown key, not a refusal
+
+
+def test_merge_keys_still_work_and_are_not_duplicate_keys() -> None:
+    text = """\
+station: {name: Test}
+storage: {data_dir: /tmp/station-test}
+cameras:
+  - &gate {id: gate-1, name: Gate, url: rtsp://10.0.0.1/main}
+  - <<: *gate
+    id: gate-2
+    url: rtsp://10.0.0.2/main
+"""
+    document = parse_document(text)
+    assert [(c.id, c.name, c.url) for c in document.config.cameras] == [
+        ("gate-1", "Gate", "rtsp://10.0.0.1/main"),
+        ("gate-2", "Gate", "rtsp://10.0.0.2/main"),
+    ]
+    assert document.line(("cameras", 1, "id")) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,38 @@ def test_secrets_file_is_relative_to_the_config_and_feeds_camera_url(tmp_path: P
 def test_missing_secrets_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="secrets file not found"):
         load_settings(_write(tmp_path, "secrets_file: nope.yaml"), environ={})
+
+
+def _laughs(width: int, levels: int) -> str:
+    lines = ["l0: &l0 [" + ", ".join(["lol"] * width) + "]"]
+    lines += [f"l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * width) + "]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        pytest.param("gate-1: " + "[" * 10_000 + "]" * 10_000 + "\n", 1, "nested deeper than 64", id="deep"),
+        pytest.param(_laughs(10, 8), 4, "aliases expand to more than 10000 nodes", id="laughs"),
+        pytest.param("gate-1: S3cret-pw\nyard-1: 'S3cret-pw\x00'\n", 2, "control character NUL", id="nul"),
+        pytest.param(
+            "gate-1: S3cret-pw\nyard-1: 'S3cret-\xe9'\n".encode("latin-1"), 2, "not UTF-8", id="latin-1"
+        ),
+    ],
+)
+def test_hostile_secrets_file_is_a_config_error(
+    tmp_path: Path, content: str | bytes, line: int, message: str
+) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    if isinstance(content, bytes):
+        secrets.write_bytes(content)
+    else:
+        secrets.write_text(content)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        load_settings(_write(tmp_path, "secrets_file: secrets.yaml"), environ={})
+    assert time.monotonic() - started < 1.0
+    [problem] = info.value.problems
+    assert (problem.file, problem.line) == (str(secrets), line)
+    assert message in problem.message
+    assert "S3cret" not in info.value.report()

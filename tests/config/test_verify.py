@@ -78,6 +78,15 @@ def test_broken_secrets_file_is_an_error(tmp_path: Path) -> None:
     assert result.errors[0].line == 5
 
 
+def test_hostile_secrets_file_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("gate-1: pw\nyard-1: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    path, document = _document(tmp_path, f"{{data_dir: {tmp_path}/data}}", "secrets_file: secrets.yaml\n")
+    [problem] = verify_machine(document, config_path=path, environ={"GATE_PW": "x"}).errors
+    assert (problem.path, problem.line) == ("secrets_file", 5)
+    assert problem.message == f"refused: collections nested deeper than 64 levels ({secrets}:2)"
+
+
 def test_media_cpus_the_machine_does_not_give_are_an_error_with_their_line(tmp_path: Path) -> None:
     extra = "recording:\n  media_cpus: [0, 4000]\n"
     path, document = _document(tmp_path, f"{{data_dir: {tmp_path}/data}}", extra)
