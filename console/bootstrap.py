@@ -10,7 +10,9 @@ import logging
 from config.settings import Settings
 from storage.camera import sync_cameras
 from storage.database import Database
+from storage.event import close_abandoned_events
 from storage.migration import upgrade_to_head
+from storage.model import utcnow
 from storage.user import count_users
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ def prepare_database(settings: Settings, *, hint_first_user: bool = True) -> Dat
         with database.session() as session:
             synced = sync_cameras(session, settings.config.cameras)
             users = count_users(session)
+            abandoned = close_abandoned_events(session, at=utcnow())
     except BaseException:
         database.dispose()
         raise
@@ -42,6 +45,8 @@ def prepare_database(settings: Settings, *, hint_first_user: bool = True) -> Dat
             len(synced.updated),
             len(synced.removed),
         )
+    if abandoned:
+        logger.warning("%d detection event(s) left open by the last run were closed", abandoned)
     if users == 0 and hint_first_user:
         logger.warning(FIRST_USER_HINT)
     return database

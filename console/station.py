@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from config.settings import Settings
 from console.bootstrap import prepare_database
+from console.detection_service import DetectionService
 from console.health import HealthRegistry, apply_snapshot
 from console.i18n import Catalogs
 from console.live import LiveRegistry, open_live
@@ -59,6 +60,7 @@ class Station:
     recording: RecordingPipeline
     key: StationKey  # Ed25519 key that signs evidence manifests; its fingerprint is shown in the console
     live: LiveRegistry | None = None  # WebRTC viewers and snapshots (console.live)
+    detection: DetectionService | None = None  # decoders, detection worker, event recorder
     version: str = field(default_factory=station_version)
     started_at: datetime = field(default_factory=utcnow)
 
@@ -120,5 +122,10 @@ async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:
         key=key,
     )
     station.live = await open_live(settings, station.ingest, stack)
+    detection = DetectionService(settings, database, station.ingest, recording.media_cpus)
+    if detection.enabled:
+        await to_thread.run_sync(detection.start)
+        stack.push_async_callback(to_thread.run_sync, detection.stop)
+        station.detection = detection
     logger.info("station %r ready: %d camera(s) configured", station.name, len(settings.config.cameras))
     return station

@@ -7,6 +7,7 @@ and a live camera give the same events. Not thread-safe: one pipeline belongs to
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -50,7 +51,7 @@ class StageTimes:
     frames: int = 0
     detector_calls: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-    detector_ms: list[float] = field(default_factory=list)
+    detector_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))  # the latest calls
 
 
 class CameraPipeline:
@@ -104,6 +105,8 @@ class CameraPipeline:
         self.times = StageTimes()
         self.tracks: list[Track] = []
         self.open_episodes: list[Episode] = []
+        self.last_opened: list[Episode] = []  # episodes the last processed frame opened
+        self.last_t_s: float | None = None
 
     @property
     def detects_people(self) -> bool:
@@ -112,6 +115,7 @@ class CameraPipeline:
     def process(self, frame: Frame) -> list[DetectionEvent]:
         """Analyse one frame; returns the events that ended with it."""
         t_s = frame.t_s
+        self.last_t_s = t_s
         clock = time.perf_counter
         t0 = clock()
         motion = self._motion.detect(frame.image)
@@ -218,6 +222,7 @@ class CameraPipeline:
         return Detections.concat([found, carried])
 
     def _collect(self, output: RuleOutput, image: Image | None) -> list[DetectionEvent]:
+        self.last_opened = list(output.opened)
         if self._snapshots and image is not None:
             for episode in output.improved:
                 self._best_images[id(episode)] = image

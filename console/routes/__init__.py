@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from console.routes import (
     auth,
     complaint,
+    event,
     evidence,
     export,
     health,
@@ -34,6 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     live.router,
     complaint.router,
     complaint.pages,
+    event.router,
     export.router,
     evidence.router,
     recording.router,

@@ -1,0 +1,236 @@
+"""Detection in the running station: decoders, the detection worker and the event recorder, wired here.
+
+For every enabled camera with ``detection.enabled``: a :class:`streams.frame_decoder.LiveFrameDecoder`
+(thread ``dec:<camera>``) subscribed to its sub-stream (the main one where there is none) feeds the one
+:class:`detection.worker.DetectionWorker` (thread ``detect``), which runs the camera's
+:class:`detection.pipeline.CameraPipeline` and reports to :class:`EventRecorder` (thread ``events``): rows
+in ``events`` when an event opens and closes, the snapshot JPEG, the footage lock until review, and the
+event's clip, cut from the recorded segments once its post-roll has been written to a closed segment.
+
+These threads run on the CPUs that ``recording.media_cpus`` leaves free, so detection never takes the
+camera and recording threads' CPU. A model that cannot be loaded turns people detection off (motion
+events go on) and says why in the health report; recording is never affected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from config.schema import CameraConfig, DetectionKind
+from config.settings import Settings
+from console.event_recorder import EventRecorder
+from console.model_path import default_model_path, model_cache_dir
+from detection.builder import build_camera_pipeline
+from detection.detector import ObjectDetector, load_detector
+from detection.error import DetectionError
+from detection.frame import Frame, Image
+from detection.pipeline import CANDIDATE_SCORE, CameraPipeline
+from detection.worker import CameraDetectionStats, DetectionWorker
+from storage.database import Database
+from streams.affinity import available_cpus, pin_current_thread
+from streams.fanout import FanoutPolicy
+from streams.frame_decoder import DecoderStats, LiveFrameDecoder
+from streams.ingest import IngestManager
+from streams.thread_name import name_current_thread
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraDetectionHealth:
+    camera_id: str
+    worker: CameraDetectionStats
+    decoder: DecoderStats | None
+    stalled: bool
+    note: str | None  # why people detection is off, when it is
+
+
+class DetectionService:
+    """Owns the decoders, the worker and the event recorder of one station."""
+
+    STALL_AFTER_S = 30.0
+
+    def __init__(
+        self, settings: Settings, database: Database, ingest: IngestManager, media_cpus: frozenset[int] | None
+    ):
+        self.settings = settings
+        self.database = database
+        self.ingest = ingest
+        config = settings.config
+        free = available_cpus() - (media_cpus or frozenset())
+        self.cpus = frozenset(free) if free and media_cpus is not None else None
+        self.cameras = [c for c in config.cameras if c.enabled and c.detection.enabled]
+        self.notes: dict[str, list[str]] = {}
+        self.model_error: str | None = None
+        self.detector: ObjectDetector | None = None
+        self.worker: DetectionWorker | None = None
+        self.decoders: dict[str, LiveFrameDecoder] = {}
+        timezone = config.station.timezone
+        self.recorder = EventRecorder(
+            database=database,
+            data_dir=settings.data_dir,
+            recordings_dir=settings.recordings_dir,
+            station_name=config.station.name,
+            timezone=timezone,
+            pre_s=config.detection.event_clip_pre_s,
+            post_s=config.detection.event_clip_post_s,
+            camera_names={c.id: c.name for c in config.cameras},
+            segment_seconds={
+                c.id: float(c.recording.segment_seconds or config.recording.segment_seconds)
+                for c in config.cameras
+            },
+            retention_days={
+                c.id: c.recording.retention_days or config.recording.retention_days for c in config.cameras
+            },
+            cpus=self.cpus,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cameras)
+
+    def start(self) -> None:
+        if not self.cameras:
+            return
+        self.detector = self._load_detector()
+        pipelines = {camera.id: self._pipeline(camera) for camera in self.cameras}
+        self.worker = DetectionWorker(pipelines, self.recorder, on_thread_start=self._name_worker)
+        self.recorder.start()
+        self.worker.start()
+        for camera in self.cameras:
+            self._start_decoder(camera)
+        logger.info(
+            "detection: %d camera(s), people detection %s, threads on %s",
+            len(self.cameras),
+            f"with {self.detector.info.path.name} ({self.detector.info.backend})" if self.detector else "off",
+            "every CPU" if self.cpus is None else f"CPU {sorted(self.cpus)}",
+        )
+
+    def stop(self) -> None:
+        for decoder in self.decoders.values():
+            decoder.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        if self.cameras:
+            self.recorder.stop()
+
+    def _name_worker(self) -> None:
+        name_current_thread("detect")
+        pin_current_thread(self.cpus, "detect")
+
+    def _load_detector(self) -> ObjectDetector | None:
+        config = self.settings.config
+        wanted = any(
+            kind in (DetectionKind.PERSON, DetectionKind.LITTERING, DetectionKind.SMOKING)
+            for camera in self.cameras
+            for kind in camera.detection.kinds
+        )
+        path = default_model_path(config.detection.model_path)
+        if not wanted:
+            return None
+        if path is None:
+            self.model_error = "no detector model is configured (detection.model_path)"
+            logger.warning("detection: people detection is off: %s", self.model_error)
+            return None
+        result: list[ObjectDetector | Exception] = []
+
+        def load() -> None:
+            # Loaded on a thread already pinned, so the runtime's own threads start on the same CPUs.
+            pin_current_thread(self.cpus, "detector")
+            try:
+                result.append(
+                    load_detector(
+                        path,
+                        backend=config.detection.backend,
+                        threads=config.detection.threads,
+                        min_score=CANDIDATE_SCORE,
+                        fp32_cache_dir=model_cache_dir(self.settings.data_dir),
+                    )
+                )
+            except (DetectionError, OSError) as exc:
+                result.append(exc)
+
+        loader = threading.Thread(target=load, name="detector-load")
+        loader.start()
+        loader.join()
+        outcome = result[0] if result else DetectionError("detector load did not finish")
+        if isinstance(outcome, Exception):
+            self.model_error = str(outcome)
+            logger.error("detection: people detection is off: %s", self.model_error)
+            return None
+        return outcome
+
+    def _pipeline(self, camera: CameraConfig) -> CameraPipeline:
+        config = self.settings.config
+        pipeline, notes = build_camera_pipeline(
+            camera.id,
+            camera,
+            timezone=ZoneInfo(config.station.timezone),
+            detector=self.detector,
+            fps=camera.detection.fps,
+            params={"tracker.activation_score": config.detection.confidence, **config.detection.params},
+        )
+        if self.model_error and any(n.startswith("people detection is off") for n in notes):
+            notes = [n for n in notes if not n.startswith("people detection is off")]
+            notes.append(f"people detection is off: {self.model_error}")
+        self.notes[camera.id] = notes
+        for note in notes:
+            logger.warning("%s: %s", camera.id, note)
+        return pipeline
+
+    def _start_decoder(self, camera: CameraConfig) -> None:
+        stream = "sub" if (camera.id, "sub") in self.ingest.workers else "main"
+        if (camera.id, stream) not in self.ingest.workers:
+            logger.error("%s: detection has no stream to read", camera.id)
+            return
+        subscription = self.ingest.subscribe(
+            camera.id, "detection", stream=stream, policy=FanoutPolicy.DROP_OLDEST, maxsize=256, wake_every=8
+        )
+        worker = self.worker
+        assert worker is not None
+
+        def deliver(camera_id: str, ts_utc: datetime, image: Image) -> None:
+            worker.submit(Frame(camera_id, ts_utc, image))
+
+        decoder = LiveFrameDecoder(
+            subscription,
+            camera.id,
+            fps=camera.detection.fps,
+            deliver=deliver,
+            overloaded=_bind(worker.is_overloaded, camera.id),
+            on_thread_start=lambda: pin_current_thread(self.cpus, f"dec:{camera.id}"),
+        )
+        decoder.start()
+        self.decoders[camera.id] = decoder
+
+    def health(self) -> list[CameraDetectionHealth]:
+        if self.worker is None:
+            return []
+        now = time.monotonic()
+        out = []
+        for stats in self.worker.stats():
+            decoder = self.decoders.get(stats.camera)
+            stalled = stats.queued > 0 and (
+                stats.last_analysed_s is None or now - stats.last_analysed_s > self.STALL_AFTER_S
+            )
+            notes = self.notes.get(stats.camera, [])
+            out.append(
+                CameraDetectionHealth(
+                    stats.camera,
+                    stats,
+                    decoder.stats() if decoder else None,
+                    stalled,
+                    "; ".join(notes) or None,
+                )
+            )
+        return out
+
+
+def _bind(check: Callable[[str], bool], camera_id: str) -> Callable[[], bool]:
+    return lambda: check(camera_id)

@@ -1,0 +1,196 @@
+"""The detection worker: one thread (``detect``) that runs every camera's pipeline on its frames.
+
+Frames arrive from the decoder threads through :meth:`DetectionWorker.submit`, which never blocks: each
+camera has a bounded queue (``max_queued`` frames) that drops its oldest frame when full, so a slow
+detector costs detection frames, never a recording or live-view packet. The worker serves the camera whose
+waiting frame is oldest, so one busy camera cannot starve the others. A camera whose queue is full is
+*overloaded*: its decoder then decodes keyframes only until the worker catches up.
+
+One worker and one shared detector (an inference request is not thread-safe; the runtime uses its own
+threads inside one call). Results go to an :class:`EventSink`, which must not block either.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from detection.error import DetectionError
+from detection.event import DetectionEvent
+from detection.frame import Frame, Image
+from detection.pipeline import CameraPipeline
+from detection.rule import Episode
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    def on_opened(self, camera: str, episode: Episode, image: Image) -> None:
+        """An event began (for the live wall); ``image`` is the frame it began on."""
+
+    def on_closed(self, event: DetectionEvent) -> None:
+        """An event ended: store it, cut its clip."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraDetectionStats:
+    camera: str
+    frames_in: int
+    analysed: int
+    dropped: int
+    queued: int
+    detector_calls: int
+    detector_ms_p50: float
+    detector_ms_p95: float
+    events: dict[str, int]
+    open_events: int
+    last_analysed_s: float | None  # time.monotonic() of the last analysed frame
+    errors: int
+    people_detection: bool
+
+
+@dataclass
+class _Camera:
+    pipeline: CameraPipeline
+    queue: deque[Frame] = field(default_factory=deque)
+    frames_in: int = 0
+    analysed: int = 0
+    dropped: int = 0
+    errors: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    last_analysed_s: float | None = None
+
+
+class DetectionWorker:
+    def __init__(
+        self,
+        pipelines: dict[str, CameraPipeline],
+        sink: EventSink,
+        *,
+        max_queued: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        on_thread_start: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_thread_start`` runs first on the worker thread (the station names and pins it there)."""
+        if max_queued < 1:
+            raise ValueError("max_queued must be >= 1")
+        self._cameras = {camera: _Camera(pipeline) for camera, pipeline in pipelines.items()}
+        self._sink = sink
+        self._max_queued = max_queued
+        self._clock = clock
+        self._on_thread_start = on_thread_start
+        self._cond = threading.Condition(threading.Lock())
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="detect", daemon=True)
+
+    @property
+    def cameras(self) -> list[str]:
+        return list(self._cameras)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def submit(self, frame: Frame) -> None:
+        """Queue a frame; never blocks; the camera's oldest waiting frame goes when its queue is full."""
+        camera = self._cameras.get(frame.camera)
+        if camera is None:
+            return
+        with self._cond:
+            camera.frames_in += 1
+            if len(camera.queue) >= self._max_queued:
+                camera.queue.popleft()
+                camera.dropped += 1
+            camera.queue.append(frame)
+            self._cond.notify()
+
+    def is_overloaded(self, camera_id: str) -> bool:
+        camera = self._cameras.get(camera_id)
+        return camera is not None and len(camera.queue) >= self._max_queued
+
+    def open_episodes(self, camera_id: str) -> list[Episode]:
+        camera = self._cameras.get(camera_id)
+        return list(camera.pipeline.open_episodes) if camera is not None else []
+
+    def stats(self) -> list[CameraDetectionStats]:
+        out = []
+        with self._cond:
+            snapshot = [(cid, cam, len(cam.queue)) for cid, cam in self._cameras.items()]
+        for camera_id, camera, queued in snapshot:
+            times = camera.pipeline.times
+            recent = list(times.detector_ms)[-500:]
+            p50, p95 = (float(np.percentile(recent, q)) for q in (50, 95)) if recent else (0.0, 0.0)
+            out.append(
+                CameraDetectionStats(
+                    camera=camera_id,
+                    frames_in=camera.frames_in,
+                    analysed=camera.analysed,
+                    dropped=camera.dropped,
+                    queued=queued,
+                    detector_calls=times.detector_calls,
+                    detector_ms_p50=p50,
+                    detector_ms_p95=p95,
+                    events=dict(camera.events),
+                    open_events=len(camera.pipeline.open_episodes),
+                    last_analysed_s=camera.last_analysed_s,
+                    errors=camera.errors,
+                    people_detection=camera.pipeline.detects_people,
+                )
+            )
+        return out
+
+    def _next(self) -> tuple[_Camera, Frame] | None:
+        with self._cond:
+            while not self._stop:
+                waiting = [c for c in self._cameras.values() if c.queue]
+                if waiting:
+                    camera = min(waiting, key=lambda c: c.queue[0].t_s)
+                    return camera, camera.queue.popleft()
+                self._cond.wait(timeout=1.0)
+            return None
+
+    def _run(self) -> None:
+        self._on_thread_start()
+        while True:
+            item = self._next()
+            if item is None:
+                break
+            camera, frame = item
+            self._process(camera, frame)
+        for camera in self._cameras.values():
+            last = camera.pipeline.last_t_s
+            if last is not None:
+                for event in camera.pipeline.finish(last):
+                    self._closed(camera, event)
+
+    def _process(self, camera: _Camera, frame: Frame) -> None:
+        try:
+            events = camera.pipeline.process(frame)
+        except (DetectionError, ValueError, cv2.error) as exc:
+            camera.errors += 1
+            log.warning("%s: detection failed on a frame: %s", frame.camera, exc)
+            return
+        camera.analysed += 1
+        camera.last_analysed_s = self._clock()
+        for episode in camera.pipeline.last_opened:
+            self._sink.on_opened(frame.camera, episode, frame.image)
+        for event in events:
+            self._closed(camera, event)
+
+    def _closed(self, camera: _Camera, event: DetectionEvent) -> None:
+        camera.events[event.kind] += 1
+        self._sink.on_closed(event)
