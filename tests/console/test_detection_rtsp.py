@@ -27,8 +27,9 @@ from config.schema import (
 )
 from config.settings import Settings
 from console.app import create_app
+from storage.event import event_detail
 from storage.lock import active_locks
-from storage.model import AuditEntry, Clip, Event, utcnow
+from storage.model import AuditEntry, Clip, Event, EvidenceLock, utcnow
 from storage.user import create_user
 from tests.support.console import running_station
 from tests.support.media import clip_cache, small_clip  # noqa: F401
@@ -120,9 +121,11 @@ def test_a_person_in_the_zone_becomes_a_reviewed_event_with_picture_and_clip(
         assert stored is not None and stored.path
         clip_path = station.settings.data_dir / stored.path
         assert hashlib.sha256(clip_path.read_bytes()).hexdigest() == stored.sha256
-        assert stored.start_utc <= row.start_utc and stored.end_utc >= row.end_utc  # type: ignore[operator]
-        locks = list(active_locks(session, now=utcnow(), camera_id="campus"))
-        assert any(lock.start_utc <= row.start_utc and lock.end_utc >= row.end_utc for lock in locks)
+        assert row.end_utc is not None
+        assert stored.start_utc <= row.start_utc and stored.end_utc >= row.end_utc
+        lock_id = event_detail(row)["lock_id"]
+        held = {lock.lock_id: lock for lock in active_locks(session, now=utcnow(), camera_id="campus")}
+        assert held[lock_id].start_utc <= row.start_utc and held[lock_id].end_utc >= row.end_utc  # type: ignore[index]
     probed = probe_file(clip_path)
     assert (
         probed.decoded_frames > 10
@@ -138,8 +141,8 @@ def test_a_person_in_the_zone_becomes_a_reviewed_event_with_picture_and_clip(
     assert dismissed.status_code == 200, dismissed.text
     assert dismissed.json()["review"] == "dismissed" and dismissed.json()["review_reason"] == "сотрудник ЖЭК"
     with station.database.session() as session:
-        locks = active_locks(session, now=utcnow(), camera_id="campus")
-        assert not any(lock.reason.startswith(f"detection event {event['id']} ") for lock in locks)
+        released = session.get(EvidenceLock, lock_id)
+        assert released is not None and released.released_at is not None
         actions = set(session.scalars(select(AuditEntry.action)).all())
     assert {"event.snapshot", "event.clip", "event.dismissed"} <= actions
 
