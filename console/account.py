@@ -2,6 +2,10 @@
 
 Functions take an open SQLAlchemy session (the caller's transaction) and an :class:`Actor` saying who acts
 and from where (``source`` is an IP address or ``"cli"``).
+
+A new password and a disable end every session and revoke every API token of the user (marked revoked, so
+re-enabling the user brings none of them back). API tokens live ``DEFAULT_TOKEN_DAYS`` unless asked for
+fewer or more days, at most ``MAX_TOKEN_DAYS``.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Final
 
 from sqlalchemy.orm import Session
 
@@ -21,7 +26,7 @@ from console.password import (
     verify_password,
 )
 from console.rate_limit import LoginRateLimiter
-from storage.api_token import create_api_token, revoke_api_token, revoke_user_tokens
+from storage.api_token import TokenRevokeReason, create_api_token, revoke_api_token, revoke_user_tokens
 from storage.audit import append_audit
 from storage.login_session import create_login_session, revoke_session, revoke_user_sessions
 from storage.model import ApiToken, Role, User, utcnow
@@ -34,6 +39,21 @@ from storage.user import (
     set_password_hash,
     set_role,
 )
+
+DEFAULT_TOKEN_DAYS: Final = 90
+MAX_TOKEN_DAYS: Final = 365
+
+
+class TokenLifetimeError(ValueError):
+    """An API token lifetime outside 1..``MAX_TOKEN_DAYS`` days."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEnded:
+    """How many sessions ended and API tokens were revoked by a password reset or a disable."""
+
+    sessions: int = 0
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,36 +225,49 @@ def add_user(
     return user
 
 
-def change_password(session: Session, *, actor: Actor, user: User, password: str) -> int:
-    """Set a new password and end the user's open sessions; returns how many sessions ended."""
+def _end_access(session: Session, user: User, reason: TokenRevokeReason) -> AccessEnded:
+    """End every session and revoke every API token of ``user``."""
+    return AccessEnded(
+        sessions=revoke_user_sessions(session, user_id=user.id),
+        tokens=revoke_user_tokens(session, user_id=user.id, reason=reason),
+    )
+
+
+def _ended_detail(ended: AccessEnded) -> dict[str, str]:
+    return {"sessions_ended": str(ended.sessions), "tokens_revoked": str(ended.tokens)}
+
+
+def change_password(session: Session, *, actor: Actor, user: User, password: str) -> AccessEnded:
+    """Set a new password (whoever sets it), ending every session and revoking every API token of the
+    user: whoever knew the old password may have made one."""
     check_password_policy(password, username=user.username)
     set_password_hash(session, user=user, password_hash=hash_password(password))
-    ended = revoke_user_sessions(session, user_id=user.id)
+    ended = _end_access(session, user, TokenRevokeReason.PASSWORD_RESET)
     _audit(
         session,
         actor,
         "user.password",
         resource_type="user",
         resource_id=str(user.id),
-        detail={"username": user.username, "sessions_ended": str(ended)},
+        detail={"username": user.username, **_ended_detail(ended)},
     )
     return ended
 
 
-def change_disabled(session: Session, *, actor: Actor, user: User, disabled: bool) -> None:
-    """Disable (ending sessions and tokens at once) or re-enable a user."""
+def change_disabled(session: Session, *, actor: Actor, user: User, disabled: bool) -> AccessEnded:
+    """Disable (ending every session and revoking every token for good) or re-enable a user; re-enabling
+    brings no session or token back."""
     set_disabled(session, user=user, disabled=disabled)
-    detail = {"username": user.username}
-    if disabled:
-        detail["sessions_ended"] = str(revoke_user_sessions(session, user_id=user.id))
+    ended = _end_access(session, user, TokenRevokeReason.USER_DISABLED) if disabled else AccessEnded()
     _audit(
         session,
         actor,
         "user.disable" if disabled else "user.enable",
         resource_type="user",
         resource_id=str(user.id),
-        detail=detail,
+        detail={"username": user.username, **(_ended_detail(ended) if disabled else {})},
     )
+    return ended
 
 
 def change_role(session: Session, *, actor: Actor, user: User, role: Role) -> None:
@@ -251,15 +284,26 @@ def change_role(session: Session, *, actor: Actor, user: User, role: Role) -> No
     )
 
 
+def token_expiry(expires_days: int, *, now: datetime) -> datetime:
+    """When a token made at ``now`` to live ``expires_days`` expires (pure)."""
+    if not 1 <= expires_days <= MAX_TOKEN_DAYS:
+        raise TokenLifetimeError(
+            f"an API token lives between 1 and {MAX_TOKEN_DAYS} days, not {expires_days}"
+        )
+    return now + timedelta(days=expires_days)
+
+
 def issue_api_token(
     session: Session,
     *,
     actor: Actor,
     user: User,
     name: str,
-    expires_at: datetime | None = None,
+    expires_days: int = DEFAULT_TOKEN_DAYS,
 ) -> tuple[ApiToken, str]:
-    """Create a token for ``user``; the clear token is returned once and never stored."""
+    """Create a token for ``user`` living ``expires_days``; the clear token is returned once, never stored."""
+    now = utcnow()
+    expires_at = token_expiry(expires_days, now=now)
     token = new_api_token()
     row = create_api_token(
         session,
@@ -268,6 +312,7 @@ def issue_api_token(
         prefix=token_prefix(token),
         token_hash=token_hash(token),
         expires_at=expires_at,
+        now=now,
     )
     _audit(
         session,
@@ -275,7 +320,12 @@ def issue_api_token(
         "token.create",
         resource_type="api_token",
         resource_id=str(row.id),
-        detail={"username": user.username, "name": row.name, "prefix": row.prefix},
+        detail={
+            "username": user.username,
+            "name": row.name,
+            "prefix": row.prefix,
+            "expires_at": expires_at.isoformat(timespec="seconds"),
+        },
     )
     return row, token
 
@@ -294,6 +344,14 @@ def withdraw_api_token(session: Session, *, actor: Actor, user: User, token_id: 
 
 
 def withdraw_all_tokens(session: Session, *, actor: Actor, user: User) -> int:
+    """Revoke every token of ``user``; returns how many were still unrevoked."""
     count = revoke_user_tokens(session, user_id=user.id)
-    _audit(session, actor, "token.revoke_all", resource_type="user", resource_id=str(user.id))
+    _audit(
+        session,
+        actor,
+        "token.revoke_all",
+        resource_type="user",
+        resource_id=str(user.id),
+        detail={"username": user.username, "revoked": str(count)},
+    )
     return count

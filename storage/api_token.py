@@ -1,14 +1,27 @@
-"""API tokens for scripts: only the SHA-256 of the token is stored, with a short prefix to recognise it."""
+"""API tokens for scripts: only the SHA-256 of the token is stored, with a short prefix to recognise it.
+
+A token is revoked by marking it (``revoked_at`` and why, ``revoked_reason``), never by hiding it: a revoked
+token stays revoked whatever happens to its user later, re-enabling included. How long a new token lives is
+the console's policy (:mod:`console.account`); a token without ``expires_at`` (made before migration 0002)
+does not expire.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.model import ApiToken, User, utcnow
+
+
+class TokenRevokeReason(StrEnum):
+    REVOKED = "revoked"  # by its owner or an admin, one token or all of a user's
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a reason: the password was set anew
+    USER_DISABLED = "user_disabled"  # the user was disabled
 
 
 class ApiTokenNotFoundError(LookupError):
@@ -70,8 +83,14 @@ def mark_token_used(session: Session, *, token: ApiToken, now: datetime) -> None
 
 
 def revoke_api_token(
-    session: Session, *, user_id: int, token_id: int, now: datetime | None = None
+    session: Session,
+    *,
+    user_id: int,
+    token_id: int,
+    reason: TokenRevokeReason = TokenRevokeReason.REVOKED,
+    now: datetime | None = None,
 ) -> ApiToken:
+    """Revoke one token of a user (a token already revoked keeps its first time and reason)."""
     token = session.execute(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
     ).scalar_one_or_none()
@@ -79,14 +98,22 @@ def revoke_api_token(
         raise ApiTokenNotFoundError(f"no API token {token_id} for this user")
     if token.revoked_at is None:
         token.revoked_at = now or utcnow()
+        token.revoked_reason = reason.value
         session.flush()
     return token
 
 
-def revoke_user_tokens(session: Session, *, user_id: int, now: datetime | None = None) -> int:
+def revoke_user_tokens(
+    session: Session,
+    *,
+    user_id: int,
+    reason: TokenRevokeReason = TokenRevokeReason.REVOKED,
+    now: datetime | None = None,
+) -> int:
+    """Revoke every token of a user not revoked yet, expired ones included; returns how many."""
     result = session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now or utcnow())
+        .values(revoked_at=now or utcnow(), revoked_reason=reason.value)
     )
     return int(getattr(result, "rowcount", 0))

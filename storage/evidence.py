@@ -8,12 +8,18 @@ Package layout (every member stored, not compressed, so members can be hashed an
     manifest.sig                     Ed25519 signature over the exact bytes of manifest.json
     station_public_key.pem           the station's public key; its fingerprint is in the manifest
 
-Verification (:func:`verify_package`) checks the signature over the manifest bytes, that the public key in
-the package has the fingerprint the manifest names, optionally that it is the key the verifier expects
-(``expected_key``), and that every listed file is present with its size and SHA-256. Files in the package
-that the manifest does not list are an ERROR, not a warning: nothing unsigned may travel inside a package
-that is presented as signed, because a reader cannot tell an added ``clip_edited.mp4`` or a replaced README
-from the genuine ones.
+Verification (:func:`verify_package`) checks the signature over the manifest bytes with the public key in
+the package, that this key has the fingerprint the manifest names, whether it is one of the keys the
+verifier trusts (``trusted_keys``: the station's own, pinned), and that every listed file is present with
+its size and SHA-256. Files in the package that the manifest does not list are an ERROR, not a warning:
+nothing unsigned may travel inside a package that is presented as signed, because a reader cannot tell an
+added ``clip_edited.mp4`` or a replaced README from the genuine ones.
+
+The verdict (:class:`Verdict`) has three values. ``INVALID``: something is wrong. ``SIGNER_UNKNOWN``: the
+package is intact and consistently signed, but by a key nobody vouched for: anyone can make such a package
+with a key of their own, so it proves nothing about who made it. ``VALID``: intact and signed by a trusted
+key. Everything a report shows that came from the package is escaped
+(:func:`storage.control_char.escape_control_chars`): a station name cannot print a verdict of its own.
 
 Building (:class:`PackageWriter`) has the export's cut write each clip straight into its ZIP member (no
 temporary clip file, no copy), then hashes it from the page cache; nothing is held in memory.
@@ -37,6 +43,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -45,6 +52,7 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from isal import isal_zlib
 
+from storage.control_char import escape_control_chars
 from storage.signing import (
     PublicKeyError,
     StationKey,
@@ -663,9 +671,20 @@ class PackageWriter:
 # --- verifying ------------------------------------------------------------------------------------------
 
 
+class Verdict(StrEnum):
+    VALID = "valid"  # intact and signed by a trusted key
+    SIGNER_UNKNOWN = "signer_unknown"  # intact and consistently signed, by a key nobody trusts
+    INVALID = "invalid"  # something is wrong (the errors say what)
+
+
 @dataclass
 class VerificationReport:
-    """What was checked and what is wrong; ``valid`` only when there are no errors."""
+    """What was checked and what is wrong.
+
+    ``intact``: no errors. ``valid``: intact and signed by a trusted key (:attr:`verdict` is ``VALID``).
+    The messages are raw (they may hold text from the package): show them through :meth:`render` or
+    :func:`storage.control_char.escape_control_chars`.
+    """
 
     path: Path
     errors: list[str] = field(default_factory=list)
@@ -673,21 +692,43 @@ class VerificationReport:
     passed: list[str] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     key_fingerprint: str | None = None
+    signer_trusted: bool = False
+
+    @property
+    def intact(self) -> bool:
+        return not self.errors
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.errors:
+            return Verdict.INVALID
+        return Verdict.VALID if self.signer_trusted else Verdict.SIGNER_UNKNOWN
 
     @property
     def valid(self) -> bool:
-        return not self.errors
+        return self.verdict is Verdict.VALID
+
+    def verdict_line(self) -> str:
+        verdict = self.verdict
+        if verdict is Verdict.VALID:
+            return "result: VALID"
+        if verdict is Verdict.INVALID:
+            return f"result: INVALID ({len(self.errors)} problem(s))"
+        return (
+            f"result: SIGNER UNKNOWN (signature valid, but key {self.key_fingerprint} "
+            "is not a trusted station key)"
+        )
 
     def render(self) -> str:
+        """The report for a terminal, one check a line, the verdict last; text from the package escaped."""
         lines = [f"package: {self.path}"]
         if self.manifest is not None:
             lines.extend(_summary(self.manifest))
         lines.extend(f"  OK    {line}" for line in self.passed)
         lines.extend(f"  WARN  {line}" for line in self.warnings)
         lines.extend(f"  FAIL  {line}" for line in self.errors)
-        verdict = "VALID" if self.valid else f"INVALID ({len(self.errors)} problem(s))"
-        lines.append(f"result: {verdict}")
-        return "\n".join(lines)
+        lines.append(self.verdict_line())
+        return "\n".join(escape_control_chars(line) for line in lines)
 
 
 def _section(manifest: dict[str, Any], name: str) -> dict[str, Any]:
@@ -771,12 +812,14 @@ def _is_safe_name(name: str) -> bool:
 
 
 def verify_package(
-    path: Path, *, expected_key: Ed25519PublicKey | None = None, source: BinaryIO | None = None
+    path: Path, *, trusted_keys: Sequence[Ed25519PublicKey] = (), source: BinaryIO | None = None
 ) -> VerificationReport:
     """Check a package; raises :class:`PackageUnreadableError` when it is not a package at all.
 
-    ``source``: the package as an open, seekable binary file (an upload where it was spooled, so it need not
-    be copied first); ``path`` then only names it in the report and the errors.
+    ``trusted_keys``: the public keys whose signature makes a package ``VALID`` (this station's, pinned);
+    without one the best verdict is ``SIGNER_UNKNOWN``. ``source``: the package as an open, seekable binary
+    file (an upload where it was spooled, so it need not be copied first); ``path`` then only names it in
+    the report and the errors.
     """
     with contextlib.ExitStack() as stack:
         try:
@@ -784,14 +827,14 @@ def verify_package(
             archive = stack.enter_context(zipfile.ZipFile(handle))
         except (zipfile.BadZipFile, OSError) as exc:
             raise PackageUnreadableError(f"{path}: not a readable ZIP file: {exc}") from exc
-        return _verify_archive(VerificationReport(path=path), handle, archive, expected_key)
+        return _verify_archive(VerificationReport(path=path), handle, archive, trusted_keys)
 
 
 def _verify_archive(
     report: VerificationReport,
     handle: BinaryIO,
     archive: zipfile.ZipFile,
-    expected_key: Ed25519PublicKey | None,
+    trusted_keys: Sequence[Ed25519PublicKey],
 ) -> VerificationReport:
     path = report.path
     members = archive.infolist()
@@ -810,7 +853,9 @@ def _verify_archive(
         key_pem = _read_optional(handle, archive, by_name.get(PUBLIC_KEY_NAME))
     except (zipfile.BadZipFile, OSError) as exc:
         raise PackageUnreadableError(f"{path}: damaged ZIP: {exc}") from exc
-    public_key = _check_signature(report, manifest_data, signature, key_pem, expected_key)
+    public_key = _check_signature(report, manifest_data, signature, key_pem)
+    if public_key is not None:
+        _check_signer(report, trusted_keys)
     manifest = _parse_manifest(report, manifest_data)
     if manifest is not None:
         report.manifest = manifest
@@ -828,9 +873,8 @@ def _check_signature(
     manifest_data: bytes,
     signature: bytes | None,
     key_pem: bytes | None,
-    expected_key: Ed25519PublicKey | None,
 ) -> Ed25519PublicKey | None:
-    """Verify the signature with the packaged key (and the expected one); returns the packaged key."""
+    """Verify the signature with the key in the package; returns that key (None when it is unusable)."""
     public_key: Ed25519PublicKey | None = None
     if key_pem is None:
         report.errors.append(f"{PUBLIC_KEY_NAME}: missing from the package")
@@ -841,35 +885,38 @@ def _check_signature(
             report.errors.append(f"{PUBLIC_KEY_NAME}: cannot be read: {exc}")
     if public_key is not None:
         report.key_fingerprint = fingerprint(public_key)
-    if expected_key is not None:
-        expected_fp = fingerprint(expected_key)
-        if public_key is not None and report.key_fingerprint != expected_fp:
-            report.errors.append(
-                f"{PUBLIC_KEY_NAME}: package is signed by key {report.key_fingerprint}, "
-                f"not by the expected station key {expected_fp}"
-            )
-        elif public_key is not None:
-            report.passed.append(f"station key is the expected key {expected_fp}")
-    elif public_key is not None:
-        report.warnings.append(
-            f"signature checked only against the key inside the package ({report.key_fingerprint}); "
-            "pass --key with the station's public key obtained separately to prove who signed it"
-        )
     if signature is None:
         report.errors.append(f"{SIGNATURE_NAME}: missing: the manifest is not signed")
-        return public_key
-    check_key = expected_key if expected_key is not None else public_key
-    if check_key is None:
-        return public_key
-    if verify_signature(check_key, signature, manifest_data):
-        report.passed.append(f"{SIGNATURE_NAME}: valid Ed25519 signature over {MANIFEST_NAME}")
-    else:
-        whose = "the expected station key" if expected_key is not None else "the package's public key"
+    elif public_key is not None and verify_signature(public_key, signature, manifest_data):
+        report.passed.append(
+            f"{SIGNATURE_NAME}: valid Ed25519 signature over {MANIFEST_NAME} by key {report.key_fingerprint}"
+        )
+    elif public_key is not None:
         report.errors.append(
-            f"{SIGNATURE_NAME}: signature does not match {MANIFEST_NAME} with {whose} "
-            f"({fingerprint(check_key)}): the manifest or the signature was altered"
+            f"{SIGNATURE_NAME}: signature does not match {MANIFEST_NAME} with the package's public key "
+            f"({report.key_fingerprint}): the manifest or the signature was altered"
         )
     return public_key
+
+
+def _check_signer(report: VerificationReport, trusted_keys: Sequence[Ed25519PublicKey]) -> None:
+    """Whether the package's key is one of the trusted keys: a signature proves who signed only then."""
+    trusted = [fingerprint(key) for key in trusted_keys]
+    signer = report.key_fingerprint
+    if signer in trusted:
+        report.signer_trusted = True
+        report.passed.append(f"signer: the package is signed by trusted station key {signer}")
+    elif trusted:
+        report.warnings.append(
+            f"signer unknown: the package is signed by key {signer}, which is not a trusted station key "
+            f"({', '.join(trusted)}): its signature shows the package is unchanged since it was signed, "
+            "not who signed it"
+        )
+    else:
+        report.warnings.append(
+            f"signer unknown: no trusted station key to compare key {signer} with: its signature shows the "
+            "package is unchanged since it was signed, not who signed it"
+        )
 
 
 def _parse_manifest(report: VerificationReport, data: bytes) -> dict[str, Any] | None:

@@ -216,6 +216,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))  # storage.api_token.TokenRevokeReason
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()

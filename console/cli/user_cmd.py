@@ -1,5 +1,9 @@
 """``station user add|list|passwd|disable|enable|token``: manage console accounts from the shell.
 
+``passwd`` and ``disable`` end every session and revoke every API token of the user (``enable`` brings none
+back). ``token NAME --name WHAT`` makes an API token (default lifetime 90 days, ``--expires-days`` up to 365);
+``token NAME --list`` lists the user's tokens, ``--revoke ID`` and ``--revoke-all`` revoke them.
+
 Passwords are never taken from the command line (it shows in ``ps`` and shell history): they are read from
 an interactive prompt with confirmation, or from the first line of stdin when stdin is not a terminal::
 
@@ -14,13 +18,25 @@ import argparse
 import getpass
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime
 from typing import Any, TextIO
 
-from console.account import Actor, add_user, change_disabled, change_password, issue_api_token
+from console.account import (
+    DEFAULT_TOKEN_DAYS,
+    MAX_TOKEN_DAYS,
+    AccessEnded,
+    Actor,
+    add_user,
+    change_disabled,
+    change_password,
+    issue_api_token,
+    withdraw_all_tokens,
+    withdraw_api_token,
+)
 from console.cli.common import add_config_argument, database_errors, open_database
 from console.password import WeakPasswordError
-from storage.model import utcnow
+from storage.api_token import ApiTokenNotFoundError, list_api_tokens
+from storage.model import ApiToken, utcnow
 from storage.user import UserExistsError, UserNotFoundError, get_user, list_users, parse_role
 
 EXIT_FAILED = 1
@@ -46,22 +62,43 @@ def register(subparsers: Any) -> None:
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(func=_list)
 
-    passwd = actions.add_parser("passwd", help="set a new password (ends the user's sessions)")
+    passwd = actions.add_parser(
+        "passwd", help="set a new password (ends the user's sessions, revokes their API tokens)"
+    )
     passwd.add_argument("name")
     passwd.set_defaults(func=_passwd)
 
-    disable = actions.add_parser("disable", help="disable a user; their sessions and tokens stop at once")
+    disable = actions.add_parser(
+        "disable", help="disable a user; their sessions end and their API tokens are revoked at once"
+    )
     disable.add_argument("name")
     disable.set_defaults(func=_disable, disabled=True)
 
-    enable = actions.add_parser("enable", help="enable a disabled user")
+    enable = actions.add_parser("enable", help="enable a disabled user (revoked API tokens stay revoked)")
     enable.add_argument("name")
     enable.set_defaults(func=_disable, disabled=False)
 
-    token = actions.add_parser("token", help="create an API token for scripts (printed once)")
+    token = actions.add_parser(
+        "token",
+        help="create an API token for scripts (printed once), or list or revoke a user's tokens",
+        description="With --name: create a token (printed once on stdout). With --list, --revoke ID or "
+        "--revoke-all: list or revoke the user's tokens.",
+    )
     token.add_argument("name", help="the user the token acts as")
-    token.add_argument("--name", dest="token_name", required=True, help="what the token is for")
-    token.add_argument("--expires-days", type=int, help="expire after this many days (default: never)")
+    what = token.add_mutually_exclusive_group(required=True)
+    what.add_argument("--name", dest="token_name", metavar="WHAT", help="create a token; what it is for")
+    what.add_argument("--list", action="store_true", help="list the user's tokens")
+    what.add_argument("--revoke", type=int, metavar="ID", help="revoke the user's token ID")
+    what.add_argument("--revoke-all", action="store_true", help="revoke every token of the user")
+    token.add_argument(
+        "--expires-days",
+        type=int,
+        default=DEFAULT_TOKEN_DAYS,
+        metavar="DAYS",
+        help=f"with --name: the token expires after this many days (default {DEFAULT_TOKEN_DAYS}, "
+        f"at most {MAX_TOKEN_DAYS})",
+    )
+    token.add_argument("--json", action="store_true", help="with --list: machine-readable output")
     token.set_defaults(func=_token)
 
     for parser in (add, lst, passwd, disable, enable, token):
@@ -168,7 +205,7 @@ def _passwd(args: argparse.Namespace) -> int:
         with database.session() as session:
             user = get_user(session, username=args.name)
             ended = change_password(session, actor=cli_actor(), user=user, password=password)
-            print(f"password of {user.username!r} changed; {ended} open session(s) ended")
+            print(f"password of {user.username!r} changed; {_ended(ended)}")
     except (UserNotFoundError, WeakPasswordError) as exc:
         return _fail(args, str(exc))
     finally:
@@ -185,8 +222,12 @@ def _disable(args: argparse.Namespace) -> int:
             if user.disabled == args.disabled:
                 print(f"user {user.username!r} is already {'disabled' if args.disabled else 'enabled'}")
                 return 0
-            change_disabled(session, actor=cli_actor(), user=user, disabled=args.disabled)
-            print(f"user {user.username!r} {'disabled' if args.disabled else 'enabled'}")
+            ended = change_disabled(session, actor=cli_actor(), user=user, disabled=args.disabled)
+            print(
+                f"user {user.username!r} disabled; {_ended(ended)}"
+                if args.disabled
+                else f"user {user.username!r} enabled"
+            )
     except UserNotFoundError as exc:
         return _fail(args, str(exc))
     finally:
@@ -194,28 +235,117 @@ def _disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ended(ended: AccessEnded) -> str:
+    return f"{ended.sessions} open session(s) ended, {ended.tokens} API token(s) revoked"
+
+
 @database_errors
 def _token(args: argparse.Namespace) -> int:
-    if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
-        return _fail(args, "--expires-days must be between 1 and 3650")
+    if args.token_name is not None:
+        return _token_create(args)
+    if args.list:
+        return _token_list(args)
+    return _token_revoke(args)
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    _settings, database = open_database(args)
+    try:
+        with database.session() as session:
+            user = get_user(session, username=args.name)
+            now = utcnow()
+            rows = [_token_row(token, now) for token in list_api_tokens(session, user_id=user.id)]
+    except UserNotFoundError as exc:
+        return _fail(args, str(exc))
+    finally:
+        database.dispose()
+    _print_tokens(rows, as_json=args.json, username=user.username)
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    _settings, database = open_database(args)
+    try:
+        with database.session() as session:
+            user = get_user(session, username=args.name)
+            if args.revoke_all:
+                count = withdraw_all_tokens(session, actor=cli_actor(), user=user)
+                done = f"{count} API token(s) revoked for {user.username!r}"
+            else:
+                token = withdraw_api_token(session, actor=cli_actor(), user=user, token_id=args.revoke)
+                done = f"API token {token.id} ({token.name!r}) of {user.username!r} revoked"
+    except UserNotFoundError as exc:
+        return _fail(args, str(exc))
+    except ApiTokenNotFoundError:
+        return _fail(args, f"user {args.name.strip().lower()!r} has no API token {args.revoke}")
+    finally:
+        database.dispose()
+    print(done)
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    if not 1 <= args.expires_days <= MAX_TOKEN_DAYS:
+        return _fail(args, f"--expires-days must be between 1 and {MAX_TOKEN_DAYS}")
     _settings, database = open_database(args)
     try:
         with database.session() as session:
             user = get_user(session, username=args.name)
             if user.disabled:
                 return _fail(args, f"user {user.username!r} is disabled")
-            expires_at = utcnow() + timedelta(days=args.expires_days) if args.expires_days else None
             row, secret = issue_api_token(
-                session, actor=cli_actor(), user=user, name=args.token_name, expires_at=expires_at
+                session, actor=cli_actor(), user=user, name=args.token_name, expires_days=args.expires_days
             )
+            expires = _when(row.expires_at)
     except (UserNotFoundError, ValueError) as exc:
         return _fail(args, str(exc))
     finally:
         database.dispose()
     print(secret)
     print(
-        f"API token {row.id} ({row.name!r}) for {args.name!r}: shown once, store it now; "
+        f"API token {row.id} ({row.name!r}) for {args.name!r}, expires {expires}: shown once, store it now; "
         "send it as 'Authorization: Bearer <token>'",
         file=sys.stderr,
     )
     return 0
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else ""
+
+
+def _token_status(token: ApiToken, now: datetime) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def _token_row(token: ApiToken, now: datetime) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "prefix": token.prefix,
+        "status": _token_status(token, now),
+        "created_at": _when(token.created_at),
+        "expires_at": _when(token.expires_at) or "never",
+        "last_used_at": _when(token.last_used_at),
+        "revoked_at": _when(token.revoked_at),
+        "revoked_reason": token.revoked_reason or "",
+    }
+
+
+def _print_tokens(rows: list[dict[str, Any]], *, as_json: bool, username: str) -> None:
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        print(f"{username!r} has no API tokens")
+        return
+    columns = ("id", "name", "prefix", "status", "expires_at", "last_used_at", "revoked_reason")
+    text = [{c: str(row[c]) for c in columns} for row in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in text)) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for row in text:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())

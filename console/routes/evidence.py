@@ -1,8 +1,11 @@
 """Evidence integrity in the console: the station's public key, and verifying a package someone brings back.
 
 ``POST /api/evidence/verify`` takes the ZIP as a multipart upload, checks it with
-:func:`storage.evidence.verify_package` against this station's key, audits the check, and answers exactly
-what is wrong. The same check is ``station verify PACKAGE.zip``. The upload is written once: the form parser
+:func:`storage.evidence.verify_package`, trusting this station's key only, audits the check, and answers
+exactly what is wrong. Its ``verdict`` is ``valid`` only for a package of this station; an intact package
+signed by any other key is ``signer_unknown`` (anyone can sign a package with a key of their own), and the
+check cannot be relaxed. Text from the package comes back with its control characters escaped. The same
+check is ``station verify PACKAGE.zip``. The upload is written once: the form parser
 spools it to a temporary file (past 1 MiB; in ``$TMPDIR``), and the check reads that file where it lies. Its
 size is capped by ``console.max_upload_mb`` before any of it is read (:mod:`console.body_limit`).
 """
@@ -10,16 +13,17 @@ size is capped by ``console.max_upload_mb`` before any of it is read (:mod:`cons
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from console.deps import CurrentUser, LanguageDep, PageUser, SessionDep, StationDep, audit_as
 from console.error import ApiError
 from console.page import render_page
-from storage.evidence import PackageUnreadableError, verify_package
+from storage.control_char import escape_control_chars
+from storage.evidence import PackageUnreadableError, Verdict, VerificationReport, verify_package
 
 router = APIRouter(tags=["evidence"])
 
@@ -32,14 +36,54 @@ class StationKeyPublic(BaseModel):
 
 
 class VerificationPublic(BaseModel):
-    valid: bool
+    verdict: Verdict = Field(
+        description="valid: intact and signed by this station; signer_unknown: intact and consistently "
+        "signed, but not by this station's key; invalid: the errors say what is wrong"
+    )
+    valid: bool = Field(description="verdict is valid")
+    intact: bool = Field(description="no errors: the signature and every hash match (whoever signed)")
+    signer_trusted: bool = Field(description="signed by this station's key")
     errors: list[str]
     warnings: list[str]
     passed: list[str]
     package_key_fingerprint: str | None
-    checked_against_station_key: bool
-    station: str | None
+    station_key_fingerprint: str
+    station: str | None = Field(description="the station name the manifest gives (not proof of anything)")
     cameras: list[str]
+
+    @classmethod
+    def of(cls, report: VerificationReport, *, station_key_fingerprint: str) -> VerificationPublic:
+        manifest = report.manifest or {}
+        station = manifest.get("station")
+        name = station.get("name") if isinstance(station, dict) else None
+        return cls(
+            verdict=report.verdict,
+            valid=report.valid,
+            intact=report.intact,
+            signer_trusted=report.signer_trusted,
+            errors=_shown(report.errors),
+            warnings=_shown(report.warnings),
+            passed=_shown(report.passed),
+            package_key_fingerprint=report.key_fingerprint,
+            station_key_fingerprint=station_key_fingerprint,
+            station=None if name is None else escape_control_chars(str(name)),
+            cameras=_shown(_camera_ids(manifest)),
+        )
+
+
+def _shown(lines: list[str]) -> list[str]:
+    return [escape_control_chars(line) for line in lines]
+
+
+def _camera_ids(manifest: dict[str, Any]) -> list[str]:
+    clips = manifest.get("clips")
+    ids: list[str] = []
+    for clip in clips if isinstance(clips, list) else []:
+        camera = clip.get("camera") if isinstance(clip, dict) else None
+        camera_id = str(camera.get("id", "?")) if isinstance(camera, dict) else "?"
+        if camera_id not in ids:
+            ids.append(camera_id)
+    return ids
 
 
 @router.get("/api/station/key", summary="The station's public signing key and its fingerprint")
@@ -49,49 +93,37 @@ def get_station_key(station: StationDep, _user: CurrentUser) -> StationKeyPublic
     )
 
 
-@router.post(VERIFY_PATH, summary="Verify an evidence package (signature and every hash)")
+@router.post(VERIFY_PATH, summary="Verify an evidence package (signature, signer and every hash)")
 def post_verify(
     station: StationDep,
     user: CurrentUser,
     session: SessionDep,
     package: Annotated[UploadFile, File(description="the evidence package (ZIP)")],
-    against_station_key: Annotated[bool, Form()] = True,
 ) -> VerificationPublic:
     name = Path(package.filename or "package.zip").name
     try:
-        report = verify_package(
-            Path(name),
-            source=package.file,
-            expected_key=station.key.public_key if against_station_key else None,
-        )
+        report = verify_package(Path(name), source=package.file, trusted_keys=[station.key.public_key])
     except PackageUnreadableError as exc:
         raise ApiError(
             422,
             "not_a_package",
             "{name} is not a readable evidence package",
-            params={"name": name},
+            params={"name": escape_control_chars(name)},
             cause=str(exc),
         ) from exc
-    manifest = report.manifest or {}
-    cameras = [str(c.get("id", "?")) for c in manifest.get("cameras", []) if isinstance(c, dict)]
     audit_as(
         session,
         user,
         action="evidence.verify",
         resource_type="package",
-        resource_id=name,
-        detail={"valid": report.valid, "errors": len(report.errors), "station_key": against_station_key},
+        resource_id=escape_control_chars(name)[:128],  # the uploader's file name: text, and fits
+        detail={
+            "verdict": report.verdict.value,
+            "errors": len(report.errors),
+            "package_key": report.key_fingerprint,
+        },
     )
-    return VerificationPublic(
-        valid=report.valid,
-        errors=report.errors,
-        warnings=report.warnings,
-        passed=report.passed,
-        package_key_fingerprint=report.key_fingerprint,
-        checked_against_station_key=against_station_key,
-        station=str(manifest["station"]["name"]) if isinstance(manifest.get("station"), dict) else None,
-        cameras=cameras,
-    )
+    return VerificationPublic.of(report, station_key_fingerprint=station.key.fingerprint)
 
 
 @router.get("/verify", include_in_schema=False)

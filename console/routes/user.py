@@ -1,4 +1,9 @@
-"""User administration (``users.manage``): list, create, change role / name / disabled, reset password."""
+"""User administration (``users.manage``): list, create, change role / name / disabled, reset password, and
+list or revoke any user's API tokens.
+
+A password reset and a disable end every session and revoke every API token of the user
+(:mod:`console.account`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,21 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from console.account import add_user, change_disabled, change_password, change_role
+from console.account import (
+    add_user,
+    change_disabled,
+    change_password,
+    change_role,
+    withdraw_all_tokens,
+    withdraw_api_token,
+)
 from console.deps import Principal, SessionDep, require
 from console.error import ApiError
 from console.i18n import Message
 from console.password import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, WeakPasswordError
 from console.permission import Permission, permissions_for
+from console.routes.token import TokenPublic
+from storage.api_token import ApiTokenNotFoundError, list_api_tokens
 from storage.model import Role, User
 from storage.user import UserExistsError, UserNotFoundError, get_user_by_id, list_users
 
@@ -60,6 +74,10 @@ class UserUpdate(BaseModel):
 
 class PasswordSet(BaseModel):
     password: str = Field(min_length=1, max_length=256)
+
+
+class TokensRevoked(BaseModel):
+    revoked: int = Field(description="how many tokens were revoked (those revoked before are not counted)")
 
 
 def password_problem(password: str, *, username: str | None) -> Message:
@@ -131,7 +149,11 @@ def patch_user(user_id: int, body: UserUpdate, session: SessionDep, admin: UserA
     return UserPublic.of(user)
 
 
-@router.put("/{user_id}/password", status_code=204, summary="Set a user's password (ends their sessions)")
+@router.put(
+    "/{user_id}/password",
+    status_code=204,
+    summary="Set a user's password (ends their sessions, revokes their API tokens)",
+)
 def put_password(user_id: int, body: PasswordSet, session: SessionDep, admin: UserAdmin) -> None:
     user = _user(session, user_id)
     try:
@@ -139,3 +161,29 @@ def put_password(user_id: int, body: PasswordSet, session: SessionDep, admin: Us
     except WeakPasswordError as exc:
         message = password_problem(body.password, username=user.username)
         raise ApiError(422, "weak_password", message, cause=str(exc)) from exc
+
+
+@router.get("/{user_id}/tokens", summary="List a user's API tokens (revoked and expired ones included)")
+def get_user_tokens(user_id: int, session: SessionDep, _admin: UserAdmin) -> list[TokenPublic]:
+    user = _user(session, user_id)
+    return [TokenPublic.of(row) for row in list_api_tokens(session, user_id=user.id)]
+
+
+@router.delete("/{user_id}/tokens/{token_id}", status_code=204, summary="Revoke one API token of a user")
+def delete_user_token(user_id: int, token_id: int, session: SessionDep, admin: UserAdmin) -> None:
+    user = _user(session, user_id)
+    try:
+        withdraw_api_token(session, actor=admin.actor(), user=user, token_id=token_id)
+    except ApiTokenNotFoundError as exc:
+        raise ApiError(
+            404,
+            "token_not_found",
+            "user {user_id} has no API token {token_id}",
+            params={"user_id": user_id, "token_id": token_id},
+        ) from exc
+
+
+@router.delete("/{user_id}/tokens", summary="Revoke every API token of a user")
+def delete_user_tokens(user_id: int, session: SessionDep, admin: UserAdmin) -> TokensRevoked:
+    user = _user(session, user_id)
+    return TokensRevoked(revoked=withdraw_all_tokens(session, actor=admin.actor(), user=user))

@@ -174,7 +174,7 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             range_package = tmp_path / "range.zip"
             range_download.value.save_as(range_package)
             range_report = verify_package(range_package)
-            assert range_report.valid, range_report.render()
+            assert range_report.intact, range_report.render()
             assert range_report.manifest is not None
             assert {c["camera"]["id"] for c in range_report.manifest["clips"]} == {"b5-e1", "b5-bins"}
 
@@ -189,7 +189,7 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
                 chief.click("#export-package")
             package = tmp_path / "evidence.zip"
             download_info.value.save_as(package)
-            assert verify_package(package).valid
+            assert verify_package(package).intact
 
             chief.goto(f"{base}/verify")
             chief.set_input_files("input[name=package]", str(package))

@@ -105,7 +105,7 @@ def test_attach_and_export_footage_recorded_from_rtsp(
             package = tmp_path / "evidence.zip"
             download_info.value.save_as(package)
             report = verify_package(package)
-            assert report.valid, report.render()
+            assert report.intact, report.render()
             assert report.manifest is not None
             assert [c["camera"]["id"] for c in report.manifest["clips"]] == ["b5-e1"]
             chief.goto(f"{base}/verify")

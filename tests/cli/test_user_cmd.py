@@ -165,3 +165,60 @@ def test_bad_config_exits_78(tmp_path: Path) -> None:
     bad.write_text("station: {name: X}\n")
     result = station(bad, "user", "list")
     assert result.returncode == 78 and "storage" in result.stderr
+
+
+def test_token_list_revoke_and_revoke_all(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main([*args, "--config", str(config)])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    assert run("user", "add", "ivanov", "--role", "officer", stdin=PASSWORD + "\n")[0] == 0
+    for name in ("nightly export", "prometheus"):
+        assert run("user", "token", "ivanov", "--name", name)[0] == 0
+    database = open_db(config)
+    try:
+        with database.session() as session:
+            first, second = session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+            first_id, second_id = first.id, second.id
+        code, out, _err = run("user", "token", "ivanov", "--list")
+        assert code == 0 and "nightly export" in out and "prometheus" in out and "active" in out
+        code, out, _err = run("user", "token", "ivanov", "--revoke", str(first_id))
+        assert code == 0 and f"API token {first_id}" in out and "revoked" in out
+        code, _out, err = run("user", "token", "ivanov", "--revoke", "999")
+        assert code == 1 and "no API token 999" in err
+        listed = json.loads(run("user", "token", "ivanov", "--list", "--json")[1])
+        assert [(t["id"], t["status"]) for t in listed] == [(first_id, "revoked"), (second_id, "active")]
+        code, out, _err = run("user", "token", "ivanov", "--revoke-all")
+        assert code == 0 and "1 API token(s) revoked" in out
+        code, _out, err = run("user", "token", "nobody", "--list")
+        assert code == 1 and "no user 'nobody'" in err
+        with database.session() as session:
+            assert all(t.revoked_at is not None for t in session.scalars(select(ApiToken)))
+            actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+            assert actions[-2:] == ["token.revoke", "token.revoke_all"]
+    finally:
+        database.dispose()
+
+
+def test_passwd_and_disable_revoke_tokens_for_good(config: Path) -> None:
+    assert (
+        station(config, "user", "add", "ivanov", "--role", "officer", stdin=PASSWORD + "\n").returncode == 0
+    )
+    assert station(config, "user", "token", "ivanov", "--name", "a").returncode == 0
+    changed = station(config, "user", "passwd", "ivanov", stdin="An0ther-Secret-Pw\n")
+    assert changed.returncode == 0 and "1 API token(s) revoked" in changed.stdout
+    assert station(config, "user", "token", "ivanov", "--name", "b").returncode == 0
+    disabled = station(config, "user", "disable", "ivanov")
+    assert disabled.returncode == 0 and "1 API token(s) revoked" in disabled.stdout
+    assert station(config, "user", "enable", "ivanov").returncode == 0
+    database = open_db(config)
+    try:
+        with database.session() as session:
+            reasons = [t.revoked_reason for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]
+            assert reasons == ["password_reset", "user_disabled"]
+    finally:
+        database.dispose()

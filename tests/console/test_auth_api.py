@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -215,3 +215,89 @@ def test_admin_manages_users_over_the_api(console_client: TestClient) -> None:
     assert lockout.status_code == 409
     assert [u["username"] for u in console_client.get("/api/users").json()] == ["admin", "petrov"]
     assert {e.action for e in audit_rows(console_client, "user.create")} == {"user.create"}
+
+
+def _user_with_token(client: TestClient, username: str = "petrov") -> tuple[int, int, TestClient, str]:
+    """A user signed in on a client of their own, with one API token: (user id, token id, client, secret)."""
+    user_id = make_user(running_station(client).database, username)
+    own = TestClient(client.app)
+    csrf = sign_in(own, username)
+    created = own.post("/api/tokens", json={"name": "cron"}, headers={"X-CSRF-Token": csrf}).json()
+    return user_id, created["id"], own, created["token"]
+
+
+def _bearer_works(client: TestClient, secret: str) -> bool:
+    script = TestClient(client.app)
+    status: int = script.get("/api/auth/me", headers={"Authorization": f"Bearer {secret}"}).status_code
+    return status == 200
+
+
+def test_admin_password_reset_ends_the_users_sessions_and_tokens(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "admin", Role.ADMIN)
+    headers = {"X-CSRF-Token": sign_in(console_client, "admin")}
+    user_id, _token_id, own, secret = _user_with_token(console_client)
+    assert _bearer_works(console_client, secret)
+    reset = console_client.put(
+        f"/api/users/{user_id}/password", json={"password": "a-fresh-password-9"}, headers=headers
+    )
+    assert reset.status_code == 204
+    assert not _bearer_works(console_client, secret)
+    assert own.get("/api/auth/me").status_code == 401  # the browser session ended too
+    listed = console_client.get(f"/api/users/{user_id}/tokens").json()
+    assert [(t["name"], t["revoked_reason"]) for t in listed] == [("cron", "password_reset")]
+    assert listed[0]["revoked_at"] is not None
+
+
+def test_disable_then_enable_does_not_bring_tokens_back(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "admin", Role.ADMIN)
+    headers = {"X-CSRF-Token": sign_in(console_client, "admin")}
+    user_id, _token_id, _own, secret = _user_with_token(console_client)
+    for disabled in (True, False):
+        patched = console_client.patch(f"/api/users/{user_id}", json={"disabled": disabled}, headers=headers)
+        assert patched.status_code == 200 and patched.json()["disabled"] is disabled
+    assert not _bearer_works(console_client, secret)
+
+
+def test_admin_lists_and_revokes_any_users_tokens(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "admin", Role.ADMIN)
+    headers = {"X-CSRF-Token": sign_in(console_client, "admin")}
+    user_id, token_id, own, secret = _user_with_token(console_client)
+    second = own.post(
+        "/api/tokens",
+        json={"name": "backup"},
+        headers={"X-CSRF-Token": own.get("/api/auth/me").json()["csrf_token"]},
+    ).json()
+    listed = console_client.get(f"/api/users/{user_id}/tokens")
+    assert listed.status_code == 200
+    assert [t["name"] for t in listed.json()] == ["cron", "backup"]
+    assert all("token" not in t and t["revoked_at"] is None for t in listed.json())
+
+    assert own.get(f"/api/users/{user_id}/tokens").status_code == 403  # an officer may not
+    assert (
+        console_client.delete(f"/api/users/{user_id}/tokens/{token_id}", headers=headers).status_code == 204
+    )
+    assert not _bearer_works(console_client, secret) and _bearer_works(console_client, second["token"])
+    missing = console_client.delete(f"/api/users/{user_id}/tokens/999", headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "token_not_found"
+    assert console_client.get("/api/users/999/tokens").status_code == 404
+
+    revoked = console_client.delete(f"/api/users/{user_id}/tokens", headers=headers)
+    assert revoked.status_code == 200 and revoked.json() == {"revoked": 1}
+    assert not _bearer_works(console_client, second["token"])
+    [one] = audit_rows(console_client, "token.revoke")
+    [every] = audit_rows(console_client, "token.revoke_all")
+    assert one.username == "admin" and one.resource_id == str(token_id)
+    assert every.username == "admin" and every.resource_id == str(user_id)
+
+
+def test_tokens_get_a_default_expiry_and_a_maximum(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "ivanov")
+    headers = {"X-CSRF-Token": sign_in(console_client, "ivanov")}
+    before = utcnow()
+    created = console_client.post("/api/tokens", json={"name": "cron"}, headers=headers).json()
+    expires = datetime.fromisoformat(created["expires_at"])
+    assert abs((expires - before) / timedelta(days=1) - 90) < 0.01
+    too_long = console_client.post("/api/tokens", json={"name": "x", "expires_days": 366}, headers=headers)
+    assert too_long.status_code == 422
+    blank = console_client.post("/api/tokens", json={"name": "   "}, headers=headers)
+    assert blank.status_code == 422 and blank.json()["error"]["code"] == "invalid_token_name"

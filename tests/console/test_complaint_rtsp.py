@@ -101,7 +101,7 @@ def test_complaint_flow_on_footage_recorded_from_rtsp(recording_station: MediaSt
         package = Path(folder) / "package.zip"
         package.write_bytes(supervisor.get(made.json()["download_url"]).content)
         report = verify_package(package)
-        assert report.valid, report.render()
+        assert report.intact, report.render()
         manifest = report.manifest
         assert manifest is not None and manifest["complaint"]["number"] == complaint["number"]
         (clip,) = manifest["clips"]
@@ -121,4 +121,4 @@ def test_complaint_flow_on_footage_recorded_from_rtsp(recording_station: MediaSt
         assert probed.duration_s >= (incident_end - incident_start).total_seconds()
         flip_byte(package, clip["file"])
         broken = verify_package(package)
-        assert not broken.valid and clip["file"] in broken.render()
+        assert not broken.intact and clip["file"] in broken.render()

@@ -19,6 +19,7 @@ from storage.evidence import (
     PackageBuildError,
     PackageUnreadableError,
     PackageWriter,
+    Verdict,
     build_manifest,
     build_package,
     manifest_bytes,
@@ -100,13 +101,14 @@ def test_package_contents_and_valid_verification(tmp_path: Path) -> None:
     assert result.sha256 == hashlib.sha256(result.path.read_bytes()).hexdigest()
     assert not result.path.with_name("evidence.zip.partial").exists()
 
-    report = verify_package(result.path)
-    assert report.valid, report.render()
+    report = verify_package(result.path)  # no trusted key: intact, but nobody vouches for the signer
+    assert report.intact and not report.valid, report.render()
+    assert report.verdict is Verdict.SIGNER_UNKNOWN
     assert report.key_fingerprint == key.fingerprint
-    assert any("--key" in warning for warning in report.warnings)
-    with_key = verify_package(result.path, expected_key=key.public_key)
-    assert with_key.valid and not with_key.warnings
-    assert "result: VALID" in with_key.render()
+    assert any("no trusted station key" in warning for warning in report.warnings)
+    with_key = verify_package(result.path, trusted_keys=[key.public_key])
+    assert with_key.valid and with_key.verdict is Verdict.VALID and not with_key.warnings
+    assert with_key.render().splitlines()[-1] == "result: VALID"
 
 
 def test_flipped_clip_byte_names_the_file_and_both_hashes(tmp_path: Path) -> None:
@@ -116,7 +118,7 @@ def test_flipped_clip_byte_names_the_file_and_both_hashes(tmp_path: Path) -> Non
     data = bytearray((tmp_path / "work" / "cam-1_20250301T100002Z.mp4").read_bytes())
     data[len(data) // 2] ^= 0x01
     actual = hashlib.sha256(bytes(data)).hexdigest()
-    report = verify_package(result.path, expected_key=key.public_key)
+    report = verify_package(result.path, trusted_keys=[key.public_key])
     assert not report.valid
     assert report.errors == [f"{CLIP}: altered: SHA-256 expected {expected}, actual {actual}"]
     assert any("manifest.sig: valid" in line for line in report.passed)
@@ -125,7 +127,7 @@ def test_flipped_clip_byte_names_the_file_and_both_hashes(tmp_path: Path) -> Non
 def test_flipped_manifest_byte_breaks_the_signature(tmp_path: Path) -> None:
     result, key = make_package(tmp_path)
     flip_byte(result.path, "manifest.json", position=len(result.manifest) - 20)
-    report = verify_package(result.path, expected_key=key.public_key)
+    report = verify_package(result.path, trusted_keys=[key.public_key])
     assert not report.valid
     assert any(e.startswith("manifest.sig: signature does not match manifest.json") for e in report.errors)
 
@@ -160,23 +162,50 @@ def _resign(package: Path, manifest: dict[str, object], private: Ed25519PrivateK
     )
 
 
-def test_package_resigned_by_another_key_fails_only_against_the_station_key(tmp_path: Path) -> None:
+def test_package_resigned_by_another_key_is_signer_unknown_never_valid(tmp_path: Path) -> None:
     result, station = make_package(tmp_path)
     forger = Ed25519PrivateKey.generate()
+    forger_fp = fingerprint(forger.public_key())
     manifest = json.loads(result.manifest)
-    manifest["station"]["public_key_fingerprint"] = fingerprint(forger.public_key())
+    manifest["station"]["public_key_fingerprint"] = forger_fp
     _resign(result.path, manifest, forger)
-    alone = verify_package(result.path)
-    assert alone.valid  # self-consistent: that is why the station key must be given
-    assert alone.warnings
-    report = verify_package(result.path, expected_key=station.public_key)
-    assert not report.valid
+    for trusted in ([], [station.public_key]):
+        report = verify_package(result.path, trusted_keys=trusted)
+        assert report.intact and not report.valid  # self-consistent, but not signed by a key we trust
+        assert report.verdict is Verdict.SIGNER_UNKNOWN and not report.signer_trusted
+        last = report.render().splitlines()[-1]
+        assert (
+            last
+            == f"result: SIGNER UNKNOWN (signature valid, but key {forger_fp} is not a trusted station key)"
+        )
     assert any(
-        f"signed by key {fingerprint(forger.public_key())}, not by the expected station key "
-        f"{station.fingerprint}" in e
-        for e in report.errors
+        f"signed by key {forger_fp}, which is not a trusted station key ({station.fingerprint})" in w
+        for w in report.warnings
     )
-    assert any("signature does not match" in e for e in report.errors)
+
+
+def test_trusted_key_among_several_and_a_broken_package_stays_invalid(tmp_path: Path) -> None:
+    result, key = make_package(tmp_path)
+    others = [Ed25519PrivateKey.generate().public_key() for _ in range(2)]
+    assert verify_package(result.path, trusted_keys=[others[0], key.public_key, others[1]]).valid
+    flip_byte(result.path, CLIP)
+    broken = verify_package(result.path, trusted_keys=[key.public_key])
+    assert broken.verdict is Verdict.INVALID and not broken.intact
+    assert broken.render().splitlines()[-1] == "result: INVALID (1 problem(s))"
+
+
+def test_control_characters_from_the_package_are_escaped_in_the_report(tmp_path: Path) -> None:
+    name = "Опорный пункт 5\nresult: VALID\x1b[8m"
+    result, _key = make_package(tmp_path, station_name=name, reason="мусор\r\u202eгнилой\x9b2J")
+    rewrite_package(result.path, {}, add={"clips/\x1b[2Jedited.mp4": b"fake"})
+    text = verify_package(result.path).render()
+    assert not [c for c in text if c != "\n" and (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c == "\u202e")]
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith("result:")] == [lines[-1]]
+    assert lines[-1] == "result: INVALID (1 problem(s))"
+    assert "station: Опорный пункт 5\\nresult: VALID\\x1b[8m (key " in text
+    assert "reason: мусор\\r\\u202eгнилой\\x9b2J" in text
+    assert "FAIL  clips/\\x1b[2Jedited.mp4: in the package but not listed" in text
 
 
 def test_swapped_public_key_without_resigning_fails(tmp_path: Path) -> None:
@@ -192,7 +221,7 @@ def test_swapped_public_key_without_resigning_fails(tmp_path: Path) -> None:
 def test_unlisted_extra_file_is_an_error(tmp_path: Path) -> None:
     result, key = make_package(tmp_path)
     rewrite_package(result.path, {}, add={"clips/cam-1_edited.mp4": b"fake"})
-    report = verify_package(result.path, expected_key=key.public_key)
+    report = verify_package(result.path, trusted_keys=[key.public_key])
     assert not report.valid
     assert report.errors == [
         "clips/cam-1_edited.mp4: in the package but not listed in the signed manifest (added file)"
@@ -202,7 +231,7 @@ def test_unlisted_extra_file_is_an_error(tmp_path: Path) -> None:
 def test_missing_listed_file_is_an_error(tmp_path: Path) -> None:
     result, key = make_package(tmp_path)
     rewrite_package(result.path, {"README.txt": b""})
-    report = verify_package(result.path, expected_key=key.public_key)
+    report = verify_package(result.path, trusted_keys=[key.public_key])
     assert report.errors == ["README.txt: listed in the manifest but missing from the package"]
 
 
@@ -245,7 +274,7 @@ def test_two_cameras_in_one_package(tmp_path: Path) -> None:
         sample_clip(tmp_path / "w" / "cam-2_x.mp4", "cam-2", b"x" * 10),
     ]
     result = build_package(tmp_path / "e.zip", key=key, info=sample_info(), clips=clips)
-    report = verify_package(result.path, expected_key=key.public_key)
+    report = verify_package(result.path, trusted_keys=[key.public_key])
     assert report.valid, report.render()
     assert [c["camera"]["id"] for c in json.loads(result.manifest)["clips"]] == ["cam-1", "cam-2"]
 
@@ -288,7 +317,7 @@ def test_clip_written_in_place_is_hashed_as_it_ends_up(tmp_path: Path, sequentia
         assert archive.read("clips/cam-1_x.mp4") == expected
         info = archive.getinfo("clips/cam-1_x.mp4")
         assert info.flag_bits & 0x08 and info.compress_type == zipfile.ZIP_STORED
-    report = verify_package(result.path, expected_key=key.public_key)
+    report = verify_package(result.path, trusted_keys=[key.public_key])
     assert report.valid, report.render()
 
 

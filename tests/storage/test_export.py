@@ -175,7 +175,7 @@ def test_export_evidence_end_to_end(database: Database, recorded: Path, tmp_path
         exports_dir=exports,
         now=NOW,
     )
-    report = verify_package(outcome.package.path, expected_key=key.public_key)
+    report = verify_package(outcome.package.path, trusted_keys=[key.public_key])
     assert report.valid, report.render()
     assert [p.name for p in exports.iterdir()] == [outcome.package.path.name]  # work dir removed
     manifest = json.loads(outcome.package.manifest)
@@ -305,7 +305,7 @@ def test_export_cuts_one_clip_per_given_range(database: Database, recorded: Path
     )
     assert outcome.package.sha256 is None  # left to fingerprint_package
     report = verify_package(outcome.package.path)
-    assert report.valid, report.render()
+    assert report.intact, report.render()
     manifest = json.loads(outcome.package.manifest)
     requested = [
         (c["camera"]["id"], c["requested"]["start_utc"], c["requested"]["end_utc"]) for c in manifest["clips"]

@@ -84,4 +84,4 @@ def test_a_48_hour_evidence_package_in_bounded_memory(tmp_path: Path) -> None:
     assert long["packets"] == 288 * 600
     assert growth_mib < 32
     report = verify_package(tmp_path / "long.zip")
-    assert report.valid, report.render()
+    assert report.intact, report.render()

@@ -57,10 +57,14 @@ def sample_clip(path: Path, camera_id: str = "cam-1", payload: bytes | None = No
     )
 
 
-def make_package(tmp_path: Path, key: StationKey | None = None) -> tuple[PackageResult, StationKey]:
+def make_package(
+    tmp_path: Path, key: StationKey | None = None, **info: object
+) -> tuple[PackageResult, StationKey]:
+    """A one-clip package signed by ``key`` (default: a new key under ``tmp_path/data``); ``info`` overrides
+    fields of :func:`sample_info` (e.g. ``station_name``)."""
     station_key = key or ensure_station_key(tmp_path / "data")
     clips = [sample_clip(tmp_path / "work" / "cam-1_20250301T100002Z.mp4")]
-    result = build_package(tmp_path / "evidence.zip", key=station_key, info=sample_info(), clips=clips)
+    result = build_package(tmp_path / "evidence.zip", key=station_key, info=sample_info(**info), clips=clips)
     return result, station_key
 
 

@@ -1,8 +1,15 @@
 // Upload an evidence package to POST /api/evidence/verify and show exactly what matched and what did not.
+// The verdict is one of valid / signer_unknown / invalid; everything from the package is set as text
+// (textContent), never as markup.
 import { csrfToken, errorMessage, pageLanguage, pageText } from "/static/js/api.js";
 
 const form = document.getElementById("verify-form");
 const result = document.getElementById("verify-result");
+const VERDICTS = {
+  valid: { cls: "valid", text: "valid" },
+  signer_unknown: { cls: "signer-unknown", text: "signerUnknown" },
+  invalid: { cls: "invalid", text: "invalid" },
+};
 
 function line(text, cls) {
   const li = document.createElement("li");
@@ -14,7 +21,6 @@ function line(text, cls) {
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const data = new FormData(form);
-  data.set("against_station_key", form.elements.against_station_key.checked ? "true" : "false");
   result.hidden = false;
   result.className = "verify-result";
   result.textContent = "…";
@@ -40,8 +46,14 @@ form.addEventListener("submit", async (event) => {
     result.classList.add("invalid");
     head.textContent = `${result.dataset.failed} ${errorMessage(response, body)}`;
   } else {
-    result.classList.add(body.valid ? "valid" : "invalid");
-    head.textContent = body.valid ? result.dataset.valid : result.dataset.invalid;
+    const verdict = VERDICTS[body.verdict] || VERDICTS.invalid;
+    result.classList.add(verdict.cls);
+    head.textContent = result.dataset[verdict.text];
+    if (body.package_key_fingerprint) {
+      const signer = `${result.dataset.signer} ${body.package_key_fingerprint}`;
+      list.append(line(signer, body.signer_trusted ? "ok" : "warn"));
+    }
+    if (body.station !== null) list.append(line(`${result.dataset.station} ${body.station}`, "info"));
     body.errors.forEach((text) => list.append(line(text, "fail")));
     body.warnings.forEach((text) => list.append(line(text, "warn")));
     body.passed.forEach((text) => list.append(line(text, "ok")));
