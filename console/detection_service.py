@@ -209,6 +209,17 @@ class DetectionService:
         decoder.start()
         self.decoders[camera.id] = decoder
 
+    def problems(self) -> list[tuple[str, str, str | None]]:
+        """What the station status reports of detection: a model that cannot be used, a stalled worker."""
+        out: list[tuple[str, str, str | None]] = []
+        if self.model_error is not None:
+            out.append(("detector_unavailable", f"people detection is off: {self.model_error}", None))
+        for health in self.health():
+            if health.stalled:
+                message = f"detection has analysed nothing for {self.STALL_AFTER_S:.0f} s while frames wait"
+                out.append(("detection_stalled", message, health.camera_id))
+        return out
+
     def health(self) -> list[CameraDetectionHealth]:
         if self.worker is None:
             return []

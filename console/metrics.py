@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from console.detection_service import CameraDetectionHealth
 from console.recording import CameraSnapshot
 from console.station_status import StationStatus, StatusLevel
 from storage.retention import RetentionStatus
@@ -148,4 +149,36 @@ def render_metrics(
         for (reason_level, code), count in sorted(by_code.items()):
             reasons.add(count, level=reason_level, code=code)
         families += [level, reasons]
+    return "\n".join(line for family in families for line in family.lines()) + "\n"
+
+
+def render_detection_metrics(health: Sequence[CameraDetectionHealth]) -> str:
+    """Detection per camera: frames decoded, analysed and dropped, detector milliseconds, queue, events."""
+    decoded = _Family("station_detection_frames_decoded_total", "counter", "Pictures decoded for detection.")
+    analysed = _Family("station_detection_frames_analysed_total", "counter", "Frames the rules looked at.")
+    dropped = _Family(
+        "station_detection_frames_dropped_total", "counter", "Frames dropped because detection was behind."
+    )
+    keyonly = _Family("station_detection_keyframes_only", "gauge", "1 while only keyframes are decoded.")
+    queued = _Family("station_detection_queue_depth", "gauge", "Frames waiting for the detector.")
+    calls = _Family("station_detector_calls_total", "counter", "Detector inferences (one per region).")
+    detector_ms = _Family("station_detector_ms", "gauge", "Detector milliseconds per call (quantile).")
+    events = _Family("station_detection_events_total", "counter", "Events ended, by kind.")
+    stalled = _Family("station_detection_stalled", "gauge", "1 when frames wait but nothing is analysed.")
+    for item in sorted(health, key=lambda h: h.camera_id):
+        camera = item.camera_id
+        worker = item.worker
+        if item.decoder is not None:
+            decoded.add(item.decoder.decoded, camera=camera)
+            keyonly.add(1.0 if item.decoder.keyframes_only else 0.0, camera=camera)
+        analysed.add(worker.analysed, camera=camera)
+        dropped.add(worker.dropped, camera=camera)
+        queued.add(worker.queued, camera=camera)
+        calls.add(worker.detector_calls, camera=camera)
+        detector_ms.add(worker.detector_ms_p50, camera=camera, quantile="0.5")
+        detector_ms.add(worker.detector_ms_p95, camera=camera, quantile="0.95")
+        for kind, count in sorted(worker.events.items()):
+            events.add(count, camera=camera, kind=kind)
+        stalled.add(1.0 if item.stalled else 0.0, camera=camera)
+    families = [decoded, analysed, dropped, keyonly, queued, calls, detector_ms, events, stalled]
     return "\n".join(line for family in families for line in family.lines()) + "\n"

@@ -98,6 +98,7 @@ class Station:
                 for camera_id, snap in snapshots.items()
                 if snap.recorder is not None and snap.recorder.alarm is not None
             },
+            detection_problems=self.detection.problems() if self.detection is not None else (),
         )
         return snapshots, status
 

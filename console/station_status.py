@@ -55,10 +55,12 @@ def assess_station(
     retention: RetentionStatus,
     cameras: Sequence[CameraHealth],
     recorder_alarms: Mapping[str, tuple[str, str | None]],
+    detection_problems: Sequence[tuple[str, str, str | None]] = (),
 ) -> StationStatus:
     """The station's status from what each part reports (pure). ``recorder_alarms``: camera id -> the alarm
     its recorder raises and its last error (``streams.recorder.RecorderStatus.alarm``, ``.last_error``), for
-    the cameras whose recorder raises one."""
+    the cameras whose recorder raises one. ``detection_problems``: (code, message, camera id) of a stalled
+    detector or a model that cannot be loaded; they warn."""
     reasons: list[StatusReason] = []
     if not database_ok:
         reasons.append(StatusReason(StatusLevel.DEGRADED, "database_down", "the database does not answer"))
@@ -108,6 +110,9 @@ def assess_station(
                     camera.id,
                 )
             )
+    for code, message, camera_id in detection_problems:
+        # Detection never costs footage: its troubles only warn.
+        reasons.append(StatusReason(StatusLevel.WARNING, code, message, camera_id))
     ordered = tuple(
         [r for r in reasons if r.level is StatusLevel.DEGRADED]
         + [r for r in reasons if r.level is StatusLevel.WARNING]

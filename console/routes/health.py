@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from console.deps import StationDep
+from console.detection_service import CameraDetectionHealth
 from console.health import CameraHealth, CameraStatus
 from console.recording import CameraSnapshot
 from console.station import Station
@@ -194,6 +195,52 @@ class StatusReasonPublic(BaseModel):
     camera_id: str | None
 
 
+class CameraDetectionPublic(BaseModel):
+    """Detection on one camera: how many frames it decodes, analyses and drops, and the detector's speed."""
+
+    camera_id: str
+    people_detection: bool
+    note: str | None = Field(description="Why something does not run here (no model, a kind not available)")
+    frames_decoded: int | None
+    keyframes_only: bool | None = Field(description="Detection is behind: only keyframes are decoded")
+    frames_analysed: int
+    frames_dropped: int
+    queue_depth: int
+    detector_calls: int
+    detector_ms_p50: float
+    detector_ms_p95: float
+    events: dict[str, int]
+    open_events: int
+    stalled: bool
+
+    @classmethod
+    def of(cls, h: CameraDetectionHealth) -> CameraDetectionPublic:
+        w = h.worker
+        return cls(
+            camera_id=h.camera_id,
+            people_detection=w.people_detection,
+            note=h.note,
+            frames_decoded=None if h.decoder is None else h.decoder.decoded,
+            keyframes_only=None if h.decoder is None else h.decoder.keyframes_only,
+            frames_analysed=w.analysed,
+            frames_dropped=w.dropped,
+            queue_depth=w.queued,
+            detector_calls=w.detector_calls,
+            detector_ms_p50=round(w.detector_ms_p50, 2),
+            detector_ms_p95=round(w.detector_ms_p95, 2),
+            events=w.events,
+            open_events=w.open_events,
+            stalled=h.stalled,
+        )
+
+
+class DetectionPublic(BaseModel):
+    model: str | None = Field(description="The detector model file in use, if any")
+    backend: str | None
+    model_error: str | None = Field(description="Why people detection is off, when it is")
+    cameras: list[CameraDetectionPublic]
+
+
 class HealthPublic(BaseModel):
     status: StatusLevel = Field(
         description="degraded: footage is being lost or cannot be kept; warning: all recorded, but "
@@ -211,6 +258,7 @@ class HealthPublic(BaseModel):
         "null: every CPU"
     )
     cameras: list[CameraHealthPublic]
+    detection: DetectionPublic | None = Field(default=None, description="null: no camera runs detection")
 
 
 def check_database(station: Station) -> DatabaseHealth:
@@ -243,4 +291,18 @@ def get_health(station: StationDep) -> HealthPublic:
         disk=DiskPublic.of(retention),
         media_cpus=None if station.recording.media_cpus is None else sorted(station.recording.media_cpus),
         cameras=[CameraHealthPublic.of(camera, snapshots.get(camera.id)) for camera in cameras],
+        detection=_detection(station),
+    )
+
+
+def _detection(station: Station) -> DetectionPublic | None:
+    service = station.detection
+    if service is None:
+        return None
+    detector = service.detector
+    return DetectionPublic(
+        model=None if detector is None else str(detector.info.path),
+        backend=None if detector is None else detector.info.backend,
+        model_error=service.model_error,
+        cameras=[CameraDetectionPublic.of(h) for h in service.health()],
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from console.deps import CurrentUser, StationDep
-from console.metrics import CONTENT_TYPE, IndexFigures, render_metrics
+from console.metrics import CONTENT_TYPE, IndexFigures, render_detection_metrics, render_metrics
 from storage.gap import gap_seconds
 from storage.model import utcnow
 from storage.segment import bytes_by_camera, newest_segment_end_by_camera
@@ -31,4 +31,6 @@ def get_metrics(station: StationDep, _user: CurrentUser) -> PlainTextResponse:
     # the index figures above came from the database, so it answers
     snapshots, status = station.assess(database_ok=True, retention=retention)
     body = render_metrics(snapshots, retention, figures, now=now, status=status)
+    if station.detection is not None:
+        body += render_detection_metrics(station.detection.health())
     return PlainTextResponse(body, media_type=CONTENT_TYPE)

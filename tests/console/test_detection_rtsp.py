@@ -150,3 +150,10 @@ def test_a_person_in_the_zone_becomes_a_reviewed_event_with_picture_and_clip(
     assert media.login("investigator").get("/api/events").status_code == 403
     health = station.detection.health()
     assert health[0].worker.analysed > 50 and not health[0].stalled
+    report = officer.get("/api/health").json()["detection"]
+    assert report["model_error"] is None and report["model"].endswith("yolo11n_int8.onnx")
+    (camera,) = report["cameras"]
+    assert camera["people_detection"] and camera["frames_analysed"] > 50 and camera["detector_ms_p50"] > 0
+    metrics = officer.get("/metrics").text
+    assert 'station_detection_frames_analysed_total{camera="campus"}' in metrics
+    assert 'station_detection_events_total{camera="campus",kind="person"}' in metrics

@@ -111,3 +111,15 @@ def test_a_recorder_error_alarm_is_not_prefixed_twice() -> None:
     assert [(r.code, r.message) for r in status.reasons] == [
         ("recorder_error", "Camera cam-1: recorder alarm recorder_error")
     ]
+
+
+def test_detection_troubles_only_warn() -> None:
+    status = assess_station(
+        database_ok=True,
+        retention=RetentionStatus(),
+        cameras=[],
+        recorder_alarms={},
+        detection_problems=[("detection_stalled", "detection has analysed nothing", "gate-1")],
+    )
+    assert status.level is StatusLevel.WARNING
+    assert [(r.code, r.camera_id) for r in status.reasons] == [("detection_stalled", "gate-1")]
