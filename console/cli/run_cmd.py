@@ -11,13 +11,15 @@ import argparse
 import logging
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 from config.settings import Settings, settings_from_config
 from console.account import Actor, add_user
 from console.bootstrap import prepare_database
 from console.cli.common import add_config_argument, database_errors, open_database
-from console.demo import DEMO_USERS, demo_data_dir, prepare_demo
+from console.demo import DEMO_USERS, DemoVideoError, demo_data_dir, prepare_demo, write_demo_config
+from console.model_path import ENV_MODEL, default_model_path
 from storage.migration import DatabaseTooNewError
 from storage.user import count_users
 
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 EXIT_DATABASE_TOO_NEW = 65  # sysexits EX_DATAERR; also in the unit's RestartPreventExitStatus
 EXIT_SERVE_FAILED = 1
+EXIT_DEMO_INPUT = 66  # sysexits EX_NOINPUT: a --video file that is not there
 
 
 def register(subparsers: Any) -> None:
@@ -37,6 +40,14 @@ def register(subparsers: Any) -> None:
         "demo", help="run a demo station in /tmp/station-demo ($STATION_DATA_DIR) with a demo admin"
     )
     _listen_arguments(demo)
+    demo.add_argument(
+        "--video",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="use this video file (H.264 MP4) as a demo camera, looped; repeatable",
+    )
     demo.set_defaults(func=_demo)
 
 
@@ -87,7 +98,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    settings = settings_from_config(prepare_demo(demo_data_dir()))
+    data_dir = demo_data_dir()
+    model = default_model_path(None)
+    try:
+        config = prepare_demo(data_dir, videos=args.video, model=model)
+    except DemoVideoError as exc:
+        print(f"station demo: {exc}", file=sys.stderr)
+        return EXIT_DEMO_INPUT
+    config_path = write_demo_config(config, data_dir / "station.yaml")
+    settings = settings_from_config(config)
     try:
         database = prepare_database(settings, hint_first_user=False)
     except DatabaseTooNewError as exc:
@@ -112,6 +131,13 @@ def _demo(args: argparse.Namespace) -> int:
     host = args.host or settings.config.console.host
     port = args.port if args.port is not None else settings.config.console.port
     print(f"Demo station in {settings.data_dir}: open http://{host}:{port}/")
+    print(f"  config: {config_path} (e.g. station user list --config {config_path})")
+    if model is not None:
+        print(f"  detection: motion and people, detector {model}")
+    else:
+        print(
+            f"  detection: motion only (no detector model: set ${ENV_MODEL} to an ONNX detector for people)"
+        )
     if password is not None:
         for username, role, _name in DEMO_USERS:
             print(f"  user: {username} ({role.value})")

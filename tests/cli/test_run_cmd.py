@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from streams.affinity import available_cpus
-from tests.support.station_process import STATION, running
+from tests.support.paths import shared_file
+from tests.support.station_process import STATION, run_station, running
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -103,3 +104,35 @@ def test_demo_creates_a_demo_admin_once(tmp_path: Path) -> None:
         assert "station_disk_free_bytes" in metrics.text
     second_output = process.stdout.read() if process.stdout else ""
     assert "existing users kept" in second_output and password not in second_output
+
+
+def test_demo_runs_detection_on_the_users_video_and_writes_its_config(tmp_path: Path) -> None:
+    video = shared_file("media", "pets09_s2l1_campus.mp4")
+    shared_file("models", "yolo11n_int8.onnx")
+    env = {"STATION_DATA_DIR": str(tmp_path / "demo"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with running("demo", "--video", str(video), env=env) as (process, base):
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not any(line.strip().startswith("password:") for line in lines):
+            lines.append(process.stdout.readline())
+        password = next(line.split()[1] for line in lines if line.strip().startswith("password:"))
+        login = httpx.post(f"{base}/api/auth/login", json={"username": "demo", "password": password})
+        deadline = time.monotonic() + 60
+        events: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not any(e["kind"] == "person" for e in events):
+            time.sleep(1)
+            events = httpx.get(f"{base}/api/events", cookies=login.cookies).json()["items"]
+        assert any(e["kind"] == "person" and e["camera_id"] == "video-1" for e in events), events
+    output = "".join(lines)
+    assert "detection: motion and people" in output
+    config = tmp_path / "demo" / "station.yaml"
+    assert f"config: {config}" in output
+    listed = run_station("user", "list", "--config", str(config))
+    assert listed.returncode == 0 and "demo-admin" in listed.stdout
+
+
+def test_demo_refuses_a_missing_video(tmp_path: Path) -> None:
+    result = run_station(
+        "demo", "--video", str(tmp_path / "none.mp4"), env={"STATION_DATA_DIR": str(tmp_path)}
+    )
+    assert result.returncode == 66 and "no such video file" in result.stderr
