@@ -36,6 +36,7 @@ from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.mp4 import probe_file
 from tests.support.paths import shared_file
 from tests.support.rtsp_server import RtspServerFactory, rtsp_server_factory  # noqa: F401
+from tests.support.rtsp_station import wait_for_footage
 from tests.support.station_media import ROLES, MediaStation, password_hash
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(200)]
@@ -157,3 +158,35 @@ def test_a_person_in_the_zone_becomes_a_reviewed_event_with_picture_and_clip(
     metrics = officer.get("/metrics").text
     assert 'station_detection_frames_analysed_total{camera="campus"}' in metrics
     assert 'station_detection_events_total{camera="campus",kind="person"}' in metrics
+
+
+def test_a_model_that_cannot_be_loaded_turns_people_detection_off_and_recording_goes_on(
+    tmp_path: Path,
+    rtsp_server_factory: RtspServerFactory,  # noqa: F811
+) -> None:
+    server = rtsp_server_factory()
+    config = StationConfig(
+        station=StationInfo(name="ЖК Detect", timezone="Asia/Almaty"),
+        storage=StorageConfig(data_dir=tmp_path / "data"),
+        recording=RecordingConfig(segment_seconds=2),
+        detection=DetectionConfig(model_path=tmp_path / "gone.onnx"),
+        cameras=[
+            CameraConfig(
+                id="gate",
+                name="Ворота",
+                url=server.url("cam1"),
+                detection=CameraDetection(enabled=True, kinds=["motion", "person"]),
+            )
+        ],
+    )
+    app = create_app(Settings(config=config, config_path=None))
+    with TestClient(app, base_url="http://testserver") as client:
+        station = running_station(client)
+        wait_for_footage(station.database, "gate", 2, timeout_s=40)
+        health = client.get("/api/health").json()
+        assert "gone.onnx: detector model file does not exist" in health["detection"]["model_error"]
+        assert any(r["code"] == "detector_unavailable" for r in health["reasons"])
+        assert health["status"] == "warning"
+        (camera,) = health["detection"]["cameras"]
+        assert not camera["people_detection"] and "people detection is off" in camera["note"]
+        _wait(lambda: station.detection.health()[0].worker.analysed > 5, 20, "motion detection running")  # type: ignore[union-attr]

@@ -98,3 +98,23 @@ def test_person_in_zone_events_match_the_ground_truth_within_a_second(
 
 def test_outside_the_zone_schedule_there_are_no_events(fp32_model: Path, pets09: Path) -> None:
     assert _run(_entrance_pipeline(fp32_model), pets09, DAY_START) == []
+
+
+def test_a_camera_that_changes_resolution_mid_stream_keeps_being_analysed(
+    fp32_model: Path, pets09: Path
+) -> None:
+    detector = load_detector(fp32_model, min_score=CANDIDATE_SCORE)
+    pipeline = CameraPipeline(
+        "campus", kinds={"person", "motion"}, zones=[], timezone=ALMATY, detector=detector, fps=5
+    )
+    start = NIGHT_START.timestamp()
+    frames = list(iter_file_frames(pets09, 5))[:60]
+    for index, sampled in enumerate(frames):
+        image = (
+            sampled.image if index < 30 else np.ascontiguousarray(sampled.image[::2, ::2])
+        )  # 768 → 384 wide
+        pipeline.process(Frame("campus", datetime.fromtimestamp(start + sampled.ts_s, UTC), image))
+        if index == 59:
+            assert all(t.xyxy[2] <= 384.5 and t.xyxy[3] <= 288.5 for t in pipeline.tracks)
+    assert pipeline.times.frames == 60
+    assert pipeline.tracks, "people are still tracked at the new size"
