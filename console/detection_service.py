@@ -209,6 +209,13 @@ class DetectionService:
         decoder.start()
         self.decoders[camera.id] = decoder
 
+    def apply_camera(self, camera: CameraConfig) -> bool:
+        """Run ``camera``'s new detection settings (zones, masks) from its next frame, without a restart.
+        False when the camera does not run detection in this process (enabling it needs a restart)."""
+        if self.worker is None or camera.id not in self.worker.cameras or not camera.detection.enabled:
+            return False
+        return self.worker.replace_pipeline(camera.id, self._pipeline(camera))
+
     def problems(self) -> list[tuple[str, str, str | None]]:
         """What the station status reports of detection: a model that cannot be used, a stalled worker."""
         out: list[tuple[str, str, str | None]] = []

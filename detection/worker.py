@@ -60,6 +60,7 @@ class CameraDetectionStats:
 @dataclass
 class _Camera:
     pipeline: CameraPipeline
+    replacement: CameraPipeline | None = None  # new zones or masks, swapped in before the next frame
     queue: deque[Frame] = field(default_factory=deque)
     frames_in: int = 0
     analysed: int = 0
@@ -117,6 +118,16 @@ class DetectionWorker:
                 camera.dropped += 1
             camera.queue.append(frame)
             self._cond.notify()
+
+    def replace_pipeline(self, camera_id: str, pipeline: CameraPipeline) -> bool:
+        """Use ``pipeline`` (new zones, masks or parameters) for this camera from its next frame on; the
+        events the old one has open end there. False for a camera this worker does not serve."""
+        camera = self._cameras.get(camera_id)
+        if camera is None:
+            return False
+        with self._cond:
+            camera.replacement = pipeline
+        return True
 
     def is_overloaded(self, camera_id: str) -> bool:
         camera = self._cameras.get(camera_id)
@@ -178,6 +189,13 @@ class DetectionWorker:
                     self._closed(camera, event)
 
     def _process(self, camera: _Camera, frame: Frame) -> None:
+        with self._cond:
+            replacement, camera.replacement = camera.replacement, None
+        if replacement is not None:
+            last = camera.pipeline.last_t_s
+            for event in camera.pipeline.finish(last if last is not None else frame.t_s):
+                self._closed(camera, event)
+            camera.pipeline = replacement
         try:
             events = camera.pipeline.process(frame)
         except (DetectionError, ValueError, cv2.error) as exc:

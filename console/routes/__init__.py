@@ -13,6 +13,7 @@ from console.routes import (
     auth,
     complaint,
     event,
+    event_page,
     evidence,
     export,
     health,
@@ -23,6 +24,7 @@ from console.routes import (
     recording,
     token,
     user,
+    zone,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -36,9 +38,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     complaint.router,
     complaint.pages,
     event.router,
+    event_page.pages,
     export.router,
     evidence.router,
     recording.router,
     recording.pages,
     page.router,
+    zone.router,
 )
