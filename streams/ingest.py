@@ -1,7 +1,8 @@
 """Camera ingest: one named thread per camera stream that connects, demuxes, stamps and publishes packets.
 
 ``IngestWorker`` (one camera stream) runs ``ingest-<camera>-<stream>``: connect -> read packets -> on any
-failure report health, publish ``StreamStopped``, back off and reconnect, until ``stop()``. It never
+failure report health, publish ``StreamStopped``, back off and reconnect, until ``stop()`` (every 1-1.5 s
+for the first 3 minutes of an outage, then gradually less often: :mod:`streams.backoff`). It never
 decodes. ``IngestManager`` starts a worker for the main stream (and the sub-stream when configured) of every
 enabled camera and stops them all. One camera's failure never touches another: each worker has its own
 thread, error handling and back-off.
@@ -215,18 +216,17 @@ class IngestWorker:
             self._after_failure(exc, lost=False)
             return
         log.info("%s: connected to %s (%s)", self._prefix, self.spec.redacted_url, connection.format.codec)
-        opened = time.monotonic()
         try:
             self._pump(connection)
         except StreamError as exc:
-            self._after_failure(exc, lost=self._live is not None, connected_for_s=time.monotonic() - opened)
+            self._after_failure(exc, lost=self._live is not None)
         except Exception as exc:
             log.exception("%s: unexpected error reading", self._prefix)
-            self._after_failure(exc, lost=self._live is not None, connected_for_s=time.monotonic() - opened)
+            self._after_failure(exc, lost=self._live is not None)
         finally:
             connection.close()
 
-    def _after_failure(self, exc: Exception, *, lost: bool, connected_for_s: float = 0.0) -> None:
+    def _after_failure(self, exc: Exception, *, lost: bool) -> None:
         reason = exc.reason if isinstance(exc, StreamError) else "internal_error"
         message = redact_text(str(exc)) or type(exc).__name__
         if not message.startswith(reason):
@@ -234,7 +234,6 @@ class IngestWorker:
         self._end_live(reason)
         if self._stop.is_set():
             return
-        self._backoff.connection_ended(connected_for_s)
         delay = self._backoff.next_delay_s(unauthorized=isinstance(exc, StreamUnauthorizedError))
         now = self._now()
         self._health.failed(message, now, lost=lost, next_retry_utc=now + timedelta(seconds=delay))
@@ -324,6 +323,7 @@ class IngestWorker:
 
     def _begin_live(self, fmt: StreamFormat, arrival: datetime) -> _Live:
         self._connections += 1
+        self._backoff.delivered()  # the outage (if any) is over: a new one starts with fast retries
         reconnect = self._connections > 1
         self._health.connected(fmt, arrival, reconnect=reconnect)
         live = self._live = _Live(fmt)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -173,23 +173,24 @@ class RtspConnection:
             raise
 
     def packets(self, stop: threading.Event) -> Iterator[DemuxedPacket]:
-        untimed: DemuxedPacket | None = None
+        # FFmpeg's RTSP demuxer hands over the session's first keyframe before it has a timestamp (dropping
+        # it would cost a whole GOP on every (re)connect), and with B-frames the packet after it has a pts
+        # but no dts yet. They are held until a packet with a dts orders them, then stamped before it.
+        held: list[DemuxedPacket] = []
         ticks = frame_ticks(self.format)
         try:
             for packet in self._container.demux(self._video):
                 if packet.size == 0:
                     continue  # the demuxer's flush packet at the end
-                if packet.pts is None and packet.dts is None and packet.is_keyframe:
-                    # FFmpeg's RTSP demuxer hands over the session's first keyframe before it has a
-                    # timestamp; dropping it would cost a whole GOP on every (re)connect.
-                    untimed = packet
+                if held:
+                    if packet.dts is None and len(held) < MAX_HELD_PACKETS:
+                        held.append(packet)
+                        continue
+                    yield from _stamped(held, packet, ticks)
+                    held = []
+                elif packet.pts is None and packet.dts is None and packet.is_keyframe:
+                    held.append(packet)
                     continue
-                if untimed is not None:
-                    stamp = backdated_stamp(packet.pts, packet.dts, ticks)
-                    if stamp is not None:
-                        untimed.pts = untimed.dts = stamp
-                    yield untimed
-                    untimed = None
                 yield packet
                 if stop.is_set():
                     return
@@ -210,13 +211,50 @@ def frame_ticks(fmt: StreamFormat) -> int:
     return max(1, round(1 / (fps * fmt.time_base)))
 
 
-def backdated_stamp(successor_pts: int | None, successor_dts: int | None, ticks: int) -> int | None:
-    """The timestamp for a timestamp-less packet: one frame before its successor, never below zero (None
-    when the successor has no time either); pure."""
-    anchor = successor_dts if successor_dts is not None else successor_pts
-    if anchor is None:
-        return None
-    return max(0, anchor - ticks)
+MAX_HELD_PACKETS = 16  # an untimed keyframe and the packets after it without a dts, held at most
+
+Stamp = tuple[int | None, int | None]  # (pts, dts) in the stream's time base
+
+
+def plan_backdated_stamps(held: Sequence[Stamp], successor: Stamp, ticks: int) -> list[Stamp]:
+    """Timestamps for ``held``: an untimed keyframe and the packets after it that have no dts, in decoding
+    order; ``successor`` is the first packet after them (normally the first with a dts). Pure.
+
+    Each missing dts is one frame before the next packet's, but never after the packet's own pts; the
+    keyframe is shown one frame before the earliest pts that follows. So the dts keep increasing into the
+    successor's, also with B-frames, where the packet after the keyframe is a P-frame shown several frames
+    later: one frame before *its* pts (the former rule) came after the dts of the B-frames that follow, the
+    ingest saw the time go backwards and started a new logical connection after two packets -- a 0.1 s
+    file and a lost GOP on every (re)connect (issue 26). Times may go below zero (a dts before the first
+    pts, as with B-frames in a file). Unchanged when nothing after the keyframe has a time.
+    """
+    after: list[Stamp] = [*held[1:], successor]
+    shown = [pts for pts, _ in after if pts is not None]
+    next_dts = successor[1] if successor[1] is not None else successor[0]
+    if next_dts is None:
+        next_dts = min(shown) if shown else None
+    if next_dts is None or not held:
+        return list(held)
+    stamps: list[Stamp] = []
+    for pts, dts in reversed(held[1:]):
+        if dts is None:
+            dts = next_dts - ticks if pts is None else min(pts, next_dts - ticks)
+        stamps.append((dts if pts is None else pts, dts))
+        next_dts = dts
+    key_pts = (min(shown) if shown else next_dts) - ticks
+    stamps.append((key_pts, min(key_pts, next_dts - ticks)))
+    stamps.reverse()
+    return stamps
+
+
+def _stamped(held: Sequence[DemuxedPacket], successor: DemuxedPacket, ticks: int) -> Iterator[DemuxedPacket]:
+    stamps = plan_backdated_stamps([(p.pts, p.dts) for p in held], (successor.pts, successor.dts), ticks)
+    for packet, (pts, dts) in zip(held, stamps, strict=True):
+        if pts is not None:
+            packet.pts = pts
+        if dts is not None:
+            packet.dts = dts
+        yield packet
 
 
 def annexb_extradata(avcc: bytes) -> bytes | None:

@@ -20,7 +20,7 @@ from tests.support.rtsp_server import RtspServer
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(90)]
 
-FAST = BackoffPolicy(first_s=0.5, cap_s=1.5)
+FAST = BackoffPolicy(fast_s=0.5, cap_s=1.5)
 TIMEOUT_S = 2.0
 PAUSE_S = 0.25
 BATCHING = PacingPolicy(pause_s=PAUSE_S)

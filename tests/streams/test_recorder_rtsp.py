@@ -18,27 +18,29 @@ from streams.ingest import IngestWorker
 from streams.recorder import RecorderSettings, RecorderState, SegmentRecorder
 from streams.source import SourceSpec
 from tests.streams.ingest_helpers import wait_for
+from tests.support.media import ClipCache, ClipSpec
 from tests.support.mp4 import probe_file
-from tests.support.rtsp_server import RtspServer
+from tests.support.rtsp_server import RtspServer, RtspServerFactory
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
 CAMERAS = ("cam1", "cam2")
 
 
 class Station:
-    """Ingest workers and recorders for the test server's mounts, wired like the console does."""
+    """Ingest workers and recorders for the test server's mounts, wired like the console does (with the
+    station's reconnect back-off)."""
 
-    def __init__(self, server: RtspServer, db: Database, root: Path) -> None:
+    def __init__(self, server: RtspServer, db: Database, root: Path, *, segment_seconds: float = 2) -> None:
         self.workers: dict[str, IngestWorker] = {}
         self.recorders: dict[str, SegmentRecorder] = {}
         for camera in CAMERAS:
             spec = SourceSpec(camera, "main", server.url(camera), open_timeout_s=2.0, read_timeout_s=2.0)
-            worker = IngestWorker(spec, backoff=BackoffPolicy(first_s=0.5, cap_s=1.0))
+            worker = IngestWorker(spec, backoff=BackoffPolicy())
             recorder = SegmentRecorder(
                 camera_id=camera,
                 db=db,
                 root=root,
-                settings=RecorderSettings(segment_seconds=2, fsync=False),
+                settings=RecorderSettings(segment_seconds=segment_seconds, fsync=False),
             )
             recorder.start(worker.subscribe("recorder", maxsize=1024))
             self.workers[camera], self.recorders[camera] = worker, recorder
@@ -118,3 +120,67 @@ def test_cameras_recorded_at_once_and_outage_becomes_a_gap(
     print(f"outage {outage_s} s, resumed {resumed_after_s:.2f} s after the server came back")
     assert resumed_after_s <= 3.0, f"recording resumed {resumed_after_s:.1f} s after the server came back"
     assert timedelta(seconds=0) < datetime.now(UTC) - stopped_at
+
+
+def _gaps(db: Database, camera: str) -> list[Gap]:
+    with db.session() as session:
+        return list(session.scalars(select(Gap).where(Gap.camera_id == camera).order_by(Gap.start_utc)))
+
+
+RECONNECTS = 2
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("b_frames", [0, 2], ids=["no-b-frames", "b-frames"])
+def test_each_reconnect_starts_exactly_one_file(
+    rtsp_server_factory: RtspServerFactory,
+    clip_cache: ClipCache,
+    database: Database,
+    tmp_path: Path,
+    b_frames: int,
+) -> None:
+    """Issue 26: each reconnect also wrote a 0.1 s file. With B-frames, the session's untimed first keyframe
+    was back-dated after the dts of the B-frames that follow: the time went backwards two packets into the
+    connection, which ended it there (a 0.1 s file) and lost a GOP (a stream_error gap) before the next."""
+    clip = clip_cache.get(ClipSpec(b_frames=b_frames))
+    server = rtsp_server_factory(dict.fromkeys(CAMERAS, clip), file_pts=bool(b_frames))
+    root = tmp_path / "rec"
+    station = Station(server, database, root, segment_seconds=60)  # no file ends but by a reconnect
+    station.start()
+    recorders = station.recorders
+    try:
+        for _ in range(RECONNECTS):
+            wait_for(lambda: all(r.status().state is RecorderState.RECORDING for r in recorders.values()), 15)
+            time.sleep(2.5)
+            server.stop()
+            wait_for(lambda: all(r.status().state is RecorderState.NO_SIGNAL for r in recorders.values()), 10)
+            time.sleep(1.0)
+            server.start()
+        wait_for(lambda: all(r.status().state is RecorderState.RECORDING for r in recorders.values()), 15)
+        time.sleep(2.5)
+    finally:
+        station.stop()
+
+    for camera in CAMERAS:
+        rows = _segments(database, camera)
+        durations = []
+        for row in rows:
+            assert row.status == "closed"
+            probed = probe_file(resolve_relative(root, row.path), decode=False)
+            assert probed.first_is_keyframe and probed.monotonic and probed.sha256 == row.sha256
+            durations.append(round(probed.duration_s, 2))
+        gaps = _gaps(database, camera)
+        reasons = [g.reason for g in gaps]
+        print(f"{camera}: {len(rows)} files of {durations} s and gaps {reasons} for {RECONNECTS} reconnects")
+        assert len(rows) == RECONNECTS + 1, durations  # one file per connection
+        assert min(durations) >= 0.5, durations
+        assert reasons == ["camera_unreachable"] * RECONNECTS + ["station_stopped"], [
+            (g.reason, g.detail) for g in gaps
+        ]
+        for before, gap, after in zip(rows, gaps, rows[1:], strict=False):
+            assert gap.start_utc == before.end_utc and gap.end_utc == after.start_utc
+            assert 1.0 <= (gap.end_utc - gap.start_utc).total_seconds() <= 1.0 + 6.0
+        health = station.workers[camera].health()
+        assert health.reconnects == RECONNECTS
+        assert health.skipped_packets == 0, "a reconnect lost packets before its first keyframe"
+        assert "backwards" not in (health.last_clock_event or ""), health.last_clock_event

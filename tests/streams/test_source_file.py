@@ -22,7 +22,7 @@ from tests.streams.ingest_helpers import drain, wait_for
 from tests.support.media import ClipCache, ClipSpec
 
 pytestmark = pytest.mark.timeout(60)
-FAST = BackoffPolicy(first_s=0.3, cap_s=0.5)
+FAST = BackoffPolicy(fast_s=0.3, cap_s=0.5)
 ONE_SECOND = ClipSpec(seconds=1.0, gop=25)
 
 

@@ -23,7 +23,7 @@ from tests.support.rtsp_server import RtspServer, RtspServerFactory
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(90)]
 
-FAST = BackoffPolicy(first_s=0.5, cap_s=1.5)
+FAST = BackoffPolicy(fast_s=0.5, cap_s=1.5)
 TIMEOUT_S = 2.0
 
 

@@ -8,7 +8,11 @@ other client of that mount, and a reconnect joined the stalled pipeline instead 
 Usage::
 
     /usr/bin/python3 gst_rtsp_server.py --port 0 \
-        --mount cam1=/tmp/a.mp4 --mount cam2=/tmp/b.mp4 [--auth user:secret] [--digest]
+        --mount cam1=/tmp/a.mp4 --mount cam2=/tmp/b.mp4 [--auth user:secret] [--digest] [--file-pts]
+
+Frames are stamped when they are pushed, in decoding order, so B-frames lose their reordering;
+``--file-pts`` keeps it (each frame is shown its file's composition offset after it is decoded), as a camera
+that encodes B-frames sends them.
 
 Prints ``READY <port>`` on stdout once it listens on 127.0.0.1 (``--port 0`` picks a free port).
 SIGTERM/SIGINT stop it cleanly. This file must stay importable by the venv's tooling (ruff, mypy) even though
@@ -32,6 +36,7 @@ FRAME_DURATION_DEFAULT_NS = 40_000_000  # 25 fps when the file does not say
 class AccessUnit:
     data: bytes
     keyframe: bool
+    shown_after_ns: int = 0  # pts - dts in the file: > 0 for frames that B-frames come before
 
 
 @dataclass
@@ -52,6 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--mount", action="append", default=[], help="NAME=PATH.mp4")
     parser.add_argument("--auth", default=None, help="USER:PASSWORD required on every mount")
     parser.add_argument("--digest", action="store_true", help="digest instead of basic authentication")
+    parser.add_argument("--file-pts", action="store_true", help="keep the file's B-frame reordering")
     return parser.parse_args(argv)
 
 
@@ -73,7 +79,10 @@ def read_access_units(gst: Any, mount: Mount) -> None:
             data = bytes(info.data)
             buffer.unmap(info)
             keyframe = not buffer.has_flags(gst.BufferFlags.DELTA_UNIT)
-            mount.units.append(AccessUnit(data, keyframe))
+            shown_after = 0
+            if buffer.dts != gst.CLOCK_TIME_NONE and buffer.pts != gst.CLOCK_TIME_NONE:
+                shown_after = max(0, buffer.pts - buffer.dts)
+            mount.units.append(AccessUnit(data, keyframe, shown_after))
         if len(mount.units) == 1:
             structure = sample.get_caps().get_structure(0)
             found, num, den = structure.get_fraction("framerate")
@@ -84,8 +93,10 @@ def read_access_units(gst: Any, mount: Mount) -> None:
         raise SystemExit(f"no H.264 access units in {mount.path}")
 
 
-def push_loop(gst: Any, mounts: list[Mount], stop: threading.Event) -> None:
-    """Push the next access unit of every mount into each of its live appsrc elements, in real time."""
+def push_loop(gst: Any, mounts: list[Mount], stop: threading.Event, *, file_pts: bool = False) -> None:
+    """Push the next access unit of every mount into each of its live appsrc elements, in real time.
+    ``file_pts``: stamp it (dts: now; pts: the file's composition offset later) instead of letting the
+    appsrc stamp it on arrival."""
     tick_ns = min(m.frame_ns for m in mounts)
     start = time.monotonic_ns()
     due: dict[str, int] = {m.name: 0 for m in mounts}
@@ -105,6 +116,8 @@ def push_loop(gst: Any, mounts: list[Mount], stop: threading.Event) -> None:
                 unit = mount.units[index % len(mount.units)]
                 buffer = gst.Buffer.new_wrapped(unit.data)
                 buffer.duration = mount.frame_ns
+                if file_pts:
+                    _stamp_from_file(source, buffer, unit)
                 if not unit.keyframe:
                     buffer.set_flags(gst.BufferFlags.DELTA_UNIT)
                 source.emit("push-buffer", buffer)
@@ -114,6 +127,15 @@ def push_loop(gst: Any, mounts: list[Mount], stop: threading.Event) -> None:
         sleep_ns = min(due.values()) - (time.monotonic_ns() - start)
         if sleep_ns > 0:
             stop.wait(min(sleep_ns, tick_ns) / 1e9)
+
+
+def _stamp_from_file(source: Any, buffer: Any, unit: AccessUnit) -> None:
+    clock = source.get_clock()
+    if clock is None:
+        return
+    running_ns = clock.get_time() - source.get_base_time()
+    buffer.dts = running_ns
+    buffer.pts = running_ns + unit.shown_after_ns
 
 
 # Every element a session's media is built from. Without this preload, and without holding pushes back
@@ -173,7 +195,8 @@ def main(argv: list[str]) -> int:
     for mount in mounts:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(
-            f"( appsrc name=src is-live=true format=time do-timestamp=true caps={mount.caps} "
+            f"( appsrc name=src is-live=true format=time do-timestamp={str(not args.file_pts).lower()} "
+            f"caps={mount.caps} "
             "max-buffers=100 leaky-type=downstream ! h264parse config-interval=-1 ! "
             "rtph264pay name=pay0 pt=96 config-interval=-1 )"
         )
@@ -200,7 +223,13 @@ def main(argv: list[str]) -> int:
 
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, _quit)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, _quit)
-    pusher = threading.Thread(target=push_loop, args=(Gst, mounts, stop), name="push", daemon=True)
+    pusher = threading.Thread(
+        target=push_loop,
+        args=(Gst, mounts, stop),
+        kwargs={"file_pts": args.file_pts},
+        name="push",
+        daemon=True,
+    )
     pusher.start()
     sys.stdout.write(f"READY {server.get_bound_port()}\n")
     sys.stdout.flush()

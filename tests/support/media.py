@@ -1,7 +1,7 @@
 """Small synthetic H.264 clips for streaming tests, generated once per session with PyAV.
 
-Every clip has a fixed GOP (a keyframe exactly every ``gop`` frames), no B-frames and a moving pattern, so
-tests can check keyframe intervals and timestamps exactly.
+Every clip has a fixed GOP (a keyframe exactly every ``gop`` frames), no B-frames unless asked for
+(``b_frames``) and a moving pattern, so tests can check keyframe intervals and timestamps exactly.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class ClipSpec:
     gop: int = 25
     seconds: float = 4.0
     codec: str = "libx264"
+    b_frames: int = 0  # B-frames between reference frames (libx264 only)
 
     @property
     def frames(self) -> int:
@@ -34,7 +35,10 @@ class ClipSpec:
     @property
     def file_name(self) -> str:
         codec = self.codec.replace("lib", "")
-        return f"{codec}_{self.width}x{self.height}_{self.fps}fps_gop{self.gop}_{self.seconds:g}s.mp4"
+        b_frames = f"_b{self.b_frames}" if self.b_frames else ""
+        return (
+            f"{codec}_{self.width}x{self.height}_{self.fps}fps_gop{self.gop}{b_frames}_{self.seconds:g}s.mp4"
+        )
 
 
 SMALL = ClipSpec()
@@ -54,7 +58,7 @@ def _frame_pixels(spec: ClipSpec, index: int) -> np.ndarray:
 
 
 def write_clip(path: Path, spec: ClipSpec) -> Path:
-    """Encode ``spec`` into ``path`` (MP4, H.264 or HEVC, constant GOP, no B-frames)."""
+    """Encode ``spec`` into ``path`` (MP4, H.264 or HEVC, constant GOP, ``spec.b_frames`` B-frames)."""
     tmp = path.with_name(path.name + ".partial")
     with av.open(str(tmp), mode="w", format="mp4") as container:
         stream = cast(VideoStream, container.add_stream(spec.codec, rate=spec.fps))
@@ -63,14 +67,16 @@ def write_clip(path: Path, spec: ClipSpec) -> Path:
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, spec.fps * 512)
         stream.codec_context.gop_size = spec.gop
-        stream.codec_context.max_b_frames = 0
+        stream.codec_context.max_b_frames = spec.b_frames
         if spec.codec == "libx264":
             stream.options = {
                 "preset": "ultrafast",
                 # One slice per frame (like most cameras): multi-slice IDRs get SPS/PPS inserted before every
                 # slice by the test server's h264parse, which FFmpeg then splits into two packets.
                 "x264-params": (
-                    f"keyint={spec.gop}:min-keyint={spec.gop}:scenecut=0:bframes=0:sliced-threads=0:slices=1"
+                    f"keyint={spec.gop}:min-keyint={spec.gop}:scenecut=0:bframes={spec.b_frames}:"
+                    + ("b-adapt=0:" if spec.b_frames else "")  # exactly b_frames between references
+                    + "sliced-threads=0:slices=1"
                 ),
             }
         elif spec.codec == "libx265":

@@ -4,7 +4,8 @@
 sent) the server process. Fixtures:
 
 - ``rtsp_server``: mounts ``cam1`` and ``cam2`` serving the small 640x360 25 fps clip (GOP 25), no auth.
-- ``rtsp_server_factory``: ``rtsp_server_factory({"cam1": path, ...}, auth=("user", "pw"), digest=False)``.
+- ``rtsp_server_factory``: ``rtsp_server_factory({"cam1": path, ...}, auth=("user", "pw"), digest=False,
+  file_pts=False)``; ``file_pts`` sends B-frames reordered, as a camera does (see ``gst_rtsp_server.py``).
 
 Both skip the test with a clear reason when the GStreamer RTSP server is not installed.
 """
@@ -74,6 +75,7 @@ class RtspServer:
         *,
         auth: tuple[str, str] | None = None,
         digest: bool = False,
+        file_pts: bool = False,
         port: int = 0,
         log_dir: Path | None = None,
     ) -> None:
@@ -82,6 +84,7 @@ class RtspServer:
         self.mounts = dict(mounts)
         self.auth = auth
         self.digest = digest
+        self.file_pts = file_pts
         self.port = port
         self.log_dir = log_dir
         self._process: subprocess.Popen[bytes] | None = None
@@ -101,6 +104,8 @@ class RtspServer:
             command += ["--auth", f"{self.auth[0]}:{self.auth[1]}"]
         if self.digest:
             command.append("--digest")
+        if self.file_pts:
+            command.append("--file-pts")
         stderr_path = (self.log_dir or Path("/tmp")) / f"rtsp-server-{os.getpid()}-{id(self)}.log"
         # Keep HOME-based caches (GStreamer registry) out of the real home directory.
         environ = {**os.environ, "GST_DEBUG": os.environ.get("GST_DEBUG", "1")}
@@ -228,9 +233,12 @@ def rtsp_server_factory(clip_cache: ClipCache, tmp_path: Path) -> Iterator[RtspS
         *,
         auth: tuple[str, str] | None = None,
         digest: bool = False,
+        file_pts: bool = False,
     ) -> RtspServer:
         clip = clip_cache.get()
-        server = RtspServer(mounts or {"cam1": clip}, auth=auth, digest=digest, log_dir=tmp_path)
+        server = RtspServer(
+            mounts or {"cam1": clip}, auth=auth, digest=digest, file_pts=file_pts, log_dir=tmp_path
+        )
         servers.append(server)
         server.start()
         return server
