@@ -107,6 +107,7 @@ class CameraPipeline:
         self.open_episodes: list[Episode] = []
         self.last_opened: list[Episode] = []  # episodes the last processed frame opened
         self.last_t_s: float | None = None
+        self.last_detections = Detections.empty()  # every class the detector found in the last frame
 
     @property
     def detects_people(self) -> bool:
@@ -122,7 +123,16 @@ class CameraPipeline:
         t1 = clock()
         tracks = self._track(frame, motion.boxes, t_s)
         t2 = clock()
-        observation = Observation(t_s, frame.ts_utc, frame.size, tuple(tracks), motion)
+        observation = Observation(
+            t_s,
+            frame.ts_utc,
+            frame.size,
+            tuple(tracks),
+            motion,
+            image=frame.image,
+            detections=self.last_detections,
+            class_names=self._detector.info.class_names if self._detector is not None else (),
+        )
         output = RuleOutput()
         for rule in self._rules:
             output.extend(rule.update(observation))
@@ -141,6 +151,7 @@ class CameraPipeline:
         return self._collect(output, None)
 
     def _track(self, frame: Frame, motion_boxes: np.ndarray, t_s: float) -> list[Track]:
+        self.last_detections = Detections.empty()
         if self._detector is None or self._tracker is None:
             return []
         clock = time.perf_counter
@@ -164,6 +175,7 @@ class CameraPipeline:
             if recheck:
                 self._last_check_t_s = t_s
         t1 = clock()
+        self.last_detections = found
         if self._person_id is not None:
             found = found.of_class(self._person_id)
         found = self._carry(found, stationary, regions_checked=bool(regions), recheck=recheck)

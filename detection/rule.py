@@ -14,19 +14,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from detection.box import Detections
+from detection.frame import Image
 from detection.motion import Motion
 from detection.track import Track
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """Everything a rule may look at for one analysed frame."""
+    """Everything a rule may look at for one analysed frame. ``image`` is the frame itself (BGR; rules must
+    not change it); ``detections`` every object the detector found in it, of every class (empty when the
+    detector did not run on this frame), with ``class_names`` to read their classes."""
 
     t_s: float
     ts_utc: datetime
     frame_size: tuple[int, int]
     tracks: tuple[Track, ...]
     motion: Motion
+    image: Image | None = None
+    detections: Detections = field(default_factory=Detections.empty)
+    class_names: tuple[str, ...] = ()
 
 
 @dataclass
