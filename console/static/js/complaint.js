@@ -109,7 +109,8 @@ function renderEvidence(detail) {
   for (const item of detail.evidence) {
     const keep = item.lock_expires_at ? `${L.text.locked_until} ${fmt(item.lock_expires_at)}` : L.text.locked;
     const li = el("li", { "data-testid": "evidence-item" },
-      el("strong", {}, item.camera_id), ` ${fmt(item.start)} – ${fmt(item.end)} `, el("span", { class: "muted" }, keep));
+      el("strong", {}, item.camera_id), ` ${fmt(item.start)} – ${fmt(item.end)} `, el("span", { class: "muted" }, keep),
+      item.event_id ? " " : null, item.event_id ? el("span", { class: "badge", "data-testid": "evidence-event" }, `${L.text.event} #${item.event_id}`) : null);
     if (canEdit && ["new", "in_progress"].includes(detail.complaint.status)) {
       const button = el("button", { class: "btn btn-ghost", type: "button" }, L.text.detach);
       button.addEventListener("click", async () => {

@@ -90,6 +90,21 @@ async function register(event) {
   }
 }
 
+// A form opened from elsewhere (the events page's "New complaint from it") comes prefilled from the URL:
+// place, category, description, and the incident's instants (UTC, shown as station time; the end rounded up
+// to the minute so that the window still covers it).
+function prefill(form, params) {
+  for (const key of ["building", "entrance", "area", "description"]) {
+    if (params.get(key)) form.elements[key].value = params.get(key);
+  }
+  const category = params.get("category");
+  if (category && [...form.elements.category.options].some((o) => o.value === category)) form.elements.category.value = category;
+  const start = Date.parse(params.get("incident_start") || "");
+  const end = Date.parse(params.get("incident_end") || "");
+  if (!Number.isNaN(start)) form.incident_start.value = utcToStationInput(new Date(start), zone);
+  if (!Number.isNaN(end)) form.incident_end.value = utcToStationInput(new Date(end + 59999), zone);
+}
+
 async function start() {
   const options = await api("/api/complaints/options");
   document.querySelectorAll("select[data-options]").forEach((select) => fillSelect(select, options[`${select.dataset.options === "status" ? "statuses" : select.dataset.options === "category" ? "categories" : "channels"}`]));
@@ -100,6 +115,7 @@ async function start() {
     form.received_at.value = utcToStationInput(now, zone);
     form.incident_start.value = utcToStationInput(new Date(now.getTime() - 3600000), zone);
     form.incident_end.value = utcToStationInput(now, zone);
+    prefill(form, new URLSearchParams(window.location.search));
     form.addEventListener("submit", register);
   }
   document.getElementById("filters").addEventListener("change", loadList);

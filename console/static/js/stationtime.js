@@ -49,3 +49,18 @@ export function labels() {
   const element = document.getElementById("labels");
   return element ? JSON.parse(element.textContent) : {};
 }
+
+// The time of day only ("HH:MM:SS") in the station zone.
+export function formatStationClock(value, zone, lang) {
+  if (!value) return "—";
+  const date = value instanceof Date ? value : new Date(value);
+  const locale = lang === "kk" ? "kk-KZ" : lang === "en" ? "en-GB" : "ru-RU";
+  return new Intl.DateTimeFormat(locale, {
+    timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  }).format(date);
+}
+
+// Whether two instants fall on the same day in the station zone.
+export function sameStationDay(a, b, zone) {
+  return utcToStationInput(new Date(a), zone).slice(0, 10) === utcToStationInput(new Date(b), zone).slice(0, 10);
+}

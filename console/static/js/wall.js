@@ -6,6 +6,11 @@
 // and the station releases the viewer. Camera status comes from GET /api/live/cameras every few seconds; a
 // camera that comes back resumes on the same connection, and a broken connection is rebuilt with back-off,
 // all without reloading the page. Leaving the page tells the station with a beacon.
+//
+// Detection events: the page follows GET /api/events/stream (server-sent events, "active": the events going
+// on) and marks the tile of every camera with one (a frame and a badge with the kind) until it ends; with
+// "Sound on new events" ticked (off by default) a short beep, made with the Web Audio API, announces each
+// new one.
 
 import { api, ApiError, csrfToken } from "./api.js";
 
@@ -222,6 +227,7 @@ class Tile {
     this.transcodedTag = node.querySelector(".tag-transcoded");
     this.transcodedTag.title = S.transcoded_hint;
     this.recDot = node.querySelector(".rec-dot");
+    this.eventBadge = node.querySelector(".tile-event");
     const stream = camera.streams.includes("sub") ? "sub" : "main";
     this.player = new LivePlayer(this.video, camera.id, stream, () => this.render());
     this.visible = false;
@@ -247,6 +253,14 @@ class Tile {
       ? format(S.offline_since, { time: stationTime(camera.since) }) : "";
     this.transcodedTag.hidden = !(this.player.transcoded || camera.transcoded);
     this.recDot.hidden = !camera.recording;
+    const kinds = this.wall.eventKinds(camera.id);
+    this.element.classList.toggle("tile-alert", kinds.length > 0);
+    if (kinds.length) this.element.dataset.event = kinds.join(" ");
+    else delete this.element.dataset.event;
+    this.eventBadge.hidden = kinds.length === 0;
+    this.eventBadge.textContent = kinds.map((kind) => config.kinds[kind] || kind).join(", ");
+    this.eventBadge.title = kinds.length
+      ? format(S.event_on_camera, { kinds: this.eventBadge.textContent }) : "";
   }
 
   sync() {
@@ -280,6 +294,10 @@ class Wall {
     this.focusOpen = false;
     this.focusPlayer = null;
     this.focusCamera = null;
+    this.events = [];  // the events going on, as the station last said
+    this.beeps = 0;
+    this.audio = null;
+    this.sound = document.getElementById("wall-sound");
     const saved = Number(localStorage.getItem(LAYOUT_KEY));
     this.layout = LAYOUTS.includes(saved) ? saved : 2;
     this.observer = new IntersectionObserver((entries) => {
@@ -301,6 +319,7 @@ class Wall {
   }
 
   async start() {
+    if (config.events) this.subscribe();
     await this.poll();
     window.setInterval(() => this.poll(), STATUS_POLL_MS);
     window.setInterval(() => this.watch(), WATCHDOG_MS);
@@ -440,6 +459,74 @@ class Wall {
     if (this.focusPlayer) this.focusPlayer.beacon();
   }
 
+  // Detection events ------------------------------------------------------------------------------------
+
+  subscribe() {
+    if (!window.EventSource) return;
+    const source = new EventSource("/api/events/stream");
+    source.addEventListener("active", (message) => {
+      let events;
+      try {
+        events = JSON.parse(message.data);
+      } catch (error) {
+        console.warn("wall: unreadable event stream message", error);
+        return;
+      }
+      this.setEvents(events);
+    });
+    window.addEventListener("pagehide", () => source.close());
+    if (this.sound) {
+      this.sound.addEventListener("change", () => { if (this.sound.checked) this.audioContext(); });
+    }
+  }
+
+  setEvents(events) {
+    const known = new Set(this.events.map((e) => e.id));
+    const arrived = events.filter((e) => !known.has(e.id));
+    this.events = events;
+    for (const tile of this.tiles.values()) tile.render();
+    const link = document.querySelector(".wall-events");
+    if (link) {
+      link.hidden = events.length === 0;
+      link.textContent = format(S.events_now, { count: events.length });
+    }
+    if (arrived.length && this.sound && this.sound.checked) this.beep();
+  }
+
+  eventKinds(cameraId) {
+    return [...new Set(this.events.filter((e) => e.camera_id === cameraId).map((e) => e.kind))];
+  }
+
+  audioContext() {
+    if (!this.audio) {
+      const Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return null;
+      this.audio = new Context();
+    }
+    if (this.audio.state === "suspended") this.audio.resume().catch(() => {});
+    return this.audio;
+  }
+
+  // A short two-tone beep (no audio files).
+  beep() {
+    const audio = this.audioContext();
+    if (!audio) return;
+    const now = audio.currentTime;
+    [[880, 0], [660, 0.18]].forEach(([frequency, offset]) => {
+      const oscillator = audio.createOscillator();
+      const gain = audio.createGain();
+      oscillator.type = "sine";
+      oscillator.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, now + offset);
+      gain.gain.exponentialRampToValueAtTime(0.25, now + offset + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + offset + 0.15);
+      oscillator.connect(gain).connect(audio.destination);
+      oscillator.start(now + offset);
+      oscillator.stop(now + offset + 0.16);
+    });
+    this.beeps += 1;
+  }
+
   // For tests and diagnostics: what each tile shows right now.
   describe() {
     const describeVideo = (video) => ({
@@ -452,9 +539,11 @@ class Wall {
       tiles[id] = {
         status: tile.camera.status, state: tile.player.state, playing: tile.playing,
         session: tile.player.sessionId, transcoded: tile.player.transcoded, ...describeVideo(tile.video),
+        event: this.eventKinds(id),
       };
     }
     return { layout: this.layout, page: this.page, focus: this.focusCamera && this.focusCamera.id, tiles,
+      events: this.events.map((e) => e.id), beeps: this.beeps,
       focusVideo: this.focusPlayer ? { state: this.focusPlayer.state, ...describeVideo(this.focusVideo) } : null };
   }
 }
