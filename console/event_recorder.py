@@ -166,7 +166,7 @@ class EventRecorder:
         self.stats.opened += 1
         path = self._snapshot_path(camera, event_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(render_snapshot(image, episode.box))
+        path.write_bytes(render_snapshot(image, episode.box, path=episode.detail.get("owner_path")))
 
     def _store_closed(self, event: DetectionEvent) -> None:
         event_id = self._event_id(event)
@@ -177,6 +177,9 @@ class EventRecorder:
             snapshot.parent.mkdir(parents=True, exist_ok=True)
             snapshot.write_bytes(event.snapshot_jpeg)
         clip_start = event.start_utc - timedelta(seconds=self.pre_s)
+        arrival = dict(event.detail).get("owner_arrival_t_s")
+        if isinstance(arrival, int | float):  # littering: the clip shows the owner arriving, too
+            clip_start = min(clip_start, datetime.fromtimestamp(float(arrival), UTC) - timedelta(seconds=2))
         clip_end = event.end_utc + timedelta(seconds=self.post_s)
         retention = self.retention_days.get(event.camera, 30)
         with self.database.session() as session:

@@ -13,7 +13,12 @@ from detection.zone import ZoneSpec
 
 log = logging.getLogger(__name__)
 
-BUILT_KINDS = frozenset({DetectionKind.MOTION.value, DetectionKind.PERSON.value})
+BUILT_KINDS = frozenset(
+    {DetectionKind.MOTION.value, DetectionKind.PERSON.value, DetectionKind.LITTERING.value}
+)
+NEEDS_DETECTOR = frozenset(
+    {DetectionKind.PERSON.value, DetectionKind.LITTERING.value, DetectionKind.SMOKING.value}
+)
 ALL_KINDS = frozenset(k.value for k in DetectionKind)
 
 
@@ -36,9 +41,11 @@ def plan_kinds(requested: set[str], *, has_detector: bool) -> tuple[set[str], li
     for kind in sorted(kinds - BUILT_KINDS):
         notes.append(f"{kind} detection is not available in this version")
         kinds.discard(kind)
-    if "person" in kinds and not has_detector:
-        notes.append("people detection is off: no detector model is configured (detection.model_path)")
-        kinds.discard("person")
+    for kind in sorted(kinds & NEEDS_DETECTOR):
+        if not has_detector:
+            what = "people" if kind == "person" else kind
+            notes.append(f"{what} detection is off: no detector model is configured (detection.model_path)")
+            kinds.discard(kind)
     return kinds, notes
 
 

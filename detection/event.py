@@ -47,13 +47,26 @@ class DetectionEvent:
             "box": xyxy_to_xywh(list(self.box)),
             "score": round(self.score, 3),
             "track": self.track,
-            **dict(self.detail),
+            **{_relative_key(k): _relative(k, v, origin_t_s) for k, v in self.detail},
         }
 
 
-def render_snapshot(image: Image, box: tuple[float, float, float, float], *, quality: int = 85) -> bytes:
-    """JPEG of ``image`` with ``box`` drawn (the review queue's thumbnail and the event's picture)."""
+def render_snapshot(
+    image: Image,
+    box: tuple[float, float, float, float],
+    *,
+    path: object = None,
+    quality: int = 85,
+) -> bytes:
+    """JPEG of ``image`` with ``box`` drawn (the review queue's thumbnail and the event's picture), and
+    ``path`` (a list of [x, y] points: where the owner of a left object came from and went) as a line."""
     canvas = image.copy()
+    if isinstance(path, list) and len(path) >= 2:
+        points = np.asarray([p for p in path if isinstance(p, list | tuple) and len(p) == 2], np.int32)
+        if len(points) >= 2:
+            cv2.polylines(canvas, [points.reshape(-1, 1, 2)], False, (0, 0, 0), 5)
+            cv2.polylines(canvas, [points.reshape(-1, 1, 2)], False, (255, 200, 0), 2)
+            cv2.circle(canvas, tuple(int(v) for v in points[0]), 6, (255, 200, 0), -1)
     x1, y1, x2, y2 = (round(v) for v in box)
     thickness = max(2, round(max(image.shape[:2]) / 400))
     cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 0, 0), thickness + 2)
@@ -62,3 +75,15 @@ def render_snapshot(image: Image, box: tuple[float, float, float, float], *, qua
     if not ok:
         raise ValueError("snapshot could not be encoded as JPEG")
     return bytes(np.asarray(data).tobytes())
+
+
+def _relative_key(key: str) -> str:
+    """Detail times are kept as ``*_t_s`` (epoch seconds); the JSON line gives them as ``*_s`` from the
+    file's start, like ``start_s``."""
+    return key[: -len("_t_s")] + "_s" if key.endswith("_t_s") else key
+
+
+def _relative(key: str, value: object, origin_t_s: float) -> object:
+    if key.endswith("_t_s") and isinstance(value, int | float):
+        return round(float(value) - origin_t_s, 2)
+    return value

@@ -18,6 +18,7 @@ from detection.box import Detections, iou_matrix
 from detection.detector import PERSON, ObjectDetector
 from detection.event import DetectionEvent, render_snapshot
 from detection.frame import Frame, Image
+from detection.littering_rule import LitteringRule
 from detection.motion import MotionConfig, MotionDetector
 from detection.motion_rule import GATE_PARAMS, MotionRule
 from detection.param import apply_params
@@ -32,7 +33,7 @@ STAGES = ("motion", "detector", "tracker", "rules")
 # Detections down to this score reach the tracker: ByteTrack keeps tracks alive through weak detections
 # (occlusion, small people) but starts a track only at ``tracker.activation_score``.
 CANDIDATE_SCORE = 0.2
-KNOWN_RULES = ("motion", "person", "tracker", "pipeline")
+KNOWN_RULES = ("motion", "person", "tracker", "pipeline", "littering")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class CameraPipeline:
         if unknown:
             raise ValueError(f"unknown rule(s) in parameters: {', '.join(sorted(unknown))}")
         self.camera = camera
-        self._detector = detector if kinds & {"person"} else None
+        self._detector = detector if kinds & {"person", "littering", "smoking"} else None
         gate = {
             k: v for k, v in params.items() if k.startswith("motion.") and k.split(".", 1)[1] in GATE_PARAMS
         }
@@ -99,6 +100,10 @@ class CameraPipeline:
             self._rules.append(MotionRule(zones, timezone, params=params))
         if "person" in kinds and self._detector is not None:
             self._rules.append(PresenceRule(zones, timezone, params=params))
+        if "littering" in kinds and self._detector is not None:
+            self._rules.append(
+                LitteringRule(zones, timezone, params=params, masks=list(masks or []), fps=fps)
+            )
         self._snapshots = snapshots
         self._best_images: dict[int, Image] = {}
         self._last_check_t_s = -1e18
@@ -244,7 +249,8 @@ class CameraPipeline:
         for episode in output.closed:
             picture = self._best_images.pop(id(episode), None)
             self.open_episodes = [e for e in self.open_episodes if e is not episode]
-            jpeg = render_snapshot(picture, episode.box) if picture is not None else None
+            path = episode.detail.get("owner_path")
+            jpeg = render_snapshot(picture, episode.box, path=path) if picture is not None else None
             events.append(
                 DetectionEvent(
                     camera=self.camera,

@@ -27,7 +27,7 @@ from config.error import EXIT_CONFIG, ConfigError
 from config.loader import load_config
 from config.schema import CameraConfig, StationConfig
 from console.model_path import default_model_path, model_cache_dir
-from detection.builder import build_camera_pipeline
+from detection.builder import NEEDS_DETECTOR, build_camera_pipeline
 from detection.detector import ObjectDetector, load_detector
 from detection.error import DetectionError
 from detection.event import DetectionEvent
@@ -115,9 +115,12 @@ def _setup(args: argparse.Namespace) -> tuple[CameraPipeline, datetime, list[str
         default_model_path(config.detection.model_path if config else None) if not args.model else args.model
     )
     kinds = set(args.kinds.split(",")) if args.kinds else None
-    wants_people = kinds is None or "person" in kinds
+    requested = (
+        kinds if kinds is not None else ({k.value for k in camera.detection.kinds} if camera else None)
+    )
+    wants_people = requested is None or bool(requested & NEEDS_DETECTOR)
     detector: ObjectDetector | None = None
-    if model is not None and wants_people and (camera is None or "person" in camera.detection.kinds or kinds):
+    if model is not None and wants_people:
         detector = load_detector(
             model,
             backend=args.backend or (config.detection.backend if config else "auto"),

@@ -1,0 +1,293 @@
+"""Littering: an object put down and left, with the person who brought it.
+
+Built on :class:`detection.static_object.StaticObjectModel` (static blobs) and the person tracks:
+
+- **Not an object**: a blob mostly covered by a person's box (someone standing still), a ghost (something
+  taken away), a blob outside the littering zones or in a fixture mask, or one outside the size range.
+- **Owner**: when a blob becomes static, the person tracks of the last ``owner_window_s`` are searched for
+  who was at it when it appeared (the nearest feet, in body heights, closest to that moment): the owner is
+  who was with the object then, not whoever walks past later.
+- **Alarm**: the object has been static for ``dwell_s`` AND its owner has been away (farther than
+  ``owner_distance_h`` body heights, or out of view) for ``owner_away_s``. Only the owner counts: a person
+  next to their bag is not littering, however long they stand, and someone else standing by it does not
+  excuse the owner. When the owner's track breaks (an occlusion) a new track where they were continues it.
+  Without an owner (none seen) there is no alarm unless ``require_owner`` is off.
+- **Once**: one place alarms once until its object goes; the event ends when the object is gone.
+- **Confirmation**: a detector box of a bag-like class (backpack, handbag, suitcase, bottle...) on the
+  object raises the score; shapeless rubbish bags alarm without it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from detection.param import apply_params
+from detection.rule import Episode, Observation, RuleOutput
+from detection.schedule import is_scheduled
+from detection.static_object import StaticBlob, StaticConfig, StaticObjectModel
+from detection.track import Track
+from detection.zone import ZoneSpec
+
+BAG_CLASSES = frozenset({"backpack", "handbag", "suitcase", "bottle", "umbrella", "cup", "box", "bag"})
+
+
+@dataclass(frozen=True, slots=True)
+class LitteringConfig:
+    """``littering.*`` parameters of the rule (the static model's are in :class:`StaticConfig`)."""
+
+    dwell_s: float = 30.0
+    owner_away_s: float = 15.0
+    owner_distance_h: float = 1.5
+    owner_window_s: float = 20.0
+    relink_s: float = 3.0
+    person_overlap: float = 0.4
+    require_owner: bool = True
+    gone_s: float = 4.0
+
+
+@dataclass
+class _Sample:
+    t_s: float
+    track_id: int
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class _Object:
+    blob: StaticBlob
+    zone: str | None
+    owner: int | None = None
+    owner_height: float = 0.0
+    owner_arrival_t_s: float | None = None
+    owner_path: list[tuple[float, float]] = field(default_factory=list)
+    confirmed_at_t_s: float | None = None  # when it first counted as an object (not a person, not a ghost)
+    away_since_t_s: float | None = None
+    owner_last_box: tuple[float, float, float, float] | None = None
+    owner_last_t_s: float = 0.0
+    bag_class: str | None = None
+    episode: Episode | None = None
+    alarmed: bool = False
+
+
+@dataclass
+class LitteringRule:
+    zones: list[ZoneSpec]
+    timezone: ZoneInfo
+    params: Mapping[str, object] = field(default_factory=dict)
+    masks: list[list[tuple[float, float]]] = field(default_factory=list)
+    fps: float = 5.0
+    kind: str = "littering"
+
+    def __post_init__(self) -> None:
+        static_names = {f"littering.{n}" for n in StaticConfig.__dataclass_fields__}
+        static = {k: v for k, v in self.params.items() if k in static_names}
+        rule = {k: v for k, v in self.params.items() if k.startswith("littering.") and k not in static_names}
+        self._model = StaticObjectModel(apply_params(StaticConfig(), "littering", static), fps=self.fps)
+        self._model.set_exclusions(self.masks)
+        self.config = apply_params(LitteringConfig(), "littering", rule)
+        self._zones = [z for z in self.zones if z.watches("littering")]
+        self._zone_configs = {
+            z.name: apply_params(
+                self.config, "littering", {k: v for k, v in z.params.items() if k not in static_names}
+            )
+            for z in self._zones
+        }
+        self._history: deque[_Sample] = deque()
+        self._first_seen: dict[int, float] = {}
+        self._objects: dict[int, _Object] = {}
+
+    def update(self, obs: Observation) -> RuleOutput:
+        out = RuleOutput()
+        if obs.image is None:
+            return out
+        people = [t for t in obs.tracks if t.class_name == "person"]
+        self._remember(people, obs.t_s)
+        frozen = [o.blob.box for o in self._objects.values() if o.confirmed_at_t_s is not None]
+        blobs = self._model.update(obs.image, obs.t_s, frozen)
+        seen = set()
+        for blob in blobs:
+            obj = self._objects.get(blob.blob_id)
+            if obj is None:
+                zone = self._zone_of(blob, obs)
+                if zone is False:
+                    continue
+                obj = _Object(blob, zone if isinstance(zone, str) else None)
+                self._objects[blob.blob_id] = obj
+            seen.add(blob.blob_id)
+            self._observe(obj, obs, people, out)
+        for blob_id, obj in list(self._objects.items()):
+            if blob_id not in seen and obs.t_s - obj.blob.last_seen_t_s > self._config(obj).gone_s:
+                self._forget(blob_id, obj, out)
+        return out
+
+    def finish(self, t_s: float) -> RuleOutput:
+        out = RuleOutput()
+        for blob_id, obj in list(self._objects.items()):
+            self._forget(blob_id, obj, out)
+        return out
+
+    # --- per object --------------------------------------------------------------------------------
+
+    def _config(self, obj: _Object) -> LitteringConfig:
+        return self._zone_configs.get(obj.zone, self.config) if obj.zone is not None else self.config
+
+    def _zone_of(self, blob: StaticBlob, obs: Observation) -> str | bool | None:
+        """The littering zone the object lies in (None: the whole frame), or False when outside all."""
+        if not self._zones:
+            return None
+        for zone in self._zones:
+            if zone.holds_feet(blob.box, obs.frame_size) and is_scheduled(
+                zone.schedule, obs.ts_utc, self.timezone
+            ):
+                return zone.name
+        return False
+
+    def _observe(self, obj: _Object, obs: Observation, people: list[Track], out: RuleOutput) -> None:
+        config = self._config(obj)
+        covered = max((_covered(obj.blob.box, p.xyxy) for p in people), default=0.0)
+        if obj.confirmed_at_t_s is None:
+            if covered >= config.person_overlap:
+                return  # a person standing still, or someone in front of it: not (yet) an object
+            if self._model.check_ghost(obj.blob):
+                return  # something taken away, not put down
+            obj.confirmed_at_t_s = obs.t_s
+            self._attribute(obj)
+        obj.bag_class = obj.bag_class or _bag_class(obj.blob.box, obs)
+        if obj.alarmed:
+            if obj.episode is not None:
+                obj.episode.end_t_s = obs.t_s
+            return
+        if self._attended(obj, people, obs.t_s, config):
+            obj.away_since_t_s = None
+        elif obj.away_since_t_s is None:
+            obj.away_since_t_s = obs.t_s
+        static_for = obs.t_s - obj.blob.first_static_t_s
+        away_for = obs.t_s - obj.away_since_t_s if obj.away_since_t_s is not None else 0.0
+        if obj.owner is None and config.require_owner:
+            return
+        if static_for >= config.dwell_s and away_for >= config.owner_away_s:
+            self._alarm(obj, obs, out)
+
+    def _attended(self, obj: _Object, people: list[Track], t_s: float, config: LitteringConfig) -> bool:
+        """Is the owner with their object? Only the owner counts: someone else standing by it does not make
+        it attended. When the owner's track ends and a new track starts where they were within
+        ``relink_s`` (an occlusion made the tracker give them a new id), that track is the owner."""
+        by_id = {p.track_id: p for p in people}
+        owner = by_id.get(obj.owner) if obj.owner is not None else None
+        if owner is None and obj.owner_last_box is not None and t_s - obj.owner_last_t_s <= config.relink_s:
+            for person in people:
+                fresh = self._first_seen.get(person.track_id, t_s) >= obj.owner_last_t_s - 0.5
+                if fresh and _iou(person.xyxy, obj.owner_last_box) >= 0.3:
+                    obj.owner, owner = person.track_id, person
+                    break
+        if owner is None:
+            return False
+        obj.owner_last_box, obj.owner_last_t_s = owner.xyxy, t_s
+        obj.owner_path.append(owner.bottom_centre)
+        return _distance_h(obj.blob.box, owner.xyxy) <= config.owner_distance_h
+
+    def _attribute(self, obj: _Object) -> None:
+        """The owner: who stood nearest the object (in body heights) closest to when it appeared."""
+        config = self._config(obj)
+        appeared = obj.blob.first_static_t_s - self._model.config.static_s
+        best: tuple[float, _Sample] | None = None
+        for sample in self._history:
+            if not appeared - config.owner_window_s <= sample.t_s <= obj.blob.first_static_t_s:
+                continue
+            distance = _distance_h(obj.blob.box, sample.box)
+            if distance > config.owner_distance_h:
+                continue
+            cost = distance + abs(sample.t_s - appeared) / max(config.owner_window_s, 1.0)
+            if best is None or cost < best[0]:
+                best = (cost, sample)
+        if best is None:
+            return
+        owner = best[1]
+        obj.owner = owner.track_id
+        obj.owner_height = owner.box[3] - owner.box[1]
+        obj.owner_arrival_t_s = self._first_seen.get(owner.track_id, owner.t_s)
+        obj.owner_path = [
+            ((s.box[0] + s.box[2]) / 2, s.box[3]) for s in self._history if s.track_id == owner.track_id
+        ]
+
+    def _alarm(self, obj: _Object, obs: Observation, out: RuleOutput) -> None:
+        obj.alarmed = True
+        score = 0.6 + (0.3 if obj.bag_class else 0.0) + (0.1 if obj.owner is not None else 0.0)
+        episode = Episode(
+            kind=self.kind,
+            zone=obj.zone,
+            start_t_s=obs.t_s,
+            end_t_s=obs.t_s,
+            box=obj.blob.box,
+            score=min(score, 1.0),
+            track=obj.owner,
+            best_t_s=obs.t_s,
+        )
+        episode.detail.update(
+            {
+                "object_appeared_t_s": obj.blob.first_static_t_s - self._model.config.static_s,
+                "owner_arrival_t_s": obj.owner_arrival_t_s,
+                "object_class": obj.bag_class,
+                "owner_path": [[round(x, 1), round(y, 1)] for x, y in obj.owner_path[-200:]],
+            }
+        )
+        obj.episode = episode
+        out.opened.append(episode)
+        out.improved.append(episode)
+
+    def _forget(self, blob_id: int, obj: _Object, out: RuleOutput) -> None:
+        del self._objects[blob_id]
+        if obj.episode is not None and not obj.episode.closed:
+            obj.episode.closed = True
+            out.closed.append(obj.episode)
+
+    def _remember(self, people: list[Track], t_s: float) -> None:
+        for person in people:
+            self._history.append(_Sample(t_s, person.track_id, person.xyxy))
+            self._first_seen.setdefault(person.track_id, t_s)
+        horizon = t_s - max(self.config.owner_window_s + self._model.config.static_s + 30.0, 60.0)
+        while self._history and self._history[0].t_s < horizon:
+            self._history.popleft()
+        if len(self._first_seen) > 5000:
+            live = {s.track_id for s in self._history}
+            self._first_seen = {k: v for k, v in self._first_seen.items() if k in live}
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    inter = _covered(a, b) * max((a[2] - a[0]) * (a[3] - a[1]), 1e-6)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _covered(box: tuple[float, float, float, float], person: tuple[float, float, float, float]) -> float:
+    """Share of ``box`` inside ``person``."""
+    x1, y1 = max(box[0], person[0]), max(box[1], person[1])
+    x2, y2 = min(box[2], person[2]), min(box[3], person[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-6)
+    return inter / area
+
+
+def _distance_h(box: tuple[float, float, float, float], person: tuple[float, float, float, float]) -> float:
+    """Distance from the object to the person's feet, in the person's body heights (0 when touching)."""
+    feet_x, feet_y = (person[0] + person[2]) / 2, person[3]
+    dx = max(box[0] - feet_x, 0.0, feet_x - box[2])
+    dy = max(box[1] - feet_y, 0.0, feet_y - box[3])
+    height = max(person[3] - person[1], 1.0)
+    return math.hypot(dx, dy) / height
+
+
+def _bag_class(box: tuple[float, float, float, float], obs: Observation) -> str | None:
+    found = obs.detections
+    for index in range(len(found)):
+        class_id = int(found.class_id[index])
+        name = obs.class_names[class_id] if 0 <= class_id < len(obs.class_names) else ""
+        if name in BAG_CLASSES:
+            row = found.xyxy[index]
+            if _covered(box, (float(row[0]), float(row[1]), float(row[2]), float(row[3]))) > 0.3:
+                return name
+    return None

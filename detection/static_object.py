@@ -1,0 +1,263 @@
+"""Things that were put down and stay: per-pixel static evidence from a long and a short background.
+
+Two running backgrounds per camera on a small colour frame (``work_width`` px wide): a *long* one that
+follows the scene over about ``long_s`` and a *short* one over ``short_s``. A pixel that differs from the
+long background but no longer from the short one has changed and then kept still: static evidence grows
+there by the seconds it lasts and decays ``decay`` times faster where it does not. Pixels with at least
+``static_s`` of evidence form blobs; blobs in the size range are static objects, tracked by overlap.
+
+No shadow labelling (it erases dark bags on grey pavement). A global brightness change (clouds, lamps, the
+IR switch) is compensated by a per-channel gain before comparing; one that gain cannot explain (most of
+the frame differs) resets both backgrounds and the evidence. Under a confirmed object the long background
+is frozen, so that the object is not absorbed after a minute or two; a *ghost* (something that was there
+from the start and was taken away, so the background remembers it and the picture does not) is told apart
+by its edges, which are in the background and not in the picture, and is absorbed at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from detection.frame import Image
+
+FloatImage = NDArray[np.float32]
+Mask = NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class StaticConfig:
+    """``littering.*`` parameters of the static-object model."""
+
+    work_width: int = 320
+    long_s: float = 60.0
+    short_s: float = 3.0
+    diff_threshold: float = 24.0
+    static_s: float = 3.0
+    decay: float = 2.0
+    min_area_frac: float = 0.0004
+    max_area_frac: float = 0.05
+    global_change: float = 0.5
+    ghost_edge_ratio: float = 1.2
+    object_edge_ratio: float = 1.3
+
+
+@dataclass
+class StaticBlob:
+    """A static object as the model sees it: box in source pixels, times in frame seconds."""
+
+    blob_id: int
+    box: tuple[float, float, float, float]
+    area_frac: float
+    first_static_t_s: float
+    last_seen_t_s: float
+    ghost: bool = False
+    frozen: bool = False
+
+
+@dataclass
+class StaticObjectModel:
+    config: StaticConfig = field(default_factory=StaticConfig)
+    fps: float = 5.0
+    _long: FloatImage | None = None
+    _short: FloatImage | None = None
+    _evidence: FloatImage | None = None
+    _exclude: Mask | None = None
+    _size: tuple[int, int] = (0, 0)
+    _work: tuple[int, int] = (0, 0)
+    _last_t_s: float | None = None
+    _blobs: dict[int, StaticBlob] = field(default_factory=dict)
+    _next_id: int = 1
+    _masks: dict[int, Mask] = field(default_factory=dict)  # blob id -> its pixels in the last frame
+    _frame: FloatImage | None = None
+    resets: int = 0
+
+    def set_exclusions(self, polygons: list[list[tuple[float, float]]]) -> None:
+        """Areas (frame fractions) where nothing counts: fixtures such as bins, benches, planters."""
+        self._polygons = polygons
+        self._exclude = None
+
+    def update(
+        self, image: Image, t_s: float, frozen_boxes: list[tuple[float, float, float, float]]
+    ) -> list[StaticBlob]:
+        """Feed one frame; ``frozen_boxes`` (source pixels) are confirmed objects whose background must not
+        learn. Returns the static blobs seen in this frame."""
+        height, width = image.shape[:2]
+        if (width, height) != self._size:
+            self._start(width, height)
+        work_w, work_h = self._work
+        small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        frame = cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
+        if self._long is None or self._short is None or self._evidence is None:
+            self._long, self._short = frame.copy(), frame.copy()
+            self._evidence = np.zeros((work_h, work_w), np.float32)
+            self._last_t_s = t_s
+            return []
+        dt = min(max(t_s - (self._last_t_s if self._last_t_s is not None else t_s), 0.0), 2.0)
+        self._last_t_s = t_s
+        fg_long = self._foreground(frame, self._long)
+        fg_short = self._foreground(frame, self._short)
+        if float(fg_long.mean()) > self.config.global_change:
+            self._long, self._short = frame.copy(), frame.copy()
+            self._evidence[:] = 0
+            self.resets += 1
+            return []
+        candidate = fg_long & ~fg_short & ~self._exclusion()
+        self._evidence = np.where(
+            candidate, self._evidence + dt, np.maximum(self._evidence - self.config.decay * dt, 0.0)
+        ).astype(np.float32)
+        np.minimum(self._evidence, self.config.static_s * 4, out=self._evidence)
+        freeze = self._box_mask(frozen_boxes)
+        self._learn(frame, dt, freeze)
+        return self._track_blobs(frame, t_s)
+
+    # internals -------------------------------------------------------------------------------------
+
+    def _start(self, width: int, height: int) -> None:
+        self._size = (width, height)
+        work_w = min(self.config.work_width, width)
+        self._work = (work_w, max(8, round(height * work_w / width)))
+        self._long = self._short = self._evidence = None
+        self._exclude = None
+        self._blobs.clear()
+
+    def _exclusion(self) -> Mask:
+        if self._exclude is None:
+            work_w, work_h = self._work
+            mask = np.zeros((work_h, work_w), np.uint8)
+            for polygon in getattr(self, "_polygons", []):
+                points = np.asarray([(x * work_w, y * work_h) for x, y in polygon], np.int32)
+                cv2.fillPoly(mask, [points], 1)
+            self._exclude = mask.astype(bool)
+        return self._exclude
+
+    def _foreground(self, frame: FloatImage, background: FloatImage) -> Mask:
+        """Pixels that differ from ``background`` once a per-channel gain (global light) is taken out."""
+        now, before = cv2.mean(frame)[:3], cv2.mean(background)[:3]
+        gain = tuple(min(max(a / max(b, 1.0), 0.3), 3.0) for a, b in zip(now, before, strict=True))
+        scaled = background * np.asarray(gain, np.float32)
+        diff = cv2.absdiff(frame, scaled)
+        blue, green, red = cv2.split(diff)
+        return np.asarray(cv2.max(cv2.max(blue, green), red) > self.config.diff_threshold)
+
+    def _box_mask(self, boxes: list[tuple[float, float, float, float]]) -> Mask:
+        work_w, work_h = self._work
+        mask = np.zeros((work_h, work_w), bool)
+        sx, sy = work_w / self._size[0], work_h / self._size[1]
+        for x1, y1, x2, y2 in boxes:
+            mask[max(0, int(y1 * sy) - 1) : int(y2 * sy) + 2, max(0, int(x1 * sx) - 1) : int(x2 * sx) + 2] = (
+                True
+            )
+        return mask
+
+    def _learn(self, frame: FloatImage, dt: float, freeze: Mask) -> None:
+        assert self._long is not None and self._short is not None
+        alpha_long = min(1.0, dt / self.config.long_s)
+        alpha_short = min(1.0, dt / self.config.short_s)
+        cv2.accumulateWeighted(frame, self._short, alpha_short)
+        learn = (~freeze).astype(np.uint8)
+        cv2.accumulateWeighted(frame, self._long, alpha_long, mask=learn)
+
+    def _track_blobs(self, frame: FloatImage, t_s: float) -> list[StaticBlob]:
+        assert self._evidence is not None and self._long is not None
+        work_w, work_h = self._work
+        static = (self._evidence >= self.config.static_s).astype(np.uint8)
+        static = np.asarray(cv2.morphologyEx(static, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(static, connectivity=8)
+        total = float(work_w * work_h)
+        sx, sy = self._size[0] / work_w, self._size[1] / work_h
+        seen: list[StaticBlob] = []
+        self._masks = {}
+        self._frame = frame
+        for label in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[label])
+            frac = area / total
+            if not self.config.min_area_frac <= frac <= self.config.max_area_frac:
+                continue
+            box = (x * sx, y * sy, (x + w) * sx, (y + h) * sy)
+            blob = self._match(box, frac, t_s)
+            self._masks[blob.blob_id] = labels == label
+            if blob.first_static_t_s == t_s and self._is_ghost(frame, labels == label):
+                blob.ghost = True
+                self._absorb(frame, labels == label)
+            seen.append(blob)
+        for blob_id in [b for b, blob in self._blobs.items() if blob.last_seen_t_s < t_s - 3.0]:
+            del self._blobs[blob_id]
+        return [b for b in seen if not b.ghost]
+
+    def check_ghost(self, blob: StaticBlob) -> bool:
+        """Is ``blob`` (seen in the last frame) not a thing put down? Checked when a blob appears and again
+        when the rule is about to count it as an object. Its outline decides (:meth:`edge_ratio`): a
+        *ghost* (something taken away: a person who stood still and left with their bag leaves a ghost of
+        both) has its edges in the background and not in the picture; a *change* of light or exposure on a
+        wall or the floor has none in either. Both are absorbed into the background at once and never
+        reported again; an object brings edges of its own."""
+        mask = self._masks.get(blob.blob_id)
+        frame = self._frame
+        if mask is None or frame is None or blob.ghost:
+            return blob.ghost
+        ratio = self.edge_ratio(frame, mask)
+        if ratio < self.config.object_edge_ratio:
+            blob.ghost = True
+            self._absorb(frame, mask)
+        return blob.ghost
+
+    def edge_ratio(self, frame: FloatImage, mask: Mask) -> float:
+        """Edge strength along the blob's outline in the picture over the same in the long background."""
+        assert self._long is not None
+        ring = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) - cv2.erode(
+            mask.astype(np.uint8), np.ones((3, 3), np.uint8)
+        )
+        if not ring.any():
+            return 1.0
+        now = float(_edges(frame)[ring > 0].mean())
+        before = float(_edges(self._long)[ring > 0].mean())
+        return (now + 1.0) / (before + 1.0)
+
+    def _match(self, box: tuple[float, float, float, float], frac: float, t_s: float) -> StaticBlob:
+        best, best_iou = None, 0.3
+        for blob in self._blobs.values():
+            iou = _iou(box, blob.box)
+            if iou > best_iou:
+                best, best_iou = blob, iou
+        if best is None:
+            best = StaticBlob(self._next_id, box, frac, t_s, t_s)
+            self._blobs[best.blob_id] = best
+            self._next_id += 1
+        best.box, best.area_frac, best.last_seen_t_s = box, frac, t_s
+        return best
+
+    def _is_ghost(self, frame: FloatImage, mask: Mask) -> bool:
+        """A removed object: the background has edges along the blob's outline that the picture lacks."""
+        assert self._long is not None
+        ring = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) - cv2.erode(
+            mask.astype(np.uint8), np.ones((3, 3), np.uint8)
+        )
+        if not ring.any():
+            return False
+        now = _edges(frame)[ring > 0].mean()
+        before = _edges(self._long)[ring > 0].mean()
+        return bool(before > now * self.config.ghost_edge_ratio)
+
+    def _absorb(self, frame: FloatImage, mask: Mask) -> None:
+        assert self._long is not None and self._evidence is not None
+        self._long[mask] = frame[mask]
+        self._evidence[mask] = 0
+
+
+def _edges(image: FloatImage) -> FloatImage:
+    grey = cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_BGR2GRAY)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    return np.asarray(cv2.magnitude(gx, gy), np.float32)
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
