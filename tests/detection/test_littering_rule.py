@@ -3,6 +3,7 @@ own: tracks are the rule's input), and objects painted in. Each case is one acce
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -45,7 +46,7 @@ class Scene:
         *,
         bag_from: float | None,
         bag_until: float | None,
-        person_at: dict[str, object],
+        person_at: Mapping[str, object],
         brightness: object = None,
         seed: int = 3,
     ) -> Scene:
