@@ -401,6 +401,19 @@ class DetectionConfig(_Model):
         description="Path to an ONNX object detector (COCO classes). Never downloaded; person, littering and "
         "smoking detection need it, motion does not.",
     )
+    keypoint_models_dir: Path | None = Field(
+        default=None,
+        title="Key-point models",
+        description="Folder with MediaPipe's pose, hand and face models (.tflite, Apache-2.0) for "
+        "smoking detection, as the set-up command installs them. Never downloaded; unset: the set-up "
+        "command's folder (or $STATION_KEYPOINT_MODELS, /var/lib/station/models/mediapipe).",
+    )
+    smoking_model_path: Path | None = Field(
+        default=None,
+        title="Cigarette detector",
+        description="Optional YOLO-format ONNX cigarette/smoke detector that confirms smoking events "
+        "(raises or lowers their confidence); smoking detection works without it.",
+    )
     backend: Literal["auto", "onnxruntime", "openvino"] = Field(
         default="auto",
         title="Inference backend",

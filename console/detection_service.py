@@ -31,6 +31,7 @@ from detection.detector import ObjectDetector, load_detector
 from detection.error import DetectionError
 from detection.frame import Frame, Image
 from detection.pipeline import CANDIDATE_SCORE, CameraPipeline
+from detection.smoking_rule import SmokingModels
 from detection.worker import CameraDetectionStats, DetectionWorker
 from storage.database import Database
 from streams.affinity import available_cpus, pin_current_thread
@@ -175,6 +176,9 @@ class DetectionService:
             detector=self.detector,
             fps=camera.detection.fps,
             params={"tracker.activation_score": config.detection.confidence, **config.detection.params},
+            smoking_models=SmokingModels(
+                config.detection.keypoint_models_dir, config.detection.smoking_model_path
+            ),
         )
         if self.model_error and any(n.startswith("people detection is off") for n in notes):
             notes = [n for n in notes if not n.startswith("people detection is off")]

@@ -9,12 +9,18 @@ from zoneinfo import ZoneInfo
 from config.schema import CameraConfig, DetectionKind, Zone
 from detection.detector import ObjectDetector
 from detection.pipeline import CameraPipeline
+from detection.smoking_rule import SmokingModels, plan_smoking
 from detection.zone import ZoneSpec
 
 log = logging.getLogger(__name__)
 
 BUILT_KINDS = frozenset(
-    {DetectionKind.MOTION.value, DetectionKind.PERSON.value, DetectionKind.LITTERING.value}
+    {
+        DetectionKind.MOTION.value,
+        DetectionKind.PERSON.value,
+        DetectionKind.LITTERING.value,
+        DetectionKind.SMOKING.value,
+    }
 )
 NEEDS_DETECTOR = frozenset(
     {DetectionKind.PERSON.value, DetectionKind.LITTERING.value, DetectionKind.SMOKING.value}
@@ -59,6 +65,7 @@ def build_camera_pipeline(
     params: Mapping[str, object],
     snapshots: bool = True,
     kinds: set[str] | None = None,
+    smoking_models: SmokingModels | None = None,
 ) -> tuple[CameraPipeline, list[str]]:
     """The pipeline for one camera and the notes on what it will not do (shown to the user). Without a
     ``camera`` config (a bare video file): every available kind on the whole frame."""
@@ -71,6 +78,8 @@ def build_camera_pipeline(
         zones = [zone_spec(z) for z in camera.detection.zones]
         masks = [list(m.points) for m in camera.detection.masks]
     runnable, notes = plan_kinds(requested, has_detector=detector is not None)
+    runnable, smoking_notes = plan_smoking(runnable, smoking_models)
+    notes += smoking_notes
     pipeline = CameraPipeline(
         camera_id,
         kinds=runnable,
@@ -81,5 +90,6 @@ def build_camera_pipeline(
         params=params,
         masks=masks,
         snapshots=snapshots,
+        smoking_models=smoking_models,
     )
     return pipeline, notes

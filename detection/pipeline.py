@@ -25,6 +25,7 @@ from detection.param import apply_params
 from detection.presence_rule import PresenceRule
 from detection.region import Region, merge_regions, plan_regions, zone_region
 from detection.rule import Episode, Observation, Rule, RuleOutput
+from detection.smoking_rule import SmokingModels, SmokingRule
 from detection.track import Track
 from detection.tracker import ObjectTracker, TrackerConfig
 from detection.zone import WHOLE_FRAME, ZoneSpec, zone_bounds
@@ -33,7 +34,7 @@ STAGES = ("motion", "detector", "tracker", "rules")
 # Detections down to this score reach the tracker: ByteTrack keeps tracks alive through weak detections
 # (occlusion, small people) but starts a track only at ``tracker.activation_score``.
 CANDIDATE_SCORE = 0.2
-KNOWN_RULES = ("motion", "person", "tracker", "pipeline", "littering")
+KNOWN_RULES = ("motion", "person", "tracker", "pipeline", "littering", "smoking")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,7 @@ class CameraPipeline:
         params: Mapping[str, object] | None = None,
         masks: list[list[tuple[float, float]]] | None = None,
         snapshots: bool = True,
+        smoking_models: SmokingModels | None = None,
     ) -> None:
         params = dict(params or {})
         unknown = {key.split(".", 1)[0] for key in params} - set(KNOWN_RULES)
@@ -100,6 +102,10 @@ class CameraPipeline:
             self._rules.append(MotionRule(zones, timezone, params=params))
         if "person" in kinds and self._detector is not None:
             self._rules.append(PresenceRule(zones, timezone, params=params))
+        self.smoking: SmokingRule | None = None  # its measurable share goes to the health report
+        if "smoking" in kinds and self._detector is not None:
+            self.smoking = SmokingRule.from_models(zones, timezone, params=params, models=smoking_models)
+            self._rules.append(self.smoking)
         if "littering" in kinds and self._detector is not None:
             self._rules.append(
                 LitteringRule(zones, timezone, params=params, masks=list(masks or []), fps=fps)

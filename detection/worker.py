@@ -28,6 +28,7 @@ from detection.event import DetectionEvent
 from detection.frame import Frame, Image
 from detection.pipeline import CameraPipeline
 from detection.rule import Episode
+from detection.smoking_rule import MeasurableShare
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class CameraDetectionStats:
     last_analysed_s: float | None  # time.monotonic() of the last analysed frame
     errors: int
     people_detection: bool
+    smoking: MeasurableShare | None = None  # what share of people the smoking rule could judge
 
 
 @dataclass
@@ -160,6 +162,7 @@ class DetectionWorker:
                     last_analysed_s=camera.last_analysed_s,
                     errors=camera.errors,
                     people_detection=camera.pipeline.detects_people,
+                    smoking=camera.pipeline.smoking.measurable() if camera.pipeline.smoking else None,
                 )
             )
         return out

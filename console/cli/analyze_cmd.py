@@ -34,6 +34,7 @@ from detection.event import DetectionEvent
 from detection.frame import Frame
 from detection.param import UnknownParameterError, parse_param
 from detection.pipeline import CANDIDATE_SCORE, CameraPipeline
+from detection.smoking_rule import SmokingModels
 from streams.error import StreamError
 from streams.frame_sampler import iter_file_frames
 
@@ -140,6 +141,11 @@ def _setup(args: argparse.Namespace) -> tuple[CameraPipeline, datetime, list[str
         params=params,
         snapshots=False,
         kinds=kinds,
+        smoking_models=SmokingModels(
+            config.detection.keypoint_models_dir, config.detection.smoking_model_path
+        )
+        if config is not None
+        else None,
     )
     origin = datetime.fromisoformat(args.start) if args.start else datetime(2000, 1, 1, tzinfo=UTC)
     if origin.tzinfo is None:
@@ -190,3 +196,5 @@ def _summary(pipeline: CameraPipeline, frames: int, seconds: float) -> None:
         f"(p50 {detector[0]:.1f} ms, p95 {detector[1]:.1f} ms); ms per frame: {stages}",
         file=sys.stderr,
     )
+    if pipeline.smoking is not None:
+        print(f"smoking: {pipeline.smoking.measurable().summary()}", file=sys.stderr)

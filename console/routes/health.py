@@ -14,6 +14,7 @@ from console.health import CameraHealth, CameraStatus
 from console.recording import CameraSnapshot
 from console.station import Station
 from console.station_status import StatusLevel
+from detection.smoking_rule import MeasurableShare
 from storage.retention import RetentionStatus
 from streams.health import StreamHealth
 from streams.recorder import RecorderStatus
@@ -195,6 +196,32 @@ class StatusReasonPublic(BaseModel):
     camera_id: str | None
 
 
+class SmokingMeasurablePublic(BaseModel):
+    """How much of what the camera saw the smoking rule could judge: people in its zones, by track and time.
+    Too small, turned away or no body seen: not measurable, never analysed."""
+
+    person_tracks: int
+    measurable_tracks: int
+    not_measurable_tracks: dict[str, int] = Field(
+        description="Tracks never measurable, by reason: too_small, turned_away, no_pose"
+    )
+    person_s: float = Field(description="Seconds of people in the rule's zones")
+    measurable_s: float
+    measurable_share: float | None = Field(description="measurable_s / person_s (null before anyone came)")
+
+    @classmethod
+    def of(cls, share: MeasurableShare) -> SmokingMeasurablePublic:
+        ratio = share.measurable_share
+        return cls(
+            person_tracks=share.tracks,
+            measurable_tracks=share.measurable_tracks,
+            not_measurable_tracks=share.not_measurable_tracks,
+            person_s=share.person_s,
+            measurable_s=share.measurable_s,
+            measurable_share=None if ratio is None else round(ratio, 3),
+        )
+
+
 class CameraDetectionPublic(BaseModel):
     """Detection on one camera: how many frames it decodes, analyses and drops, and the detector's speed."""
 
@@ -212,6 +239,9 @@ class CameraDetectionPublic(BaseModel):
     events: dict[str, int]
     open_events: int
     stalled: bool
+    smoking: SmokingMeasurablePublic | None = Field(
+        default=None, description="The smoking rule's measurable share, on cameras that run it"
+    )
 
     @classmethod
     def of(cls, h: CameraDetectionHealth) -> CameraDetectionPublic:
@@ -231,6 +261,7 @@ class CameraDetectionPublic(BaseModel):
             events=w.events,
             open_events=w.open_events,
             stalled=h.stalled,
+            smoking=SmokingMeasurablePublic.of(w.smoking) if w.smoking is not None else None,
         )
 
 
