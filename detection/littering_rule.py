@@ -25,6 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from detection.frame import Image
 from detection.param import apply_params
 from detection.rule import Episode, Observation, RuleOutput
 from detection.schedule import is_scheduled
@@ -44,6 +49,9 @@ class LitteringConfig:
     owner_distance_h: float = 1.5
     owner_window_s: float = 20.0
     relink_s: float = 3.0
+    same_look: float = (
+        0.35  # Bhattacharyya distance of clothes' colours under which two tracks are one person
+    )
     person_overlap: float = 0.4
     require_owner: bool = True
     gone_s: float = 4.0
@@ -65,7 +73,11 @@ class _Object:
     owner_arrival_t_s: float | None = None
     owner_path: list[tuple[float, float]] = field(default_factory=list)
     confirmed_at_t_s: float | None = None  # when it first counted as an object (not a person, not a ghost)
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    confirmed_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    appeared_t_s: float = 0.0
     away_since_t_s: float | None = None
+    owner_look: NDArray[np.float32] | None = None
     owner_last_box: tuple[float, float, float, float] | None = None
     owner_last_t_s: float = 0.0
     bag_class: str | None = None
@@ -99,6 +111,8 @@ class LitteringRule:
         self._history: deque[_Sample] = deque()
         self._first_seen: dict[int, float] = {}
         self._objects: dict[int, _Object] = {}
+        self._looks: dict[int, NDArray[np.float32]] = {}  # this frame's people: their clothes' colours
+        self._last_look: dict[int, NDArray[np.float32]] = {}
 
     def update(self, obs: Observation) -> RuleOutput:
         out = RuleOutput()
@@ -106,11 +120,20 @@ class LitteringRule:
             return out
         people = [t for t in obs.tracks if t.class_name == "person"]
         self._remember(people, obs.t_s)
+        self._looks = {
+            p.track_id: look for p in people if (look := _appearance(obs.image, p.xyxy)) is not None
+        }
+        for track_id, look in self._looks.items():
+            self._last_look[track_id] = look
         frozen = [o.blob.box for o in self._objects.values() if o.confirmed_at_t_s is not None]
-        blobs = self._model.update(obs.image, obs.t_s, frozen)
-        seen = set()
+        blobs = self._model.update(obs.image, obs.t_s, frozen, [p.xyxy for p in people])
+        seen: set[int] = set()
         for blob in blobs:
-            obj = self._objects.get(blob.blob_id)
+            obj = self._objects.get(blob.blob_id) or self._same_place(blob, seen)
+            if obj is not None and obj.blob is not blob:
+                del self._objects[obj.blob.blob_id]
+                obj.blob = blob  # the model split or merged blobs: still the same object at the same place
+                self._objects[blob.blob_id] = obj
             if obj is None:
                 zone = self._zone_of(blob, obs)
                 if zone is False:
@@ -123,6 +146,13 @@ class LitteringRule:
             if blob_id not in seen and obs.t_s - obj.blob.last_seen_t_s > self._config(obj).gone_s:
                 self._forget(blob_id, obj, out)
         return out
+
+    def _same_place(self, blob: StaticBlob, seen: set[int]) -> _Object | None:
+        for obj in self._objects.values():
+            placed = obj.confirmed_at_t_s is not None and obj.blob.blob_id not in seen
+            if placed and (_covered(obj.box, blob.box) >= 0.5 or _iou(obj.box, blob.box) >= 0.3):
+                return obj
+        return None
 
     def finish(self, t_s: float) -> RuleOutput:
         out = RuleOutput()
@@ -155,8 +185,12 @@ class LitteringRule:
             if self._model.check_ghost(obj.blob):
                 return  # something taken away, not put down
             obj.confirmed_at_t_s = obs.t_s
+            obj.box = obj.confirmed_box = obj.blob.box
+            obj.appeared_t_s = self._model.appeared_t_s(obj.blob)
             self._attribute(obj)
-        obj.bag_class = obj.bag_class or _bag_class(obj.blob.box, obs)
+        if not obj.alarmed and _area(obj.blob.box) <= 2.0 * _area(obj.confirmed_box):
+            obj.box = obj.blob.box  # still filling in (parts were hidden); a blob grown by a merge is not it
+        obj.bag_class = obj.bag_class or _bag_class(obj.box, obs)
         if obj.alarmed:
             if obj.episode is not None:
                 obj.episode.end_t_s = obs.t_s
@@ -164,8 +198,8 @@ class LitteringRule:
         if self._attended(obj, people, obs.t_s, config):
             obj.away_since_t_s = None
         elif obj.away_since_t_s is None:
-            obj.away_since_t_s = obs.t_s
-        static_for = obs.t_s - obj.blob.first_static_t_s
+            obj.away_since_t_s = self._last_near(obj, config, default=obs.t_s)
+        static_for = obs.t_s - obj.appeared_t_s
         away_for = obs.t_s - obj.away_since_t_s if obj.away_since_t_s is not None else 0.0
         if obj.owner is None and config.require_owner:
             return
@@ -184,21 +218,30 @@ class LitteringRule:
                 if fresh and _iou(person.xyxy, obj.owner_last_box) >= 0.3:
                     obj.owner, owner = person.track_id, person
                     break
+        if owner is None and obj.owner_look is not None:
+            # A tracker loses people in a crowd and gives them new ids: the person near the object who
+            # wears the owner's clothes is the owner.
+            for person in people:
+                look = self._looks.get(person.track_id)
+                near = _distance_h(obj.box, person.xyxy) <= config.owner_distance_h
+                if near and look is not None and _same_look(look, obj.owner_look, config.same_look):
+                    obj.owner, owner = person.track_id, person
+                    break
         if owner is None:
             return False
         obj.owner_last_box, obj.owner_last_t_s = owner.xyxy, t_s
         obj.owner_path.append(owner.bottom_centre)
-        return _distance_h(obj.blob.box, owner.xyxy) <= config.owner_distance_h
+        return _distance_h(obj.box, owner.xyxy) <= config.owner_distance_h
 
     def _attribute(self, obj: _Object) -> None:
         """The owner: who stood nearest the object (in body heights) closest to when it appeared."""
         config = self._config(obj)
-        appeared = obj.blob.first_static_t_s - self._model.config.static_s
+        appeared = obj.appeared_t_s
         best: tuple[float, _Sample] | None = None
         for sample in self._history:
             if not appeared - config.owner_window_s <= sample.t_s <= obj.blob.first_static_t_s:
                 continue
-            distance = _distance_h(obj.blob.box, sample.box)
+            distance = _distance_h(obj.box, sample.box)
             if distance > config.owner_distance_h:
                 continue
             cost = distance + abs(sample.t_s - appeared) / max(config.owner_window_s, 1.0)
@@ -208,11 +251,23 @@ class LitteringRule:
             return
         owner = best[1]
         obj.owner = owner.track_id
+        obj.owner_look = self._last_look.get(owner.track_id)
         obj.owner_height = owner.box[3] - owner.box[1]
         obj.owner_arrival_t_s = self._first_seen.get(owner.track_id, owner.t_s)
         obj.owner_path = [
             ((s.box[0] + s.box[2]) / 2, s.box[3]) for s in self._history if s.track_id == owner.track_id
         ]
+
+    def _last_near(self, obj: _Object, config: LitteringConfig, *, default: float) -> float:
+        """When the owner was last within reach of the object (from the track history): the away clock runs
+        from then, not from when the object was noticed."""
+        if obj.owner is None:
+            return min(default, obj.appeared_t_s)
+        last = None
+        for sample in self._history:
+            if sample.track_id == obj.owner and _distance_h(obj.box, sample.box) <= config.owner_distance_h:
+                last = sample.t_s
+        return last if last is not None else min(default, obj.appeared_t_s)
 
     def _alarm(self, obj: _Object, obs: Observation, out: RuleOutput) -> None:
         obj.alarmed = True
@@ -222,14 +277,14 @@ class LitteringRule:
             zone=obj.zone,
             start_t_s=obs.t_s,
             end_t_s=obs.t_s,
-            box=obj.blob.box,
+            box=obj.box,
             score=min(score, 1.0),
             track=obj.owner,
             best_t_s=obs.t_s,
         )
         episode.detail.update(
             {
-                "object_appeared_t_s": obj.blob.first_static_t_s - self._model.config.static_s,
+                "object_appeared_t_s": obj.appeared_t_s,
                 "owner_arrival_t_s": obj.owner_arrival_t_s,
                 "object_class": obj.bag_class,
                 "owner_path": [[round(x, 1), round(y, 1)] for x, y in obj.owner_path[-200:]],
@@ -255,6 +310,10 @@ class LitteringRule:
         if len(self._first_seen) > 5000:
             live = {s.track_id for s in self._history}
             self._first_seen = {k: v for k, v in self._first_seen.items() if k in live}
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -291,3 +350,22 @@ def _bag_class(box: tuple[float, float, float, float], obs: Observation) -> str 
             if _covered(box, (float(row[0]), float(row[1]), float(row[2]), float(row[3]))) > 0.3:
                 return name
     return None
+
+
+def _appearance(image: Image, box: tuple[float, float, float, float]) -> NDArray[np.float32] | None:
+    """The colours of a person's clothes (hue-saturation histogram of the torso), to know them again."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    if w < 6 or h < 12:
+        return None
+    crop = image[int(y1 + 0.15 * h) : int(y1 + 0.6 * h), int(x1 + 0.2 * w) : int(x2 - 0.2 * w)]
+    if crop.size == 0:
+        return None
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [12, 6], [0, 180, 0, 256])
+    cv2.normalize(hist, hist)
+    return np.asarray(hist, np.float32)
+
+
+def _same_look(a: NDArray[np.float32], b: NDArray[np.float32], limit: float) -> bool:
+    return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA)) < limit

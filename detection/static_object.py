@@ -16,6 +16,7 @@ by its edges, which are in the background and not in the picture, and is absorbe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -32,7 +33,7 @@ Mask = NDArray[np.bool_]
 class StaticConfig:
     """``littering.*`` parameters of the static-object model."""
 
-    work_width: int = 320
+    work_width: int = 384
     long_s: float = 60.0
     short_s: float = 3.0
     diff_threshold: float = 24.0
@@ -73,6 +74,7 @@ class StaticObjectModel:
     _next_id: int = 1
     _masks: dict[int, Mask] = field(default_factory=dict)  # blob id -> its pixels in the last frame
     _frame: FloatImage | None = None
+    _changed_since: NDArray[np.float64] = field(default_factory=lambda: np.zeros((1, 1), np.float64))
     resets: int = 0
 
     def set_exclusions(self, polygons: list[list[tuple[float, float]]]) -> None:
@@ -81,19 +83,26 @@ class StaticObjectModel:
         self._exclude = None
 
     def update(
-        self, image: Image, t_s: float, frozen_boxes: list[tuple[float, float, float, float]]
+        self,
+        image: Image,
+        t_s: float,
+        frozen_boxes: list[tuple[float, float, float, float]],
+        people: Sequence[tuple[float, float, float, float]] = (),
     ) -> list[StaticBlob]:
         """Feed one frame; ``frozen_boxes`` (source pixels) are confirmed objects whose background must not
-        learn. Returns the static blobs seen in this frame."""
+        learn; ``people`` are person boxes: people are not objects, and what they cover keeps its evidence
+        (neither grows nor decays) and its long background (it does not learn them). Returns the static
+        blobs seen in this frame."""
         height, width = image.shape[:2]
         if (width, height) != self._size:
             self._start(width, height)
         work_w, work_h = self._work
         small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
-        frame = cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
+        frame = cv2.GaussianBlur(small, (3, 3), 0).astype(np.float32)
         if self._long is None or self._short is None or self._evidence is None:
             self._long, self._short = frame.copy(), frame.copy()
             self._evidence = np.zeros((work_h, work_w), np.float32)
+            self._changed_since = np.full((work_h, work_w), t_s, np.float64)
             self._last_t_s = t_s
             return []
         dt = min(max(t_s - (self._last_t_s if self._last_t_s is not None else t_s), 0.0), 2.0)
@@ -103,16 +112,29 @@ class StaticObjectModel:
         if float(fg_long.mean()) > self.config.global_change:
             self._long, self._short = frame.copy(), frame.copy()
             self._evidence[:] = 0
+            self._changed_since[:] = t_s
             self.resets += 1
             return []
-        candidate = fg_long & ~fg_short & ~self._exclusion()
-        self._evidence = np.where(
-            candidate, self._evidence + dt, np.maximum(self._evidence - self.config.decay * dt, 0.0)
-        ).astype(np.float32)
-        np.minimum(self._evidence, self.config.static_s * 4, out=self._evidence)
-        freeze = self._box_mask(frozen_boxes)
+        covered = self._box_mask(list(people), grow=0.1)
+        candidate = fg_long & ~fg_short & ~self._exclusion() & ~covered
+        # Evidence grows where something new keeps still, decays only where the long background shows
+        # again (the thing is gone), and holds where a person or something passing covers it.
+        restored = ~fg_long & ~covered
+        evidence = np.where(candidate, self._evidence + dt, self._evidence)
+        evidence = np.where(restored, np.maximum(evidence - self.config.decay * dt, 0.0), evidence)
+        self._evidence = np.minimum(evidence, self.config.static_s * 4).astype(np.float32)
+        self._changed_since = np.where(fg_long | covered, self._changed_since, t_s)
+        freeze = self._box_mask(frozen_boxes) | covered
         self._learn(frame, dt, freeze)
         return self._track_blobs(frame, t_s)
+
+    def appeared_t_s(self, blob: StaticBlob) -> float:
+        """When the blob's pixels began to differ from the long background (median): when the thing was
+        put down, or when the person who put it down arrived and covered the spot."""
+        mask = self._masks.get(blob.blob_id)
+        if mask is None or not mask.any():
+            return blob.first_static_t_s - self.config.static_s
+        return float(np.median(self._changed_since[mask]))
 
     # internals -------------------------------------------------------------------------------------
 
@@ -143,11 +165,13 @@ class StaticObjectModel:
         blue, green, red = cv2.split(diff)
         return np.asarray(cv2.max(cv2.max(blue, green), red) > self.config.diff_threshold)
 
-    def _box_mask(self, boxes: list[tuple[float, float, float, float]]) -> Mask:
+    def _box_mask(self, boxes: list[tuple[float, float, float, float]], grow: float = 0.0) -> Mask:
         work_w, work_h = self._work
         mask = np.zeros((work_h, work_w), bool)
         sx, sy = work_w / self._size[0], work_h / self._size[1]
-        for x1, y1, x2, y2 in boxes:
+        for bx1, by1, bx2, by2 in boxes:
+            dx, dy = (bx2 - bx1) * grow, (by2 - by1) * grow
+            x1, y1, x2, y2 = bx1 - dx, by1 - dy, bx2 + dx, by2 + dy
             mask[max(0, int(y1 * sy) - 1) : int(y2 * sy) + 2, max(0, int(x1 * sx) - 1) : int(x2 * sx) + 2] = (
                 True
             )

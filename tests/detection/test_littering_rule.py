@@ -101,13 +101,13 @@ def test_a_bag_left_behind_alarms_once_after_dwell_and_owner_away() -> None:
     assert len(scene.opened) == 1
     alarm_t, episode = scene.opened[0]
     # object static from ~6 s + the model's delay; owner out of reach from ~10 s; out of view at 14 s
-    assert 36 <= alarm_t <= 46, alarm_t
+    assert 34 <= alarm_t <= 46, alarm_t
     assert episode.track == 7 and episode.kind == "littering"
     x1, y1, x2, y2 = episode.box
     inter = max(0, min(x2, BAG[2]) - max(x1, BAG[0])) * max(0, min(y2, BAG[3]) - max(y1, BAG[1]))
     union = (x2 - x1) * (y2 - y1) + 40 * 40 - inter
     assert inter / union >= 0.5
-    assert episode.detail["owner_arrival_s"] is not None
+    assert episode.detail["owner_arrival_t_s"] is not None
     assert len(scene.events) == 1  # ends when the input ends; one place alarms once
 
 
