@@ -25,6 +25,7 @@ from console.routes import (
     token,
     user,
     zone,
+    zone_page,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -45,4 +46,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     recording.pages,
     page.router,
     zone.router,
+    zone_page.pages,
 )
