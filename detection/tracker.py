@@ -25,7 +25,9 @@ class TrackerConfig:
     lost_s: float = 2.0  # a track unseen this long ends
     activation_score: float = 0.5  # a new track needs a detection this confident
     high_score: float = 0.5  # ByteTrack's first-stage threshold
-    min_hits: int = 2  # consecutive frames before a track is reported
+    min_hits: int = (
+        2  # frames before a track is reported (ByteTrack reports a track at its first re-match: 1 = 2)
+    )
     match_iou: float = 0.1
     stationary_s: float = 10.0
     still_iou: float = 0.9
