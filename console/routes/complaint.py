@@ -55,7 +55,7 @@ from storage.complaint import (
     transition_complaint,
     update_complaint,
 )
-from storage.model import Camera, Complaint, ComplaintHistory, ComplaintStatus, Segment, User, utcnow
+from storage.model import Camera, Complaint, ComplaintHistory, ComplaintStatus, Event, Segment, User, utcnow
 from storage.segment import FINISHED_STATUSES
 from storage.timeline import camera_holes, events_overlapping, recorded_spans
 
@@ -116,7 +116,7 @@ class EvidenceCreate(BaseModel):
     start: AwareDatetime
     end: AwareDatetime
     note: str | None = Field(default=None, max_length=NOTE_MAX)
-    event_id: int | None = None
+    event_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="the detection event shown")
 
 
 class ComplaintPublic(BaseModel):
@@ -757,6 +757,17 @@ def post_evidence(
             "ask an investigator otherwise",
             params={"hours": int(rules.ATTACH_MARGIN.total_seconds() // 3600)},
         )
+    if body.event_id is not None:
+        event = session.get(Event, body.event_id)
+        if event is None:
+            raise ApiError(422, "event_not_found", "no event {id}", params={"id": body.event_id})
+        if event.camera_id != camera.id:
+            raise ApiError(
+                422,
+                "event_of_another_camera",
+                "event {id} was seen by another camera",
+                params={"id": body.event_id},
+            )
     attached = attach_evidence(
         session,
         complaint=complaint,

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from storage.event import open_event
 from storage.lock import active_locks
 from storage.model import AuditEntry, EvidenceLock, Segment, utcnow
 from storage.retention import SegmentInfo, plan_deletions
@@ -281,6 +282,15 @@ def test_attach_refuses_unknown_camera_future_and_far_ranges(media_station: Medi
         "end": iso(now - timedelta(days=3) + timedelta(minutes=5)),
     }
     assert attach(officer, far) == (403, "outside_incident_window")
+    recent = {"camera_id": "b5-e1", "start": start, "end": iso(now - timedelta(minutes=20))}
+    assert attach(officer, {**recent, "event_id": 424242}) == (422, "event_not_found")
+    assert attach(officer, {**recent, "event_id": 2**63}) == (422, "validation_error")
+    with media_station.station.database.session() as session:
+        other = open_event(
+            session, camera_id="b5-bins", kind="person", zone=None, start_utc=now, score=0.9, detail={}
+        )
+        other_id = other.id
+    assert attach(officer, {**recent, "event_id": other_id}) == (422, "event_of_another_camera")
     assert attach(media_station.login("supervisor"), far)[0] == 201
     detail = officer.get(f"/api/complaints/{cid}").json()
     evidence_id = detail["evidence"][0]["id"]
