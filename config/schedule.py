@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import time
 
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
+@functools.lru_cache(maxsize=256)  # rules check every zone's windows on every frame
 def parse_window(text: str) -> tuple[time, time]:
     """``"22:00-06:00"`` → (22:00, 06:00). A window whose end is before its start runs past midnight;
     ``24:00`` means the end of the day."""

@@ -7,12 +7,14 @@ never reach this rule: the motion gate recalibrates on them and reports no motio
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from detection.motion import MotionConfig
 from detection.param import apply_params
 from detection.rule import Episode, Observation, RuleOutput
 from detection.schedule import is_scheduled
@@ -112,9 +114,7 @@ class MotionRule:
         state.episode = None
 
 
-GATE_PARAMS = frozenset(
-    {"height_px", "threshold", "contour_area", "frame_alpha", "recalibrate_share", "calibration_frames"}
-)
+GATE_PARAMS = frozenset(f.name for f in dataclasses.fields(MotionConfig))  # the gate's, not the rule's
 
 
 def _rule_only(params: Mapping[str, object]) -> dict[str, object]:

@@ -189,7 +189,7 @@ class CameraPipeline:
         self.last_detections = found
         if self._person_id is not None:
             found = found.of_class(self._person_id)
-        found = self._carry(found, stationary, regions_checked=bool(regions), recheck=recheck)
+        found = self._carry(found, stationary, recheck=recheck)
         tracks = self._tracker.update(found, t_s)
         self.tracks = tracks
         self.times.seconds["detector"] += t1 - t0
@@ -222,9 +222,7 @@ class CameraPipeline:
             return [Region(0, 0, width, height)]
         return regions
 
-    def _carry(
-        self, found: Detections, stationary: list[Track], *, regions_checked: bool, recheck: bool
-    ) -> Detections:
+    def _carry(self, found: Detections, stationary: list[Track], *, recheck: bool) -> Detections:
         """Stationary objects the detector did not look at stay as they were (they cost no detector call);
         on a re-check, one the detector no longer finds is let go."""
         if not stationary or recheck:

@@ -67,6 +67,7 @@ class StaticObjectModel:
     _short: FloatImage | None = None
     _evidence: FloatImage | None = None
     _exclude: Mask | None = None
+    _polygons: list[list[tuple[float, float]]] = field(default_factory=list)  # fixture masks (fractions)
     _size: tuple[int, int] = (0, 0)
     _work: tuple[int, int] = (0, 0)
     _last_t_s: float | None = None
@@ -150,7 +151,7 @@ class StaticObjectModel:
         if self._exclude is None:
             work_w, work_h = self._work
             mask = np.zeros((work_h, work_w), np.uint8)
-            for polygon in getattr(self, "_polygons", []):
+            for polygon in self._polygons:
                 points = np.asarray([(x * work_w, y * work_h) for x, y in polygon], np.int32)
                 cv2.fillPoly(mask, [points], 1)
             self._exclude = mask.astype(bool)
@@ -231,14 +232,10 @@ class StaticObjectModel:
 
     def edge_ratio(self, frame: FloatImage, mask: Mask) -> float:
         """Edge strength along the blob's outline in the picture over the same in the long background."""
-        assert self._long is not None
-        ring = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) - cv2.erode(
-            mask.astype(np.uint8), np.ones((3, 3), np.uint8)
-        )
-        if not ring.any():
+        edges = self._outline_edges(frame, mask)
+        if edges is None:
             return 1.0
-        now = float(_edges(frame)[ring > 0].mean())
-        before = float(_edges(self._long)[ring > 0].mean())
+        now, before = edges
         return (now + 1.0) / (before + 1.0)
 
     def _match(self, box: tuple[float, float, float, float], frac: float, t_s: float) -> StaticBlob:
@@ -256,15 +253,18 @@ class StaticObjectModel:
 
     def _is_ghost(self, frame: FloatImage, mask: Mask) -> bool:
         """A removed object: the background has edges along the blob's outline that the picture lacks."""
+        edges = self._outline_edges(frame, mask)
+        return edges is not None and edges[1] > edges[0] * self.config.ghost_edge_ratio
+
+    def _outline_edges(self, frame: FloatImage, mask: Mask) -> tuple[float, float] | None:
+        """Mean edge strength along the blob's outline: (in the picture, in the long background)."""
         assert self._long is not None
         ring = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) - cv2.erode(
             mask.astype(np.uint8), np.ones((3, 3), np.uint8)
         )
         if not ring.any():
-            return False
-        now = _edges(frame)[ring > 0].mean()
-        before = _edges(self._long)[ring > 0].mean()
-        return bool(before > now * self.config.ghost_edge_ratio)
+            return None
+        return float(_edges(frame)[ring > 0].mean()), float(_edges(self._long)[ring > 0].mean())
 
     def _absorb(self, frame: FloatImage, mask: Mask) -> None:
         assert self._long is not None and self._evidence is not None

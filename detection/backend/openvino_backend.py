@@ -48,13 +48,13 @@ def _metadata(model: Any, path: Path) -> dict[str, str]:
     metadata.yaml beside the .xml."""
     out: dict[str, str] = {}
     if path.suffix.lower() == ".onnx":
-        import onnxruntime as ort  # the ONNX metadata reader we already ship
+        import onnx  # reads the metadata without building a second runtime session for the model
 
         try:
-            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            out.update(session.get_modelmeta().custom_metadata_map)
-        except Exception:  # noqa: BLE001, S110  metadata is optional; OpenVINO loaded the model itself
-            pass
+            proto = onnx.load(str(path), load_external_data=False)
+        except Exception:  # noqa: BLE001  metadata is optional; OpenVINO loaded the model itself
+            return out
+        out.update({prop.key: prop.value for prop in proto.metadata_props})
         return out
     yaml_path = path.with_name("metadata.yaml")
     if yaml_path.is_file():
