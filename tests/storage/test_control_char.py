@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from storage.control_char import escape_control_chars
 
 
