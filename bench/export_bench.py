@@ -52,7 +52,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import streams.export_job as export_job  # noqa: E402
 from config.schema import StationInfo  # noqa: E402
 from storage.database import Database  # noqa: E402
-from storage.evidence import FileEntry, PackageWriter  # noqa: E402
+from storage.evidence.manifest import FileEntry  # noqa: E402
+from storage.evidence.writer import PackageWriter  # noqa: E402
 from storage.migration import upgrade_to_head  # noqa: E402
 from storage.model import User  # noqa: E402
 from storage.signing import ensure_station_key  # noqa: E402

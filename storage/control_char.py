@@ -13,8 +13,9 @@ from __future__ import annotations
 import unicodedata
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
-# Unicode categories shown escaped: controls (C0, DEL, C1) and the line and paragraph separators.
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+# Unicode categories shown escaped: controls (C0, DEL, C1), the line and paragraph separators, and lone
+# surrogates (JSON's "\ud800" decodes to one; it cannot be encoded as UTF-8, so it would break the output).
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
 # Bidirectional formatting characters: they reorder the text around them.
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 

@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from config.error import ConfigError
 from console.cli.common import add_config_argument, load_cli_settings
 from storage.control_char import escape_control_chars
-from storage.evidence import PackageUnreadableError, Verdict, verify_package
+from storage.evidence.error import PackageUnreadableError
+from storage.evidence.report import Verdict
+from storage.evidence.verifier import verify_package
 from storage.signing import PublicKeyError, fingerprint, key_path, load_public_key_pem, load_station_key
 
 EXIT_VALID = 0

@@ -6,8 +6,12 @@ exactly what is wrong. Its ``verdict`` is ``valid`` only for a package of this s
 signed by any other key is ``signer_unknown`` (anyone can sign a package with a key of their own), and the
 check cannot be relaxed. Text from the package comes back with its control characters escaped. The same
 check is ``station verify PACKAGE.zip``. The upload is written once: the form parser
-spools it to a temporary file (past 1 MiB; in ``$TMPDIR``), and the check reads that file where it lies. Its
-size is capped by ``console.max_upload_mb`` before any of it is read (:mod:`console.body_limit`).
+spools it to a temporary file (in ``$TMPDIR``), and the check reads that file where it lies. Its size is
+capped by ``console.max_upload_mb`` before any of it is read (:mod:`console.body_limit`).
+
+The check runs in a worker process (:class:`console.verify_worker.VerifyWorker`): a few at a time (else 429
+``verify_busy``), each under a time limit (else 422 ``verify_timeout``). A hostile package is answered with
+what is wrong with it (``invalid``, or 422 ``not_a_package``), never with a server error.
 """
 
 from __future__ import annotations
@@ -22,12 +26,16 @@ from pydantic import BaseModel, Field
 from console.deps import CurrentUser, LanguageDep, PageUser, SessionDep, StationDep, audit_as
 from console.error import ApiError
 from console.page import render_page
+from console.station import Station
+from console.verify_worker import VerifyBusyError, VerifyCrashError, VerifyTimeoutError
 from storage.control_char import escape_control_chars
-from storage.evidence import PackageUnreadableError, Verdict, VerificationReport, verify_package
+from storage.evidence.error import PackageUnreadableError
+from storage.evidence.report import Verdict, VerificationReport
 
 router = APIRouter(tags=["evidence"])
 
 VERIFY_PATH: Final = "/api/evidence/verify"  # an upload: its body cap is console.max_upload_mb
+BUSY_RETRY_AFTER_S: Final = 60  # as the message says: "try again in a minute"
 
 
 class StationKeyPublic(BaseModel):
@@ -101,16 +109,7 @@ def post_verify(
     package: Annotated[UploadFile, File(description="the evidence package (ZIP)")],
 ) -> VerificationPublic:
     name = Path(package.filename or "package.zip").name
-    try:
-        report = verify_package(Path(name), source=package.file, trusted_keys=[station.key.public_key])
-    except PackageUnreadableError as exc:
-        raise ApiError(
-            422,
-            "not_a_package",
-            "{name} is not a readable evidence package",
-            params={"name": escape_control_chars(name)},
-            cause=str(exc),
-        ) from exc
+    report = _check(station, name, package)
     audit_as(
         session,
         user,
@@ -124,6 +123,44 @@ def post_verify(
         },
     )
     return VerificationPublic.of(report, station_key_fingerprint=station.key.fingerprint)
+
+
+def _check(station: Station, name: str, package: UploadFile) -> VerificationReport:
+    """The report on the uploaded package, from the station's verify worker; its refusals as API errors."""
+    shown = escape_control_chars(name)
+    try:
+        return station.verifier.verify(Path(name), package.file, trusted_keys=[station.key.public_key])
+    except PackageUnreadableError as exc:
+        raise ApiError(
+            422,
+            "not_a_package",
+            "{name} is not a readable evidence package",
+            params={"name": shown},
+            cause=escape_control_chars(str(exc)),
+        ) from exc
+    except VerifyBusyError as exc:
+        raise ApiError(
+            429,
+            "verify_busy",
+            "{count} package checks are running already; try again in a minute",
+            params={"count": exc.max_concurrent},
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+        ) from exc
+    except VerifyTimeoutError as exc:
+        raise ApiError(
+            422,
+            "verify_timeout",
+            "checking {name} took longer than {seconds} s and was stopped",
+            params={"name": shown, "seconds": round(exc.limit_s)},
+        ) from exc
+    except VerifyCrashError as exc:
+        raise ApiError(
+            422,
+            "verify_failed",
+            "{name} could not be checked to the end",
+            params={"name": shown},
+            cause=escape_control_chars(str(exc)),
+        ) from exc
 
 
 @router.get("/verify", include_in_schema=False)

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from storage.evidence import verify_package
+from storage.evidence.verifier import verify_package
 from storage.model import AuditEntry, Export, utcnow
 from tests.support.station_media import MediaStation
 

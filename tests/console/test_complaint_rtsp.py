@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from console.app import create_app
-from storage.evidence import verify_package
+from storage.evidence.verifier import verify_package
 from storage.lock import active_locks
 from storage.model import utcnow
 from storage.user import create_user

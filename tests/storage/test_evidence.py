@@ -13,18 +13,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from storage.evidence import (
-    MANIFEST_FORMAT,
-    FileEntry,
-    PackageBuildError,
-    PackageUnreadableError,
-    PackageWriter,
-    Verdict,
-    build_manifest,
-    build_package,
-    manifest_bytes,
-    verify_package,
-)
+from storage.evidence.error import PackageBuildError, PackageUnreadableError
+from storage.evidence.manifest import MANIFEST_FORMAT, FileEntry, build_manifest, manifest_bytes
+from storage.evidence.report import Verdict
+from storage.evidence.verifier import verify_package
+from storage.evidence.writer import PackageWriter, build_package
 from storage.signing import StationKey, ensure_station_key, fingerprint, public_key_pem
 from tests.support.evidence import (
     flip_byte,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from config.schema import StationInfo
 from storage.database import Database
-from storage.evidence import verify_package
+from storage.evidence.verifier import verify_package
 from storage.export import (
     ExportRangeError,
     FootageGap,

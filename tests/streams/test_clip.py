@@ -14,7 +14,9 @@ from pathlib import Path
 import av
 import pytest
 
-from storage.evidence import ClipMember, FileEntry, PackageWriter
+from storage.evidence.manifest import FileEntry
+from storage.evidence.writer import PackageWriter
+from storage.evidence.zip_stream import ClipMember
 from storage.export import ExportRangeError, InvalidCameraIdError, NoFootageError, SegmentChangedError
 from streams.clip import ClipLabel, ClipResult, clip_metadata, cut_clip, part_path
 from tests.support.segments import (

@@ -66,7 +66,7 @@ def test_a_48_hour_evidence_package_in_bounded_memory(tmp_path: Path) -> None:
     """48 hours of a (small, 1 fps) camera, 288 ten-minute segments and 172,800 packets, cut straight into
     a signed evidence package: the process grows no more than for one minute of it, and the package
     verifies."""
-    from storage.evidence import verify_package
+    from storage.evidence.verifier import verify_package
 
     master = tmp_path / "master.mp4"
     encode_segment(master, first_frame=0, frames=600, width=320, height=180, fps=1, gop=2, noisy=True)

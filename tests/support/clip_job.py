@@ -61,7 +61,8 @@ def _package(
     dest: Path, label: ClipLabel, start: datetime, end: datetime, refs: list[SegmentRef]
 ) -> tuple[int, int]:
     """The evidence-package path: the cut written straight into a signed ZIP (as the station exports)."""
-    from storage.evidence import PackageClip, PackageInfo, PackageWriter
+    from storage.evidence.manifest import PackageClip, PackageInfo
+    from storage.evidence.writer import PackageWriter
     from storage.signing import ensure_station_key
 
     key = ensure_station_key(dest.parent / "key")

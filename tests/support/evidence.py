@@ -7,7 +7,8 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storage.evidence import PackageClip, PackageInfo, PackageResult, SourceEntry, build_package
+from storage.evidence.manifest import PackageClip, PackageInfo, SourceEntry
+from storage.evidence.writer import PackageResult, build_package
 from storage.signing import StationKey, ensure_station_key
 
 EXPORTED_AT = datetime(2025, 3, 2, 8, 30, tzinfo=UTC)

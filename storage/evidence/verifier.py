@@ -1,0 +1,424 @@
+"""Verifying an evidence package: :func:`verify_package`.
+
+It checks the signature over the manifest bytes with the public key in the package, that this key has the
+fingerprint the manifest names, whether it is one of the keys the verifier trusts (``trusted_keys``: the
+station's own, pinned), and that every listed file is present with its size and SHA-256. Files in the
+package that the manifest does not list are an ERROR, not a warning: nothing unsigned may travel inside a
+package that is presented as signed, because a reader cannot tell an added ``clip_edited.mp4`` or a replaced
+README from the genuine ones.
+
+The package is hostile until checked, and checking it costs at most about one read of the file:
+
+- the ZIP's directory is bounded before ``zipfile`` parses it, and each member's bytes must lie inside the
+  file without overlapping another's (:mod:`storage.evidence.zip_layout`), so no byte is hashed twice
+  through many directory entries;
+- every member must be stored as the writer stores it: a compressed member (a ZIP bomb, or a method
+  ``zipfile`` cannot read) or an encrypted one is an error, never unpacked;
+- a member is hashed once however often the manifest lists it, and all reading together is capped at the
+  file's size (:class:`HashBudget`);
+- the manifest is at most :data:`MAX_SMALL_MEMBER_BYTES`, :data:`MAX_MANIFEST_DEPTH` levels deep and lists
+  at most :data:`~storage.evidence.zip_layout.MAX_MEMBERS` files.
+
+Anything wrong inside a readable ZIP with a manifest is an error in the report (verdict ``INVALID``), with
+the reason; only a file that is no ZIP, or no package at all, raises :class:`PackageUnreadableError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import struct
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from storage.evidence.error import PackageUnreadableError
+from storage.evidence.manifest import (
+    ENVELOPE_NAMES,
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    PUBLIC_KEY_NAME,
+    SIGNATURE_NAME,
+)
+from storage.evidence.report import VerificationReport
+from storage.evidence.zip_layout import MAX_MEMBERS, MemberSpan, check_directory, file_size, locate_members
+from storage.signing import PublicKeyError, fingerprint, load_public_key_pem, verify_signature
+
+CHUNK_BYTES: Final = 1 << 20
+MAX_SMALL_MEMBER_BYTES: Final = 16 << 20  # manifest, signature, key: anything larger is not ours
+MAX_MANIFEST_DEPTH: Final = 32  # ours nests 5 levels deep
+EXCERPT_CHARS: Final = 200  # of a manifest value quoted in an error
+_ENCRYPTED_FLAG: Final = 0x01
+# What zipfile raises on a hostile directory: besides BadZipFile, a negative seek (ValueError), a name that
+# is not UTF-8 (UnicodeDecodeError), a short record (struct.error, EOFError), an unknown method.
+_ZIP_ERRORS: Final = (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, NotImplementedError)
+
+
+# The fields of a manifest of MANIFEST_FORMAT and their JSON types.
+MANIFEST_FIELDS: Final[Mapping[str, tuple[type, ...]]] = {
+    "format": (str,),
+    "package_id": (str,),
+    "export_id": (int, type(None)),
+    "station": (dict,),
+    "software": (dict,),
+    "exported_at": (dict,),
+    "exported_by": (dict,),
+    "complaint": (dict, type(None)),
+    "reason": (str,),
+    "clips": (list,),
+    "files": (list,),
+}
+_JSON_TYPE_NAMES: Final[Mapping[type, str]] = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+class HashBudgetError(zipfile.BadZipFile):
+    """Reading the members would take more bytes than the file has: the ZIP names some bytes twice."""
+
+
+class HashBudget:
+    """The bytes the verifier may still read from members: the file's size, once."""
+
+    def __init__(self, total_bytes: int) -> None:
+        self.total_bytes = total_bytes
+        self.spent_bytes = 0
+
+    def spend(self, size: int) -> None:
+        if self.spent_bytes + size > self.total_bytes:
+            raise HashBudgetError(
+                f"reading {size} more bytes would make {self.spent_bytes + size}, more than the "
+                f"{self.total_bytes} bytes of the file"
+            )
+        self.spent_bytes += size
+
+
+class _Members:
+    """The package's members by name, where each lies, what is wrong with each, and the hashes taken."""
+
+    def __init__(self, handle: BinaryIO, archive: zipfile.ZipFile, budget: HashBudget) -> None:
+        self.handle = handle
+        self.budget = budget
+        infos = archive.infolist()
+        spans = locate_members(handle, infos, members_end=archive.start_dir)
+        self.by_name: dict[str, zipfile.ZipInfo] = {}
+        self.spans: dict[str, MemberSpan] = {}
+        self.problems: dict[str, str] = {}
+        self.duplicates: list[str] = []
+        for info, span in zip(infos, spans, strict=True):
+            if info.filename in self.by_name:
+                self.duplicates.append(info.filename)
+            self.by_name[info.filename] = info
+            self.spans[info.filename] = span
+            problem = span.problem or _member_problem(info)
+            if problem is None and info.filename in ENVELOPE_NAMES and span.size > MAX_SMALL_MEMBER_BYTES:
+                problem = f"{span.size} bytes, more than the {MAX_SMALL_MEMBER_BYTES} it may have"
+            if problem is not None:
+                self.problems[info.filename] = problem
+        self.hashes: dict[str, tuple[int, str]] = {}
+
+    def read_small(self, name: str) -> bytes:
+        span = self.spans[name]
+        if span.size > MAX_SMALL_MEMBER_BYTES:
+            raise zipfile.BadZipFile(f"{name} is {span.size} bytes, too large")
+        self.budget.spend(span.size)
+        self.handle.seek(span.data_offset)
+        return self.handle.read(span.size)
+
+    def hash(self, name: str) -> tuple[int, str]:
+        """(size, SHA-256) of a stored member, read raw in chunks (once, however often it is asked for).
+
+        Read raw, a damaged member still gets a hash to compare (the ZIP's own CRC check would only raise).
+        """
+        if name not in self.hashes:
+            span = self.spans[name]
+            self.budget.spend(span.size)
+            self.hashes[name] = _hash_range(self.handle, span.data_offset, span.size)
+        return self.hashes[name]
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a member cannot be an evidence package's, from its directory entry (None: it can)."""
+    if info.flag_bits & _ENCRYPTED_FLAG:
+        return "encrypted: the members of an evidence package are not encrypted"
+    if info.compress_type != zipfile.ZIP_STORED:
+        return (
+            f"compressed (method {info.compress_type}): every member of an evidence package is stored "
+            "(method 0); it is not unpacked"
+        )
+    if info.file_size != info.compress_size:
+        return f"stored, yet declares {info.file_size} bytes unpacked and {info.compress_size} stored"
+    return None
+
+
+def _hash_range(handle: BinaryIO, start: int, length: int) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    handle.seek(start)
+    remaining = length
+    while remaining > 0:
+        chunk = handle.read(min(CHUNK_BYTES, remaining))
+        if not chunk:
+            break
+        digest.update(chunk)
+        size += len(chunk)
+        remaining -= len(chunk)
+    return size, digest.hexdigest()
+
+
+def _is_safe_name(name: str) -> bool:
+    pure = PurePosixPath(name)
+    return not (name.startswith("/") or "\\" in name or ".." in pure.parts or ":" in name)
+
+
+def verify_package(
+    path: Path, *, trusted_keys: Sequence[Ed25519PublicKey] = (), source: BinaryIO | None = None
+) -> VerificationReport:
+    """Check a package; raises :class:`PackageUnreadableError` when it is not a package at all.
+
+    ``trusted_keys``: the public keys whose signature makes a package ``VALID`` (this station's, pinned);
+    without one the best verdict is ``SIGNER_UNKNOWN``. ``source``: the package as an open, seekable binary
+    file (an upload where it was spooled, so it need not be copied first); ``path`` then only names it in
+    the report and the errors.
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            handle: BinaryIO = source if source is not None else stack.enter_context(path.open("rb"))
+            budget = HashBudget(file_size(handle))
+            check_directory(handle)
+            archive = stack.enter_context(zipfile.ZipFile(handle))
+            if len(archive.infolist()) > MAX_MEMBERS:
+                raise zipfile.BadZipFile(f"more than {MAX_MEMBERS} members")
+            members = _Members(handle, archive, budget)
+        except _ZIP_ERRORS as exc:
+            raise PackageUnreadableError(f"{path}: not a readable ZIP file: {exc}") from exc
+        return _verify_archive(VerificationReport(path=path), members, trusted_keys)
+
+
+def _verify_archive(
+    report: VerificationReport, members: _Members, trusted_keys: Sequence[Ed25519PublicKey]
+) -> VerificationReport:
+    path = report.path
+    report.errors.extend(f"{name}: appears more than once in the ZIP" for name in members.duplicates)
+    report.errors.extend(
+        f"{name!r}: unsafe file name in the ZIP" for name in members.by_name if not _is_safe_name(name)
+    )
+    report.errors.extend(f"{name}: {problem}" for name, problem in members.problems.items())
+    if MANIFEST_NAME not in members.by_name:
+        raise PackageUnreadableError(f"{path}: no {MANIFEST_NAME}: not an evidence package")
+    if ENVELOPE_NAMES & members.problems.keys():
+        return report  # the manifest, signature or key cannot be read: said above, nothing more to check
+    try:
+        manifest_data = members.read_small(MANIFEST_NAME)
+        signature = _read_optional(members, SIGNATURE_NAME)
+        key_pem = _read_optional(members, PUBLIC_KEY_NAME)
+    except _ZIP_ERRORS as exc:
+        raise PackageUnreadableError(f"{path}: damaged ZIP: {exc}") from exc
+    public_key = _check_signature(report, manifest_data, signature, key_pem)
+    if public_key is not None:
+        _check_signer(report, trusted_keys)
+    manifest = _parse_manifest(report, manifest_data)
+    if manifest is not None:
+        report.manifest = manifest
+        _check_shape(report, manifest)
+        _check_fingerprint(report, manifest, public_key)
+        _check_files(report, members, manifest)
+    return report
+
+
+def _read_optional(members: _Members, name: str) -> bytes | None:
+    return members.read_small(name) if name in members.by_name else None
+
+
+def _check_signature(
+    report: VerificationReport,
+    manifest_data: bytes,
+    signature: bytes | None,
+    key_pem: bytes | None,
+) -> Ed25519PublicKey | None:
+    """Verify the signature with the key in the package; returns that key (None when it is unusable)."""
+    public_key: Ed25519PublicKey | None = None
+    if key_pem is None:
+        report.errors.append(f"{PUBLIC_KEY_NAME}: missing from the package")
+    else:
+        try:
+            public_key = load_public_key_pem(key_pem)
+        except PublicKeyError as exc:
+            report.errors.append(f"{PUBLIC_KEY_NAME}: cannot be read: {exc}")
+    if public_key is not None:
+        report.key_fingerprint = fingerprint(public_key)
+    if signature is None:
+        report.errors.append(f"{SIGNATURE_NAME}: missing: the manifest is not signed")
+    elif public_key is not None and verify_signature(public_key, signature, manifest_data):
+        report.passed.append(
+            f"{SIGNATURE_NAME}: valid Ed25519 signature over {MANIFEST_NAME} by key {report.key_fingerprint}"
+        )
+    elif public_key is not None:
+        report.errors.append(
+            f"{SIGNATURE_NAME}: signature does not match {MANIFEST_NAME} with the package's public key "
+            f"({report.key_fingerprint}): the manifest or the signature was altered"
+        )
+    return public_key
+
+
+def _check_signer(report: VerificationReport, trusted_keys: Sequence[Ed25519PublicKey]) -> None:
+    """Whether the package's key is one of the trusted keys: a signature proves who signed only then."""
+    trusted = [fingerprint(key) for key in trusted_keys]
+    signer = report.key_fingerprint
+    if signer in trusted:
+        report.signer_trusted = True
+        report.passed.append(f"signer: the package is signed by trusted station key {signer}")
+    elif trusted:
+        report.warnings.append(
+            f"signer unknown: the package is signed by key {signer}, which is not a trusted station key "
+            f"({', '.join(trusted)}): its signature shows the package is unchanged since it was signed, "
+            "not who signed it"
+        )
+    else:
+        report.warnings.append(
+            f"signer unknown: no trusted station key to compare key {signer} with: its signature shows the "
+            "package is unchanged since it was signed, not who signed it"
+        )
+
+
+def _parse_manifest(report: VerificationReport, data: bytes) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        report.errors.append(f"{MANIFEST_NAME}: nested too deeply; cannot check the files")
+        return None
+    except ValueError as exc:  # not UTF-8, not JSON, or a number of more digits than Python converts
+        report.errors.append(f"{MANIFEST_NAME}: not valid JSON ({exc}); cannot check the files")
+        return None
+    if _depth(manifest) > MAX_MANIFEST_DEPTH:
+        report.errors.append(
+            f"{MANIFEST_NAME}: nested more than {MAX_MANIFEST_DEPTH} levels deep; cannot check the files"
+        )
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        report.errors.append(
+            f"{MANIFEST_NAME}: unknown format {_excerpt(found)} (expected {MANIFEST_FORMAT})"
+        )
+        return None
+    return manifest
+
+
+def _excerpt(value: object, *, quote: bool = True) -> str:
+    """A value from the manifest as a report shows it: ``repr`` (or ``str``), cut to :data:`EXCERPT_CHARS`."""
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= EXCERPT_CHARS else f"{text[:EXCERPT_CHARS]}... ({len(text)} characters)"
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (iterative: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: list[object] = []
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_MANIFEST_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _check_shape(report: VerificationReport, manifest: dict[str, Any]) -> None:
+    """Every field of the manifest is one the format has, of the type it has (``files`` is checked with
+    the files, entry by entry)."""
+    for key, value in manifest.items():
+        wanted = MANIFEST_FIELDS.get(key)
+        if wanted is None:
+            report.errors.append(f"{MANIFEST_NAME}: unknown field {_excerpt(key)} (not in {MANIFEST_FORMAT})")
+        elif not isinstance(value, wanted) or isinstance(value, bool):
+            expected = " or ".join(_JSON_TYPE_NAMES[kind] for kind in wanted)
+            report.errors.append(
+                f"{MANIFEST_NAME}: field {key!r} is {_json_type(value)}, expected {expected}"
+            )
+    clips = manifest.get("clips")
+    for index, clip in enumerate(clips if isinstance(clips, list) else []):
+        camera = clip.get("camera") if isinstance(clip, dict) else None
+        if not isinstance(camera, dict):
+            report.errors.append(f"{MANIFEST_NAME}: clip {index + 1} is malformed: {_excerpt(clip)}")
+
+
+def _json_type(value: object) -> str:
+    return next((name for kind, name in _JSON_TYPE_NAMES.items() if isinstance(value, kind)), "a value")
+
+
+def _check_fingerprint(
+    report: VerificationReport, manifest: dict[str, Any], public_key: Ed25519PublicKey | None
+) -> None:
+    station = manifest.get("station")
+    declared = station.get("public_key_fingerprint") if isinstance(station, dict) else None
+    if public_key is None:
+        return
+    if declared != report.key_fingerprint:
+        report.errors.append(
+            f"{PUBLIC_KEY_NAME}: fingerprint {report.key_fingerprint} differs from the manifest's {declared}"
+        )
+    else:
+        report.passed.append(f"{PUBLIC_KEY_NAME}: fingerprint matches the manifest ({declared})")
+
+
+def _check_files(report: VerificationReport, members: _Members, manifest: dict[str, Any]) -> None:
+    listed = manifest.get("files")
+    if not isinstance(listed, list) or not listed:
+        report.errors.append(f"{MANIFEST_NAME}: lists no files")
+        return
+    if len(listed) > MAX_MEMBERS:
+        report.errors.append(
+            f"{MANIFEST_NAME}: lists {len(listed)} files, more than the {MAX_MEMBERS} a package may hold"
+        )
+        return
+    seen: set[str] = set()
+    for entry in listed:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            report.errors.append(f"{MANIFEST_NAME}: malformed file entry {_excerpt(entry)}")
+            continue
+        name: str = entry["name"]
+        if name in seen:
+            report.errors.append(f"{name}: listed more than once in the manifest")
+            continue
+        seen.add(name)
+        if name not in members.by_name:
+            report.errors.append(f"{name}: listed in the manifest but missing from the package")
+        elif name not in members.problems:  # a member that cannot be read is reported already
+            _check_one_file(report, members, name, entry)
+    for name in sorted(set(members.by_name) - seen - ENVELOPE_NAMES):
+        if not name.endswith("/"):
+            report.errors.append(f"{name}: in the package but not listed in the signed manifest (added file)")
+
+
+def _check_one_file(report: VerificationReport, members: _Members, name: str, entry: dict[str, Any]) -> None:
+    try:
+        size, digest = members.hash(name)
+    except _ZIP_ERRORS as exc:
+        report.errors.append(f"{name}: cannot be read: {exc}")
+        return
+    problems = []
+    if size != entry.get("size"):
+        problems.append(f"size expected {_excerpt(entry.get('size'), quote=False)} bytes, actual {size}")
+    if digest != entry.get("sha256"):
+        problems.append(f"SHA-256 expected {_excerpt(entry.get('sha256'), quote=False)}, actual {digest}")
+    if problems:
+        report.errors.append(f"{name}: altered: " + "; ".join(problems))
+    else:
+        report.passed.append(f"{name}: {size} bytes, SHA-256 {digest}")
