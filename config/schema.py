@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
 from config.schedule import parse_window
 
@@ -481,6 +481,12 @@ def check_listen_address(value: str) -> str:
     return value
 
 
+def verify_hsts(*, hsts_seconds: int, secure_cookies: bool) -> None:
+    """HSTS over plain HTTP would pin browsers to an HTTPS console that does not exist."""
+    if hsts_seconds > 0 and not secure_cookies:
+        raise ValueError("hsts_seconds needs secure_cookies: true (HSTS only makes sense over HTTPS)")
+
+
 class ConsoleConfig(_Model):
     host: str = Field(
         default="127.0.0.1",
@@ -536,6 +542,57 @@ class ConsoleConfig(_Model):
         "Every other request body is limited to 128 KiB; larger bodies get 413. Bigger packages: "
         "station verify PACKAGE.zip.",
     )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        title="Trusted proxies",
+        description="Addresses or networks of reverse proxies in front of the console, e.g. "
+        "['127.0.0.1/32']. Only a request from one of them has its X-Forwarded-For header read for the "
+        "client's address (sign-in limits and the audit log); empty: the header is ignored.",
+    )
+    idle_timeout_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=24 * 60,
+        title="Idle timeout (min)",
+        description="A browser session unused this long ends (sliding: every request restarts the clock); "
+        "0: only the session lifetime ends it.",
+    )
+    live_views_per_user: int = Field(
+        default=6,
+        ge=1,
+        le=32,
+        title="Live views per user",
+        description="Live video streams one user may watch at once (the station serves 32 in all).",
+    )
+    export_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        title="Package retention (days)",
+        description="Evidence package files older than this are deleted (the record of the export and its "
+        "audit entries stay; the package can be built again while the footage is kept).",
+    )
+    export_quota_mb: int = Field(
+        default=20 * 1024,
+        ge=1,
+        le=1024 * 1024,
+        title="Package quota per user (MiB)",
+        description="How much space one user's evidence packages that have not expired yet may take; "
+        "a new export beyond it is refused until older packages expire.",
+    )
+    hsts_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=2 * 365 * 24 * 3600,
+        title="HSTS max-age (s)",
+        description="Sends Strict-Transport-Security with this max-age (needs secure_cookies, i.e. HTTPS); "
+        "0: not sent.",
+    )
+
+    @model_validator(mode="after")
+    def _hsts_needs_https(self) -> ConsoleConfig:
+        verify_hsts(hsts_seconds=self.hsts_seconds, secure_cookies=self.secure_cookies)
+        return self
 
     @field_validator("host")
     @classmethod

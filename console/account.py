@@ -105,8 +105,23 @@ def _audit(
     )
 
 
+ADDRESS_KEY_PREFIX: Final = "ip:"
+ADDRESS_LIMIT_FACTOR: Final = 4  # one address may fail this many times more often, over all user names
+
+
 def limiter_keys(username: str, source_ip: str) -> tuple[str, str]:
-    return (f"user:{username.strip().lower()}", f"ip:{source_ip}")
+    """The user name *at* this address (a lock-out there leaves the user free to sign in from their own
+    desk), then the address alone (one address cannot try many user names)."""
+    return (f"login:{username.strip().lower()}@{source_ip}", f"{ADDRESS_KEY_PREFIX}{source_ip}")
+
+
+def new_login_limiter(attempts_per_minute: int) -> LoginRateLimiter:
+    """The station's limiter: ``attempts_per_minute`` per user name and address, a few times more per
+    address."""
+    return LoginRateLimiter(
+        attempts_per_minute,
+        limits_by_prefix={ADDRESS_KEY_PREFIX: attempts_per_minute * ADDRESS_LIMIT_FACTOR},
+    )
 
 
 def login(
@@ -124,10 +139,21 @@ def login(
     now_mono = time.monotonic() if clock is None else clock
     keys = limiter_keys(username, source_ip)
     retry = limiter.retry_after_s(keys, now_mono)
-    if retry is not None:
-        # Not audited: the limiter bounds audited attempts, a flood of refusals would drown the log.
-        return LoginResult(LoginOutcome.RATE_LIMITED, retry_after_s=retry)
     name = username.strip().lower()
+    if retry is not None:
+        # Only the first refusal of a lock-out is audited: a flood of refusals would drown the log.
+        if limiter.note_refusal(keys, now_mono):
+            append_audit(
+                session,
+                action="auth.login",
+                allowed=False,
+                username=name[:64] or None,
+                source=source_ip,
+                reason=LoginOutcome.RATE_LIMITED.value,
+                resource_type="user",
+                detail={"retry_after_s": retry},
+            )
+        return LoginResult(LoginOutcome.RATE_LIMITED, retry_after_s=retry)
     user = find_user(session, username=name) if name else None
     if user is None:
         burn_verify_time(password)
@@ -268,6 +294,25 @@ def change_disabled(session: Session, *, actor: Actor, user: User, disabled: boo
         detail={"username": user.username, **(_ended_detail(ended) if disabled else {})},
     )
     return ended
+
+
+def rename_user(session: Session, *, actor: Actor, user: User, display_name: str | None) -> bool:
+    """Set the display name (blank: none); audited as ``user.rename`` with the old and the new name, so who
+    a name stood for at any time stays on record. False (and no row) when the name does not change."""
+    before = user.display_name
+    after = (display_name or "").strip() or None
+    if after == before:
+        return False
+    user.display_name = after
+    _audit(
+        session,
+        actor,
+        "user.rename",
+        resource_type="user",
+        resource_id=str(user.id),
+        detail={"username": user.username, "from": before or "", "to": after or ""},
+    )
+    return True
 
 
 def change_role(session: Session, *, actor: Actor, user: User, role: Role) -> None:

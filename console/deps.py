@@ -12,7 +12,9 @@
 Authentication: ``Authorization: Bearer <api token>`` or the ``station_session`` cookie. A request
 authenticated by cookie that changes state (any method but GET/HEAD/OPTIONS) must carry the session's CSRF
 token in the ``X-CSRF-Token`` header (pages get it from ``<meta name="csrf-token">``). Bearer requests are
-exempt: a browser never sends them on its own.
+exempt: a browser never sends them on its own. A browser session unused for ``console.idle_timeout_minutes``
+ends (``auth.idle_timeout``); a refused bearer token is audited (``auth.token``, throttled per address and
+token); the client's address honours ``console.trusted_proxies`` (:mod:`console.client_address`).
 
 All dependencies here are sync and touch the database, so FastAPI runs them in its thread pool; routes that
 use ``SessionDep`` should be plain ``def`` too.
@@ -20,9 +22,10 @@ use ``SessionDep`` should be plain ``def`` too.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -30,14 +33,16 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from console.account import Actor
+from console.client_address import forwarded_client
 from console.credential import csrf_token_for, is_valid_csrf, token_hash
+from console.denial_audit import PRINCIPAL_STATE, mark_denial_audited
 from console.error import ApiError, LoginRequiredError
 from console.i18n import Message, request_language
 from console.permission import Permission, permissions_for
 from console.station import Station
-from storage.api_token import find_active_token, mark_token_used
+from storage.api_token import find_active_token, mark_token_used, token_refusal
 from storage.audit import append_audit
-from storage.login_session import find_active_session, touch_session
+from storage.login_session import find_active_session, revoke_session, touch_session
 from storage.model import AuditEntry, Role, User, utcnow
 
 SESSION_COOKIE = "station_session"
@@ -113,7 +118,14 @@ SessionDep = Annotated[Session, Depends(get_db_session)]
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address; behind a configured trusted proxy, the one it forwarded
+    (:func:`console.client_address.forwarded_client`)."""
+    peer = request.client.host if request.client else "unknown"
+    station = getattr(request.app.state, "station", None)
+    if not isinstance(station, Station):
+        return peer
+    trusted = station.settings.config.console.trusted_proxies
+    return forwarded_client(peer, request.headers.get("x-forwarded-for"), trusted)
 
 
 def _principal(user: User, request: Request, **kwargs: Any) -> Principal:
@@ -129,33 +141,76 @@ def _principal(user: User, request: Request, **kwargs: Any) -> Principal:
     )
 
 
-def get_optional_user(request: Request, session: SessionDep) -> Principal | None:
-    """The authenticated user, or None for an anonymous request. A bad bearer token is an error."""
+def audit_refused_token(session: Session, station: Station, request: Request, secret: str) -> None:
+    """Record a refused bearer token (unknown, revoked, expired, user disabled) and commit: the 401 that
+    follows rolls the request's session back. A script retrying with it is recorded once per address,
+    token and interval (:class:`console.audit_throttle.AuditThrottle`)."""
+    digest = token_hash(secret)
+    source = client_address(request)
+    if not station.audit_throttle.should_audit(("token", source, digest), time.monotonic()):
+        return
+    reason, token = token_refusal(session, token_hash=digest, now=utcnow())
+    append_audit(
+        session,
+        action="auth.token",
+        allowed=False,
+        user_id=token.user_id if token is not None else None,
+        source=source,
+        resource_type="api_token",
+        resource_id=str(token.id) if token is not None else None,
+        reason=reason,
+        detail={
+            "route": f"{request.method} {request.url.path}"[:128],
+            **({"prefix": token.prefix} if token is not None else {}),  # never a part of an unknown secret
+        },
+    )
+    session.commit()
+
+
+def _token_user(request: Request, session: Session, station: Station, authorization: str) -> Principal:
     now = utcnow()
-    authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise ApiError(
-                401, "invalid_token", "expected 'Authorization: Bearer <token>'", headers=_CHALLENGE
-            )
-        found_token = find_active_token(session, token_hash=token_hash(value.strip()), now=now)
-        if found_token is None:
-            raise ApiError(
-                401, "invalid_token", "API token is unknown, revoked or expired", headers=_CHALLENGE
-            )
-        token, user = found_token
-        if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
-            mark_token_used(session, token=token, now=now)
-            session.commit()  # see below
-        return _principal(user, request, auth=AuthMethod.TOKEN, token_id=token.id)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise ApiError(401, "invalid_token", "expected 'Authorization: Bearer <token>'", headers=_CHALLENGE)
+    found_token = find_active_token(session, token_hash=token_hash(value.strip()), now=now)
+    if found_token is None:
+        audit_refused_token(session, station, request, value.strip())
+        raise ApiError(401, "invalid_token", "API token is unknown, revoked or expired", headers=_CHALLENGE)
+    token, user = found_token
+    if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
+        mark_token_used(session, token=token, now=now)
+        session.commit()  # see _session_user
+    return _principal(user, request, auth=AuthMethod.TOKEN, token_id=token.id)
+
+
+def is_idle(last_seen_at: datetime, now: datetime, idle_minutes: int) -> bool:
+    """True when a session unused since ``last_seen_at`` has passed its idle timeout (0: none; pure).
+    ``last_seen_at`` is written at most every ``TOUCH_EVERY``, so the timeout is exact to that much."""
+    return idle_minutes > 0 and now - last_seen_at > timedelta(minutes=idle_minutes)
+
+
+def _session_user(request: Request, session: Session, station: Station, cookie: str) -> Principal | None:
+    now = utcnow()
     found_session = find_active_session(session, token_hash=token_hash(cookie), now=now)
     if found_session is None:
         return None
     login_session, user = found_session
+    idle_minutes = station.settings.config.console.idle_timeout_minutes
+    if is_idle(login_session.last_seen_at, now, idle_minutes):
+        revoke_session(session, session_id=login_session.id, now=now)
+        append_audit(
+            session,
+            action="auth.idle_timeout",
+            allowed=True,
+            user_id=user.id,
+            username=user.username,
+            source=client_address(request),
+            resource_type="session",
+            resource_id=str(login_session.id),
+            detail={"idle_minutes": idle_minutes},
+        )
+        session.commit()
+        return None
     if now - login_session.last_seen_at > TOUCH_EVERY:
         touch_session(session, login_session=login_session, now=now)
         # commit now: a pending write would hold SQLite's write lock for the whole request, and a route
@@ -168,6 +223,20 @@ def get_optional_user(request: Request, session: SessionDep) -> Principal | None
         session_id=login_session.id,
         csrf_token=csrf_token_for(cookie),
     )
+
+
+def get_optional_user(request: Request, session: SessionDep, station: StationDep) -> Principal | None:
+    """The authenticated user, or None for an anonymous request. A bad bearer token is an error; a
+    session idle past ``console.idle_timeout_minutes`` ends. The user is kept in ``request.state`` for
+    :mod:`console.denial_audit`."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        principal: Principal | None = _token_user(request, session, station, authorization)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        principal = _session_user(request, session, station, cookie) if cookie else None
+    setattr(request.state, PRINCIPAL_STATE, principal)
+    return principal
 
 
 OptionalUser = Annotated[Principal | None, Depends(get_optional_user)]
@@ -242,6 +311,7 @@ def audit_route_denied(session: Session, request: Request, user: Principal, reas
         reason=reason,
     )
     session.commit()
+    mark_denial_audited(request)
 
 
 def require(*permissions: Permission) -> Any:

@@ -9,8 +9,9 @@ viewer and stopped with its last.
 A session ends (peer connection closed, subscription released) when the browser's connection state becomes
 ``failed`` or ``closed``, when the page says goodbye (``DELETE`` or the unload beacon), when it does not
 connect within ``connect_timeout_s``, or when its sender stops pulling packets for ``stale_after_s``. At most
-``max_viewers`` sessions run at once. No public STUN server is ever added: ICE servers come only from
-``console.ice_servers``.
+``max_viewers`` sessions run at once, at most ``max_viewers_per_user`` of them for one user
+(``console.live_views_per_user``), so one officer cannot take every slot. No public STUN server is ever
+added: ICE servers come only from ``console.ice_servers``.
 
 Snapshots (:meth:`LiveRegistry.snapshot`) decode the newest keyframe kept by a
 :class:`streams.snapshot.KeyframeKeeper`, a sink of the camera's fan-out (attached at start-up for every
@@ -75,6 +76,10 @@ class ViewerLimitError(LiveError, OverflowError):
     pass
 
 
+class UserViewerLimitError(ViewerLimitError):
+    """The user already watches as many live streams as one user may (``max_viewers_per_user``)."""
+
+
 class OfferError(LiveError, ValueError):
     """The browser's offer cannot be answered (malformed SDP, no video, no H.264)."""
 
@@ -86,10 +91,16 @@ class UnknownSessionError(LiveError, LookupError):
 @dataclass(frozen=True, slots=True)
 class LiveLimits:
     max_viewers: int = 32  # sessions on this station at once
+    max_viewers_per_user: int = 6  # of those, sessions of one user (console.live_views_per_user)
     queue_packets: int = 120  # per viewer; LATEST: a new keyframe replaces what a slow viewer has queued
     connect_timeout_s: float = 20.0  # an offer whose connection is not up by then is closed
     stale_after_s: float = 15.0  # a connected sender that pulls nothing while packets wait is dropped
     sweep_every_s: float = 2.0
+
+
+def is_over_user_limit(user_sessions: int, max_per_user: int) -> bool:
+    """True when a user with ``user_sessions`` live sessions may not open another (pure)."""
+    return user_sessions >= max_per_user
 
 
 def choose_stream(requested: str, available: Sequence[str]) -> str:
@@ -214,6 +225,7 @@ class LiveRegistry:
         self._retired_encoded = 0
         self._retired_decoded = 0
         self._pending = 0  # offers being answered (count against the limit)
+        self._pending_by_user: dict[int | None, int] = {}
 
     # streams of a camera -------------------------------------------------------------------------
 
@@ -253,12 +265,29 @@ class LiveRegistry:
             raise ViewerLimitError(
                 Message("at most {count} live viewers at once on this station", count=self.limits.max_viewers)
             )
+        own = self.user_session_count(user_id)
+        if is_over_user_limit(own, self.limits.max_viewers_per_user):
+            raise UserViewerLimitError(
+                Message(
+                    "you already watch {count} live streams, the most one user may; close one first",
+                    count=self.limits.max_viewers_per_user,
+                )
+            )
         self._ensure_sweeper()
         self._pending += 1
+        self._pending_by_user[user_id] = self._pending_by_user.get(user_id, 0) + 1
         try:
             return await self._open(camera_id, stream, sdp, sdp_type, user_id, username)
         finally:
             self._pending -= 1
+            self._pending_by_user[user_id] -= 1
+            if not self._pending_by_user[user_id]:
+                del self._pending_by_user[user_id]
+
+    def user_session_count(self, user_id: int | None) -> int:
+        """Live sessions of one user, offers being answered included."""
+        open_sessions = sum(1 for s in self._sessions.values() if s.user_id == user_id)
+        return open_sessions + self._pending_by_user.get(user_id, 0)
 
     async def _open(
         self, camera_id: str, stream: str, sdp: str, sdp_type: str, user_id: int | None, username: str
@@ -521,7 +550,13 @@ async def open_live(settings: Settings, ingest: IngestManager, stack: AsyncExitS
 
         station.live = await open_live(settings, ingest, stack)
     """
-    registry = LiveRegistry(ingest, settings.config.cameras, ice_servers=settings.config.console.ice_servers)
+    console = settings.config.console
+    registry = LiveRegistry(
+        ingest,
+        settings.config.cameras,
+        ice_servers=console.ice_servers,
+        limits=LiveLimits(max_viewers_per_user=console.live_views_per_user),
+    )
     stack.push_async_callback(registry.close)
     registry.start_keepers()
     return registry

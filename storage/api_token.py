@@ -69,6 +69,26 @@ def find_active_token(session: Session, *, token_hash: str, now: datetime) -> tu
     return None if row is None else (row[0], row[1])
 
 
+def token_refusal(session: Session, *, token_hash: str, now: datetime) -> tuple[str, ApiToken | None]:
+    """Why a token that :func:`find_active_token` refused is refused, with its row when it exists:
+    ``unknown``, ``revoked``, ``expired`` or ``user_disabled`` (for the audit log)."""
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash)
+    ).first()
+    if row is None:
+        return "unknown", None
+    token, user = row[0], row[1]
+    if token.revoked_at is not None:
+        return "revoked", token
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired", token
+    if user.disabled:
+        return "user_disabled", token
+    return "unknown", token
+
+
 def list_api_tokens(session: Session, *, user_id: int) -> Sequence[ApiToken]:
     return (
         session.execute(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id))

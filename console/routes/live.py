@@ -5,11 +5,15 @@ the offer and the snapshot pass the media-access decision (:func:`console.media_
 purposes ``live`` and ``snapshot``) like every other media path, before anything about the camera is told;
 cookie-authenticated POST/DELETE requests need the ``X-CSRF-Token`` header, except the page-unload beacon
 (``navigator.sendBeacon`` cannot set headers), which carries the token in its form body instead. Every
-started live view is an audit event ``live.view`` (user, camera, stream).
+started live view is an audit event ``live.view`` (user, camera, stream); snapshots are live viewing too,
+``live.snapshot``, written for a user's first picture of a camera and then once per throttle interval (the
+wall polls them). One user watches at most ``console.live_views_per_user`` streams at once (409
+``too_many_own_viewers``).
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -40,11 +44,12 @@ from console.live import (
     OfferError,
     UnknownCameraError,
     UnknownSessionError,
+    UserViewerLimitError,
     ViewerLimitError,
 )
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.page import render_page
-from console.permission import Permission
+from console.permission import Permission, may_open_page
 from console.station import Station
 from storage.model import utcnow
 from streams.health import HealthState, StreamHealth
@@ -192,7 +197,7 @@ def camera_statuses(station: Station, live: LiveRegistry) -> list[CameraLivePubl
 def get_wall_page(
     request: Request, station: StationDep, user: PageUser, language: LanguageDep, camera: str | None = None
 ) -> Response:
-    if not user.can(Permission.LIVE_VIEW):
+    if not may_open_page(user.permissions, "live"):
         raise ApiError(
             403,
             "forbidden",
@@ -234,6 +239,9 @@ async def post_offer(body: OfferCreate, station: StationDep, user: Viewer, live:
         )
     except UnknownCameraError as exc:
         raise ApiError(404, "unknown_camera", exc.message) from exc
+    except UserViewerLimitError as exc:
+        limit = station.settings.config.console.live_views_per_user
+        raise ApiError(409, "too_many_own_viewers", exc.message, extra={"limit": limit}) from exc
     except ViewerLimitError as exc:
         raise ApiError(503, "too_many_viewers", exc.message, headers={"Retry-After": "10"}) from exc
     except OfferError as exc:
@@ -350,6 +358,7 @@ def get_snapshot(
             params={"camera": camera_id},
             cause=str(exc),
         ) from exc
+    audit_snapshot(session, station, user, camera_id, snapshot.stream)
     return Response(
         content=snapshot.jpeg,
         media_type="image/jpeg",
@@ -359,6 +368,21 @@ def get_snapshot(
             "X-Camera-Online": "1" if snapshot.online else "0",
         },
     )
+
+
+def audit_snapshot(session: Session, station: Station, user: Principal, camera_id: str, stream: str) -> None:
+    """A snapshot is live viewing too (the wall polls one every few seconds): ``live.snapshot`` is written
+    for the first picture of a camera a user fetches, then at most once per throttle interval."""
+    key = ("snapshot", str(user.user_id), camera_id)
+    if station.audit_throttle.should_audit(key, time.monotonic()):
+        audit_as(
+            session,
+            user,
+            action="live.snapshot",
+            resource_type="camera",
+            resource_id=camera_id,
+            detail={"stream": stream, "every_s": station.audit_throttle.interval_s},
+        )
 
 
 @router.get("/api/live/stats", summary="Live sessions and passthrough counters")

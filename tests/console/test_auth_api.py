@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from config.settings import Settings
+from console.app import create_app
 from console.credential import token_hash
 from console.deps import SESSION_COOKIE
-from storage.model import AuditEntry, LoginSession, Role, utcnow
-from tests.support.console import make_user, running_station, sign_in
+from storage.model import AuditEntry, LoginSession, Role, User, utcnow
+from tests.support.console import make_user, running_station, sign_in, station_config
 
 
 def audit_rows(client: TestClient, action: str) -> list[AuditEntry]:
@@ -63,9 +66,12 @@ def test_failed_logins_are_audited_then_rate_limited(console_client: TestClient)
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.json()["error"]["code"] == "too_many_attempts"
+    again = console_client.post("/api/auth/login", json={"username": "ivanov", "password": "wrong-password"})
+    assert again.status_code == 429
     failures = audit_rows(console_client, "auth.login")
-    assert len(failures) == limit and not any(e.allowed for e in failures)
-    assert {e.reason for e in failures} == {"bad_credentials"}
+    assert len(failures) == limit + 1 and not any(e.allowed for e in failures)
+    assert [e.reason for e in failures] == ["bad_credentials"] * limit + ["rate_limited"]  # once per lock-out
+    assert failures[-1].username == "ivanov" and json.loads(failures[-1].detail or "{}")["retry_after_s"] >= 1
 
 
 def test_unknown_user_gets_the_same_answer_and_is_audited(console_client: TestClient) -> None:
@@ -301,3 +307,117 @@ def test_tokens_get_a_default_expiry_and_a_maximum(console_client: TestClient) -
     assert too_long.status_code == 422
     blank = console_client.post("/api/tokens", json={"name": "   "}, headers=headers)
     assert blank.status_code == 422 and blank.json()["error"]["code"] == "invalid_token_name"
+
+
+def _wrong_passwords(client: TestClient, times: int) -> int:
+    status = 0
+    for _ in range(times):
+        status = client.post(
+            "/api/auth/login", json={"username": "ivanov", "password": "wrong-password"}
+        ).status_code
+    return status
+
+
+def test_wrong_passwords_elsewhere_do_not_lock_the_user_out_of_their_desk(console_client: TestClient) -> None:
+    station = running_station(console_client)
+    make_user(station.database, "ivanov")
+    attacker = TestClient(console_client.app, client=("192.0.2.66", 40000))
+    assert _wrong_passwords(attacker, station.settings.config.console.login_attempts_per_minute + 1) == 429
+    sign_in(console_client, "ivanov")  # from the user's own address: not locked
+
+
+def test_a_trusted_proxy_forwards_the_client_address(tmp_path: Path) -> None:
+    config = station_config(tmp_path / "data", trusted_proxies=["10.0.0.1"])
+    app = create_app(Settings(config=config, config_path=None))
+    with TestClient(app, client=("10.0.0.1", 40000)) as proxy:
+        make_user(running_station(proxy).database, "ivanov")
+        forwarded = {"X-Forwarded-For": "198.51.100.1, 203.0.113.5"}
+        proxy.post("/api/auth/login", json={"username": "ivanov", "password": "x" * 12}, headers=forwarded)
+        spoofer = TestClient(app, client=("192.0.2.9", 40000))
+        spoofer.post("/api/auth/login", json={"username": "ivanov", "password": "x" * 12}, headers=forwarded)
+        sources = [e.source for e in audit_rows(proxy, "auth.login")]
+    assert sources == ["203.0.113.5", "192.0.2.9"]  # the proxy's word is taken, nobody else's
+
+
+def test_an_idle_session_ends_and_use_keeps_it_alive(console_client: TestClient) -> None:
+    station = running_station(console_client)
+    make_user(station.database, "ivanov")
+    sign_in(console_client, "ivanov")
+    idle = station.settings.config.console.idle_timeout_minutes
+
+    def last_seen(minutes_ago: float) -> None:
+        with station.database.session() as session:
+            session.execute(
+                update(LoginSession).values(last_seen_at=utcnow() - timedelta(minutes=minutes_ago))
+            )
+
+    last_seen(idle - 1)
+    assert console_client.get("/api/auth/me").status_code == 200  # used in time: the clock restarts
+    with station.database.session() as session:
+        assert utcnow() - session.scalars(select(LoginSession.last_seen_at)).one() < timedelta(minutes=1)
+    last_seen(idle + 1)
+    assert console_client.get("/api/auth/me").status_code == 401
+    with station.database.session() as session:
+        assert session.scalars(select(LoginSession.revoked_at)).one() is not None
+    [ended] = audit_rows(console_client, "auth.idle_timeout")
+    assert ended.username == "ivanov" and ended.resource_type == "session"
+
+
+def test_refused_bearer_tokens_are_audited_once_per_interval(console_client: TestClient) -> None:
+    user_id, token_id, own, secret = _user_with_token(console_client)
+    script = TestClient(console_client.app)
+    for _ in range(3):
+        unknown = script.get("/api/auth/me", headers={"Authorization": "Bearer not-a-real-token"})
+        assert unknown.status_code == 401
+    own_csrf = own.get("/api/auth/me").json()["csrf_token"]
+    assert own.delete(f"/api/tokens/{token_id}", headers={"X-CSRF-Token": own_csrf}).status_code == 204
+    assert script.get("/api/auth/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    rows = audit_rows(console_client, "auth.token")
+    assert [(e.reason, e.user_id, e.allowed) for e in rows] == [
+        ("unknown", None, False),
+        ("revoked", user_id, False),
+    ]
+    assert "not-a-real" not in (rows[0].detail or "")  # nothing of an unknown secret is kept
+
+
+def test_csrf_failures_and_forbidden_pages_are_audited(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "ivanov")
+    sign_in(console_client, "ivanov")
+    assert console_client.post("/api/tokens", json={"name": "x"}).status_code == 403
+    page = console_client.get("/admin/zones", headers={"Accept": "text/html"})
+    assert page.status_code == 403
+    rows = audit_rows(console_client, "access.denied")
+    assert [(e.username, e.resource_id, e.reason) for e in rows] == [
+        ("ivanov", "POST /api/tokens", "csrf_failed"),
+        ("ivanov", "GET /admin/zones", "forbidden"),
+    ]
+
+
+def test_a_rename_is_audited_with_the_old_and_new_name(console_client: TestClient) -> None:
+    station = running_station(console_client)
+    make_user(station.database, "admin", Role.ADMIN)
+    user_id = make_user(station.database, "petrov", display_name="Петров П.")
+    headers = {"X-CSRF-Token": sign_in(console_client, "admin")}
+    renamed = console_client.patch(
+        f"/api/users/{user_id}", json={"display_name": "Сидоров С."}, headers=headers
+    )
+    assert renamed.status_code == 200 and renamed.json()["display_name"] == "Сидоров С."
+    console_client.patch(f"/api/users/{user_id}", json={"display_name": "Сидоров С."}, headers=headers)
+    [row] = audit_rows(console_client, "user.rename")
+    assert row.username == "admin" and row.resource_id == str(user_id)
+    assert json.loads(row.detail or "{}") == {"username": "petrov", "from": "Петров П.", "to": "Сидоров С."}
+    with station.database.session() as session:
+        assert session.get_one(User, user_id).display_name == "Сидоров С."
+
+
+def test_a_common_password_is_refused_with_its_own_message(console_client: TestClient) -> None:
+    make_user(running_station(console_client).database, "admin", Role.ADMIN)
+    headers = {"X-CSRF-Token": sign_in(console_client, "admin"), "Accept-Language": "ru"}
+    weak = console_client.post(
+        "/api/users",
+        json={"username": "petrov", "role": "officer", "password": "password12"},
+        headers=headers,
+    )
+    assert weak.status_code == 422, weak.text
+    error = weak.json()["error"]
+    assert "too common" in error["message_en"] and "распространён" in error["message"]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from config.schema import CameraConfig, ConsoleConfig, StationConfig, StationInfo, StorageConfig
 from config.settings import Settings
 from console.app import create_app
-from console.live import LiveRegistry
+from console.live import LiveLimits, LiveRegistry, is_over_user_limit
 from storage.model import AuditEntry, Role
 from tests.support.console import make_user, running_station, sign_in
 from tests.support.media import clip_cache, small_clip  # noqa: F401
@@ -250,3 +250,46 @@ def test_sessions_that_never_connect_are_closed(live_client: TestClient) -> None
     assert portal is not None
     closed = portal.call(live.sweep, time.monotonic() + live.limits.connect_timeout_s + 1)
     assert len(closed) == 1 and live.stats().viewers == 0
+
+
+def test_one_user_cannot_take_every_live_slot(live_client: TestClient) -> None:
+    station = running_station(live_client)
+    make_user(station.database, "officer", Role.OFFICER)
+    make_user(station.database, "other", Role.OFFICER)
+    live = _live(live_client)
+    object.__setattr__(live, "limits", LiveLimits(max_viewers=4, max_viewers_per_user=1))
+    assert is_over_user_limit(1, 1) and not is_over_user_limit(0, 1)
+    csrf = sign_in(live_client, "officer")
+
+    async def scenario() -> None:
+        first, second, third = await _client_offer(), await _client_offer(), await _client_offer()
+        ok = live_client.post("/api/live/offer", json=_offer_body(first), headers={"X-CSRF-Token": csrf})
+        assert ok.status_code == 200
+        own = live_client.post("/api/live/offer", json=_offer_body(second), headers={"X-CSRF-Token": csrf})
+        assert own.status_code == 409 and own.json()["error"]["code"] == "too_many_own_viewers"
+        assert "close one first" in own.json()["error"]["message_en"]
+        live_client.cookies.clear()
+        other_csrf = sign_in(live_client, "other")
+        other = live_client.post(
+            "/api/live/offer", json=_offer_body(third), headers={"X-CSRF-Token": other_csrf}
+        )
+        assert other.status_code == 200 and live.stats().viewers == 2
+        for pc in (first, second, third):
+            await pc.close()
+
+    asyncio.run(scenario())
+
+
+def test_snapshot_polling_is_audited_as_live_viewing_once_per_interval(live_client: TestClient) -> None:
+    station = running_station(live_client)
+    make_user(station.database, "officer", Role.OFFICER)
+    sign_in(live_client, "officer")
+    deadline = time.monotonic() + 15
+    served = 0
+    while served < 3 and time.monotonic() < deadline:
+        served += live_client.get("/api/live/cameras/cam1/snapshot.jpg").status_code == 200
+        time.sleep(0.1)
+    assert served == 3
+    with station.database.session() as session:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "live.snapshot")).all()
+        assert [(r.username, r.resource_id) for r in rows] == [("officer", "cam1")]

@@ -22,5 +22,18 @@ function autoSubmit(select) {
   select.addEventListener("change", () => select.form.submit());
 }
 
+// A picture that cannot load is removed (the Content-Security-Policy allows no inline onerror handler).
+function dropWhenBroken(image) {
+  if (image.complete && image.naturalWidth === 0 && image.getAttribute("src")) image.remove();
+  else image.addEventListener("error", () => image.remove());
+}
+
+// Forms driven by script never submit on their own (no inline onsubmit under the CSP).
+function keepFromSubmitting(form) {
+  form.addEventListener("submit", (event) => event.preventDefault());
+}
+
 document.querySelectorAll(".clock[data-timezone]").forEach(startClock);
+document.querySelectorAll("img[data-drop-broken]").forEach(dropWhenBroken);
+document.querySelectorAll("form[data-no-submit]").forEach(keepFromSubmitting);
 document.querySelectorAll("select[data-auto-submit]").forEach(autoSubmit);
