@@ -15,7 +15,13 @@ Who may do what (by permission, never by role name, except personal data which i
 - change them: ``complaints.edit``;
 - see the reporter's name and contact: officer, supervisor, investigator — never auditor or admin;
 - attach footage: anyone who may edit; officers only within the reported incident window (plus a margin),
-  since an attached range widens what they may play back (see :mod:`console.media_access`).
+  since an attached range widens what they may play back (see :mod:`console.media_access`), and only footage
+  inside their own playback horizon (``console.officer_recording_days``): otherwise registering a complaint
+  dated back and attaching to it would widen their own window (issue 26, finding 4). Older footage is
+  attached by a supervisor (``complaints.edit`` + ``recordings.view``), whose attach is the confirmation;
+  the officer's attempt is refused and audited;
+- detach footage (which releases its lock): whoever attached it; footage someone else attached only a
+  supervisor, with a reason (issue 26, finding 5).
 
 Camera proposals (:func:`propose_cameras`): from the complaint's place, the cameras whose configured location
 covers it — same building and entrance, same area (yard, parking, bins...), then the rest of the building.
@@ -30,7 +36,7 @@ from enum import StrEnum
 from typing import Final
 
 from console.i18n import Message
-from console.permission import Permission
+from console.permission import COMPLAINT_READ_PERMISSIONS, Permission
 from storage.model import ComplaintStatus, Role
 
 FUTURE_SKEW: Final = timedelta(minutes=5)  # clocks of phones and PCs differ; a little ahead is fine
@@ -77,9 +83,7 @@ OUTCOMES: Final[dict[ComplaintStatus, frozenset[Outcome]]] = {
 }
 CLOSED: Final = frozenset({S.RESOLVED, S.REJECTED})
 PERSONAL_DATA_ROLES: Final = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.INVESTIGATOR})
-READ_PERMISSIONS: Final = frozenset(
-    {Permission.COMPLAINTS_VIEW, Permission.RECORDINGS_VIEW, Permission.AUDIT_VIEW}
-)
+READ_PERMISSIONS: Final = COMPLAINT_READ_PERMISSIONS  # the sidebar and the pages read the same set
 
 
 class ComplaintRuleError(ValueError):
@@ -206,6 +210,37 @@ def may_see_personal_data(role: Role | str) -> bool:
         return Role(role) in PERSONAL_DATA_ROLES
     except ValueError:
         return False
+
+
+def is_supervisor(permissions: Iterable[Permission]) -> bool:
+    """Works the cases and sees every recording: the right that confirms old footage and releases others'."""
+    return {Permission.COMPLAINTS_EDIT, Permission.RECORDINGS_VIEW} <= frozenset(permissions)
+
+
+def attach_needs_supervisor(
+    permissions: Iterable[Permission], *, start_utc: datetime, now: datetime, horizon_days: int
+) -> bool:
+    """Whether attaching footage from ``start_utc`` would give this user footage older than their own
+    playback horizon: an officer's attach widens what they may play back, so it may not reach further back
+    than they can see already."""
+    if Permission.RECORDINGS_VIEW in frozenset(permissions):
+        return False
+    return start_utc < now - timedelta(days=horizon_days)
+
+
+RELEASE_REASON_MIN_CHARS: Final = 3
+
+
+def may_release_evidence(permissions: Iterable[Permission], *, user_id: int, added_by: int | None) -> bool:
+    """Detaching releases the lock: one's own attachment, or a supervisor's decision."""
+    if not may_edit(permissions):
+        return False
+    return added_by == user_id or is_supervisor(permissions)
+
+
+def release_needs_reason(*, user_id: int, added_by: int | None) -> bool:
+    """Releasing footage someone else attached needs a reason on record."""
+    return added_by != user_id
 
 
 def may_attach_range(

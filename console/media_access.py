@@ -8,8 +8,10 @@ Rules
     - Live view and live snapshots: ``live.view``.
     - Recorded footage: ``recordings.view`` (investigators, supervisors) sees every range. An officer
       (``complaints.view`` without ``recordings.view``) sees the last ``console.officer_recording_days`` days
-      plus ranges attached to complaints (every complaint of the station is visible to its officers). Nobody
-      else (admin, auditor) sees footage.
+      plus ranges attached to complaints (every complaint of the station is visible to its officers). An
+      officer cannot attach footage older than that horizon
+      (:func:`console.complaint.attach_needs_supervisor`): older ranges are attached by a supervisor, so an
+      officer never widens their own window. Nobody else (admin, auditor) sees footage.
     - Clips need ``clips.create``, evidence packages ``exports.create``.
     - A reason or a complaint number is required for every clip and export, and for playback and thumbnails
       of footage older than ``console.reason_required_after_days``. A complaint number must exist.

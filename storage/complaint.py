@@ -4,9 +4,19 @@ Every change writes a ``complaint_history`` row (who, when, what, from/to status
 audit row. Workflow rules (which transitions are allowed, which outcomes close a case) live in
 :mod:`console.complaint`; these functions apply what the console decided.
 
-Attaching footage puts an evidence lock on the camera and range (reason = the complaint number) so retention
-keeps it; closing the case gives the complaint's locks an expiry (closed_at + closed-case retention) and
-reopening clears it again. Detaching releases the lock (the lock row stays as history).
+History rows name the actor as they were named at the time (``actor_name``) and keep the structured part
+of the entry in ``detail`` (changed fields, assignee id and name, outcome, attached range) so a page shows
+names and translated values, never ``user 1`` or ``warning_given``; ``note`` holds only what a person wrote.
+
+Evidence locks (the policy, see also README "Evidence locks"): attaching footage puts a lock on the camera and
+range (reason = the complaint number) so retention keeps it. A lock of an open complaint holds without expiry;
+closing the case gives the complaint's locks an expiry (closed_at + ``storage.closed_case_retention_days``)
+and reopening clears it again. Detaching releases the lock (the lock row stays as history). Which users may
+attach or detach what is the console's decision (:mod:`console.complaint`).
+
+Free-text search runs over casefolded copies kept on the row (``search_public``: number and description;
+``search_personal``: reporter name and contact, with the contact's digits so "7010000" finds
+"+7 701 000 00 00"); SQLite's ``lower()`` folds ASCII only.
 
 Numbers are ``YYYY-NNNNNN`` (year of registration, sequence within the year), unique by constraint; a
 concurrent writer that took the same number makes :func:`create_complaint` retry with the next one.
@@ -14,11 +24,13 @@ concurrent writer that took the same number makes :func:`create_complaint` retry
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +42,9 @@ from storage.model import (
     ComplaintHistory,
     ComplaintStatus,
     EvidenceLock,
+    Segment,
 )
+from storage.segment import FINISHED_STATUSES
 
 OPEN_STATUSES = (ComplaintStatus.NEW.value, ComplaintStatus.IN_PROGRESS.value)
 CLOSED_STATUSES = (ComplaintStatus.RESOLVED.value, ComplaintStatus.REJECTED.value)
@@ -94,6 +108,9 @@ class ComplaintFilter:
     received_to: datetime | None = None
     assignee_id: int | None = None
     overdue_at: datetime | None = None  # only complaints open and past due at this instant
+    text: str | None = None  # free text: every word must occur in number, description (or personal data)
+    search_personal: bool = False  # whether ``text`` also searches the reporter's name and contact
+    mine_user_id: int | None = None  # only complaints assigned to, or registered by, this user
     limit: int = 50
     offset: int = 0
 
@@ -129,6 +146,40 @@ class Change:
     fields: dict[str, tuple[object, object]] = field(default_factory=dict)
 
 
+def search_text(*parts: str | None) -> str:
+    """Casefolded, whitespace-collapsed text of ``parts`` (pure): what the list's search matches against."""
+    return " ".join(" ".join(p.split()).casefold() for p in parts if p and p.strip())
+
+
+def digits_of(value: str | None) -> str:
+    return "".join(c for c in value or "" if c.isdigit())
+
+
+PHONE_PUNCTUATION = frozenset("+-()")
+
+
+def search_terms(text: str | None) -> list[tuple[str, ...]]:
+    """The words of a search (pure), casefolded; each with its alternatives: a phone-like word ("+7(701)",
+    "000-00", "2026-000123") also as its digits, which is how the contact's digits are kept."""
+    terms: list[tuple[str, ...]] = []
+    for word in search_text(text).split():
+        digits = digits_of(word)
+        phone_like = digits and digits != word and all(c.isdigit() or c in PHONE_PUNCTUATION for c in word)
+        terms.append((word, digits) if phone_like else (word,))
+    return terms
+
+
+def _like(word: str) -> str:
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def refresh_search(complaint: Complaint) -> None:
+    """Recompute the complaint's search text from its fields."""
+    complaint.search_public = search_text(complaint.number, complaint.description)
+    contact = complaint.reporter_contact
+    complaint.search_personal = search_text(complaint.reporter_name, contact, digits_of(contact))
+
+
 def is_overdue(complaint: Complaint, now: datetime) -> bool:
     """Open and past its due time (pure)."""
     return complaint.status in OPEN_STATUSES and complaint.due_at is not None and complaint.due_at < now
@@ -155,6 +206,8 @@ def add_history(
     note: str | None = None,
     from_status: str | None = None,
     to_status: str | None = None,
+    actor_name: str | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> ComplaintHistory:
     row = ComplaintHistory(
         complaint_id=complaint.id,
@@ -164,6 +217,8 @@ def add_history(
         from_status=from_status,
         to_status=to_status,
         note=note,
+        actor_name=actor_name,
+        detail=json.dumps(dict(detail), sort_keys=True, ensure_ascii=False) if detail else None,
     )
     session.add(row)
     session.flush()
@@ -178,6 +233,7 @@ def create_complaint(
     now: datetime,
     year: int,
     due_at: datetime | None,
+    actor_name: str | None = None,
 ) -> Complaint:
     """Register a complaint (status ``new``) with the next free number of ``year``."""
     for _attempt in range(NUMBER_ATTEMPTS):
@@ -200,6 +256,7 @@ def create_complaint(
             updated_at=now,
             due_at=due_at,
         )
+        refresh_search(complaint)
         try:
             with session.begin_nested():
                 session.add(complaint)
@@ -213,6 +270,7 @@ def create_complaint(
             at=now,
             user_id=created_by,
             to_status=complaint.status,
+            actor_name=actor_name,
         )
         return complaint
     raise RuntimeError(f"could not allocate a complaint number for {year} after {NUMBER_ATTEMPTS} attempts")
@@ -237,8 +295,10 @@ def update_complaint(
     user_id: int,
     now: datetime,
     note: str | None = None,
+    actor_name: str | None = None,
 ) -> Change:
-    """Change registered fields; one history row names the changed fields (values stay out of it)."""
+    """Change registered fields; one history row names the changed fields in its detail (values stay out of
+    it: they may be personal data); ``note`` is the officer's own."""
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {', '.join(unknown)}")
@@ -250,39 +310,68 @@ def update_complaint(
             change.fields[name] = (old, value)
     if change.fields:
         complaint.updated_at = now
-        summary = "changed: " + ", ".join(sorted(change.fields))
+        refresh_search(complaint)
         add_history(
             session,
             complaint=complaint,
             action="updated",
             at=now,
             user_id=user_id,
-            note=summary if not note else f"{summary}. {note}",
+            note=(note or "").strip() or None,
+            actor_name=actor_name,
+            detail={"fields": sorted(change.fields)},
         )
     return change
 
 
 def assign_complaint(
-    session: Session, *, complaint: Complaint, assignee_id: int | None, user_id: int, now: datetime
+    session: Session,
+    *,
+    complaint: Complaint,
+    assignee_id: int | None,
+    user_id: int,
+    now: datetime,
+    actor_name: str | None = None,
+    assignee_name: str | None = None,
 ) -> bool:
-    """Set the assignee; returns False when nothing changed."""
+    """Set the assignee; returns False when nothing changed. The history keeps the assignee's name as it is
+    now (``assignee_name``; None with ``assignee_id`` None means "removed")."""
     if complaint.assignee_id == assignee_id:
         return False
     complaint.assignee_id = assignee_id
     complaint.updated_at = now
-    note = f"assignee: user {assignee_id}" if assignee_id is not None else "assignee removed"
-    add_history(session, complaint=complaint, action="assigned", at=now, user_id=user_id, note=note)
+    add_history(
+        session,
+        complaint=complaint,
+        action="assigned",
+        at=now,
+        user_id=user_id,
+        actor_name=actor_name,
+        detail={"assignee_id": assignee_id, "assignee": assignee_name},
+    )
     return True
 
 
 def add_note(
-    session: Session, *, complaint: Complaint, note: str, user_id: int, now: datetime
+    session: Session,
+    *,
+    complaint: Complaint,
+    note: str,
+    user_id: int,
+    now: datetime,
+    actor_name: str | None = None,
 ) -> ComplaintHistory:
     if not note.strip():
         raise ValueError("a note cannot be empty")
     complaint.updated_at = now
     return add_history(
-        session, complaint=complaint, action="note", at=now, user_id=user_id, note=note.strip()
+        session,
+        complaint=complaint,
+        action="note",
+        at=now,
+        user_id=user_id,
+        note=note.strip(),
+        actor_name=actor_name,
     )
 
 
@@ -296,6 +385,7 @@ def transition_complaint(
     now: datetime,
     note: str | None = None,
     closed_case_retention_days: int,
+    actor_name: str | None = None,
 ) -> ComplaintHistory:
     """Move to ``to_status`` (the console checked the transition is allowed).
 
@@ -322,13 +412,10 @@ def transition_complaint(
         user_id=user_id,
         from_status=from_status,
         to_status=complaint.status,
-        note=_join(outcome, note),
+        note=note,
+        actor_name=actor_name,
+        detail={"outcome": outcome} if outcome else None,
     )
-
-
-def _join(outcome: str | None, note: str | None) -> str | None:
-    parts = [p for p in (f"outcome: {outcome}" if outcome else None, note) if p]
-    return ". ".join(parts) if parts else None
 
 
 def complaint_history(session: Session, *, complaint_id: int) -> Sequence[ComplaintHistory]:
@@ -356,6 +443,20 @@ def _filtered(query: Select[Complaint], filters: ComplaintFilter) -> Select[Comp
     ):
         if value:
             query = query.where(column == value)
+    columns = [Complaint.search_public]
+    if filters.search_personal:
+        columns.append(Complaint.search_personal)
+    for alternatives in search_terms(filters.text):
+        query = query.where(
+            or_(*(column.like(_like(word), escape="\\") for word in alternatives for column in columns))
+        )
+    if filters.mine_user_id is not None:
+        query = query.where(
+            or_(
+                Complaint.assignee_id == filters.mine_user_id,
+                Complaint.created_by == filters.mine_user_id,
+            )
+        )
     if filters.received_from is not None:
         query = query.where(Complaint.received_at >= filters.received_from)
     if filters.received_to is not None:
@@ -392,6 +493,7 @@ def attach_evidence(
     note: str | None = None,
     event_id: int | None = None,
     lock_expires_at: datetime | None = None,
+    actor_name: str | None = None,
 ) -> Attached:
     """Attach footage of ``camera_id`` in ``[start_utc, end_utc)``: a lock (reason = number) plus the row."""
     if session.get(Camera, camera_id) is None:
@@ -426,7 +528,9 @@ def attach_evidence(
         action="evidence_attached",
         at=now,
         user_id=user_id,
-        note=f"{camera_id} {start_utc.isoformat()} .. {end_utc.isoformat()}",
+        note=note,
+        actor_name=actor_name,
+        detail=_range_detail(camera_id, start_utc, end_utc),
     )
     return Attached(evidence=evidence, lock=lock)
 
@@ -441,13 +545,30 @@ def list_evidence(session: Session, *, complaint_id: int) -> list[Attached]:
     return [Attached(evidence=evidence, lock=lock) for evidence, lock in session.execute(query)]
 
 
-def detach_evidence(
-    session: Session, *, complaint: Complaint, evidence_id: int, user_id: int, now: datetime
-) -> ComplaintEvidence:
-    """Remove an attached range and release its lock (the lock row stays, released)."""
+def _range_detail(camera_id: str, start_utc: datetime, end_utc: datetime) -> dict[str, str]:
+    return {"camera": camera_id, "start": start_utc.isoformat(), "end": end_utc.isoformat()}
+
+
+def get_evidence(session: Session, *, complaint: Complaint, evidence_id: int) -> ComplaintEvidence:
     evidence = session.get(ComplaintEvidence, evidence_id)
     if evidence is None or evidence.complaint_id != complaint.id:
         raise EvidenceNotFoundError(f"no footage {evidence_id} attached to complaint {complaint.number}")
+    return evidence
+
+
+def detach_evidence(
+    session: Session,
+    *,
+    complaint: Complaint,
+    evidence_id: int,
+    user_id: int,
+    now: datetime,
+    actor_name: str | None = None,
+    reason: str | None = None,
+) -> ComplaintEvidence:
+    """Remove an attached range and release its lock (the lock row stays, released); ``reason`` goes to the
+    history note (the console requires one when the footage was attached by someone else)."""
+    evidence = get_evidence(session, complaint=complaint, evidence_id=evidence_id)
     if evidence.lock_id is not None:
         release_lock(session, lock_id=evidence.lock_id, at=now, released_by=user_id)
     session.delete(evidence)
@@ -459,7 +580,9 @@ def detach_evidence(
         action="evidence_detached",
         at=now,
         user_id=user_id,
-        note=f"{evidence.camera_id} {evidence.start_utc.isoformat()} .. {evidence.end_utc.isoformat()}",
+        note=reason,
+        actor_name=actor_name,
+        detail=_range_detail(evidence.camera_id, evidence.start_utc, evidence.end_utc),
     )
     return evidence
 
@@ -482,6 +605,24 @@ def evidence_ranges(
         )
         for row in session.scalars(query.order_by(ComplaintEvidence.start_utc))
     ]
+
+
+def finished_segments(
+    session: Session, *, camera_id: str, start_utc: datetime, end_utc: datetime, limit: int
+) -> list[tuple[int, datetime, datetime]]:
+    """(id, start, end) of the finished segments of ``camera_id`` overlapping the range, oldest first."""
+    query = (
+        select(Segment.id, Segment.start_utc, Segment.end_utc)
+        .where(
+            Segment.camera_id == camera_id,
+            Segment.start_utc < end_utc,
+            Segment.end_utc > start_utc,
+            Segment.status.in_(FINISHED_STATUSES),
+        )
+        .order_by(Segment.start_utc)
+        .limit(limit)
+    )
+    return [(sid, start, end) for sid, start, end in session.execute(query)]
 
 
 def overdue_complaints(session: Session, *, now: datetime, limit: int = 200) -> Sequence[Complaint]:

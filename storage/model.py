@@ -282,6 +282,10 @@ class Complaint(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     due_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # casefolded text for free-text search (SQLite's lower() folds ASCII only): number and description in
+    # search_public; reporter name and contact (plus the contact's digits) in search_personal
+    search_public: Mapped[str] = mapped_column(Text, default="")
+    search_personal: Mapped[str] = mapped_column(Text, default="")
 
 
 class ComplaintHistory(Base):
@@ -295,6 +299,8 @@ class ComplaintHistory(Base):
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
+    actor_name: Mapped[str | None] = mapped_column(String(120))  # who acted, as named at the time
+    detail: Mapped[str | None] = mapped_column(Text)  # canonical JSON: fields, assignee, outcome, range
 
 
 class EvidenceLock(Base):

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from console.app import create_app
 from console.password import hash_password
 from console.station import Station
-from storage.evidence import verify_package
+from storage.evidence.verifier import verify_package
 from storage.model import Role, utcnow
 from storage.user import create_user
 from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, save_screenshot
@@ -109,7 +109,9 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             assert page.locator("[data-testid=proposal-b5-e1] .tl-gap").count() >= 1
 
             page.click("[data-testid=proposal-b5-e1] button:not([data-testid])")  # preview
-            page.wait_for_function("document.getElementById('preview-video').readyState >= 2", timeout=30000)
+            page.wait_for_function(
+                "() => document.getElementById('preview-video').readyState >= 2", timeout=30000
+            )
             page.click("[data-testid=attach-b5-e1]")
             page.wait_for_selector("[data-testid=evidence-item]")
             page.click("[data-testid=to-in_progress]")
@@ -130,13 +132,13 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             investigator.select_option("select[name=length]", "900")
             investigator.click("[data-testid=show]")
             investigator.wait_for_function(
-                "[...document.querySelectorAll('.player video')].length === 2 &&"
+                "() => [...document.querySelectorAll('.player video')].length === 2 &&"
                 " [...document.querySelectorAll('.player video')].every(v => v.readyState >= 2)",
                 timeout=30000,
             )
             investigator.click("#play")
             investigator.wait_for_function(
-                "document.querySelector('.player video').currentTime > 61", timeout=30000
+                "() => document.querySelector('.player video').currentTime > 61", timeout=30000
             )
             times = investigator.evaluate(
                 "[...document.querySelectorAll('.player video')].map(v => v.currentTime)"
@@ -148,8 +150,8 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             assert box is not None
             investigator.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             investigator.wait_for_function(
-                "(() => { const img = document.querySelector('[data-testid=timeline-b5-e1] .tl-hover img');"
-                " return img && !img.hidden && img.complete && img.naturalWidth > 0; })()",
+                "() => { const img = document.querySelector('[data-testid=timeline-b5-e1] .tl-hover img');"
+                " return img && !img.hidden && img.complete && img.naturalWidth > 0; }",
                 timeout=15000,
             )
             save_screenshot(investigator, "timeline.png")
@@ -162,7 +164,7 @@ def test_register_attach_and_play(served_station: str, tmp_path: Path) -> None:
             assert investigator.locator(".player video:not([hidden])").count() == 0
             investigator.locator("[data-testid=timeline-b5-e1]").click(position={"x": 2, "y": 10})
             investigator.wait_for_function(
-                "document.querySelector('select[name=length]').value === '3600' &&"
+                "() => document.querySelector('select[name=length]').value === '3600' &&"
                 " [...document.querySelectorAll('.player video')].length === 2 &&"
                 " [...document.querySelectorAll('.player video')].every(v => !v.hidden && v.readyState >= 2)",
                 timeout=30000,
@@ -231,6 +233,18 @@ def test_closing_records_exactly_the_chosen_outcome(
             page.wait_for_url(f"{base}/complaints/*")
             complaint_id = page.url.rstrip("/").rsplit("/", 1)[-1]
             page.wait_for_selector("[data-testid=to-rejected]")
+            # issue 25, defect 4: nothing was recorded, so there is nothing to attach
+            page.wait_for_selector("[data-testid=attach-b5-e1]")
+            assert page.locator("[data-testid=attach-b5-e1]").is_disabled()
+            # ... and a supervisor (who may export) sees no export button while nothing is attached
+            chief = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+            sign_in(chief, base, "chief")
+            chief.goto(page.url)
+            chief.wait_for_selector("[data-testid=to-rejected]")
+            assert (
+                chief.locator("#export-package").count() == 1 and chief.locator("#export-package").is_hidden()
+            )
+            chief.close()
             # a new complaint can only be rejected: only the outcomes of a rejection are offered
             assert outcome_values(page) == ["", "referred", "unfounded"]
             assert page.locator("[data-testid=to-rejected]").is_disabled()  # no outcome chosen yet
@@ -259,7 +273,7 @@ def test_closing_records_exactly_the_chosen_outcome(
             resolve.evaluate("button => { button.disabled = false; }")
             resolve.click()
             page.wait_for_function(
-                "document.getElementById('complaint-error').textContent.length > 0"
+                "() => document.getElementById('complaint-error').textContent.length > 0"
                 " || !document.querySelector('[data-testid=status]').classList.contains('status-in_progress')"
             )
             stored = api_complaint(page, complaint_id)[:2]
@@ -274,7 +288,16 @@ def test_closing_records_exactly_the_chosen_outcome(
             assert "Не подтвердилось" in badge and "Составлен протокол" not in badge, badge
             assert api_complaint(page, complaint_id)[:2] == ("rejected", "unfounded")
             history = api_complaint(page, complaint_id)[2]
-            assert history[-1]["note"] == "outcome: unfounded. Факт не подтвердился при проверке"
+            assert history[-1]["note"] == "Факт не подтвердился при проверке"
+            assert history[-1]["detail"] == {"outcome": "unfounded"}
+            # issue 25, defect 4: the earlier refusal is gone after the success; no attaching to a closed case
+            assert (page.text_content("#complaint-error") or "") == ""
+            page.wait_for_function("() => !document.querySelector('[data-testid=attach-b5-e1]')")
+            # issue 25, defect 5: the history shows names, translated values and station time
+            shown = page.text_content("#history") or ""
+            assert "Не подтвердилось" in shown and "officer" in shown, shown
+            for raw in ("unfounded", "+00:00", "user ", "outcome:", "T0", "T1", "T2"):
+                assert raw not in shown, (raw, shown)
 
             # reopening takes no outcome: none is offered, none is sent, the reopened record holds none
             assert page.locator("#outcome").is_hidden()

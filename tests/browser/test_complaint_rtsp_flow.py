@@ -22,7 +22,7 @@ from config.settings import Settings
 from console.app import create_app
 from console.password import hash_password
 from storage.database import Database
-from storage.evidence import verify_package
+from storage.evidence.verifier import verify_package
 from storage.model import Role, utcnow
 from storage.user import create_user
 from tests.browser.test_complaint_flow import PASSWORD, sign_in
@@ -89,7 +89,9 @@ def test_attach_and_export_footage_recorded_from_rtsp(
             page.goto(f"{base}/complaints/{complaint['id']}")
             page.wait_for_selector("[data-testid=proposal-b5-e1] .tl-span")
             page.click("[data-testid=proposal-b5-e1] button:not([data-testid])")  # preview
-            page.wait_for_function("document.getElementById('preview-video').readyState >= 2", timeout=30000)
+            page.wait_for_function(
+                "() => document.getElementById('preview-video').readyState >= 2", timeout=30000
+            )
             page.click("[data-testid=attach-b5-e1]")
             page.wait_for_selector("[data-testid=evidence-item]")
             page.screenshot(path=str(artifacts_dir() / "complaint-rtsp.png"), full_page=True)

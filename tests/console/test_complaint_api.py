@@ -291,17 +291,27 @@ def test_attach_refuses_unknown_camera_future_and_far_ranges(media_station: Medi
         )
         other_id = other.id
     assert attach(officer, {**recent, "event_id": other_id}) == (422, "event_of_another_camera")
-    assert attach(media_station.login("supervisor"), far)[0] == 201
+    assert attach(media_station.login("supervisor"), far) == (422, "no_recording")
+    media_station.record("b5-e1", now - timedelta(days=3), count=1)
+    supervisor = media_station.login("supervisor")
+    assert attach(supervisor, far)[0] == 201
     detail = officer.get(f"/api/complaints/{cid}").json()
     evidence_id = detail["evidence"][0]["id"]
-    removed = officer.delete(f"/api/complaints/{cid}/evidence/{evidence_id}")
+    assert detail["evidence"][0]["may_detach"] is False  # the supervisor's attachment
+    refused = officer.delete(f"/api/complaints/{cid}/evidence/{evidence_id}")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "release_needs_supervisor"
+    removed = supervisor.request(
+        "DELETE", f"/api/complaints/{cid}/evidence/{evidence_id}", json={"reason": "не тот участок"}
+    )
     assert removed.status_code == 200 and removed.json()["evidence"] == []
     with media_station.station.database.session() as session:
         assert active_locks(session, now=utcnow()) == []
-        detached = session.scalars(
-            select(AuditEntry.action).where(AuditEntry.action == "complaint.evidence_detach")
+        detached = session.execute(
+            select(AuditEntry.allowed, AuditEntry.username)
+            .where(AuditEntry.action == "complaint.evidence_detach")
+            .order_by(AuditEntry.id)
         ).all()
-    assert detached == ["complaint.evidence_detach"]
+    assert [tuple(row) for row in detached] == [(False, "officer"), (True, "supervisor")]
     assert lock_audit(media_station) == [("evidence.lock", None), ("evidence.unlock", None)]
 
 

@@ -11,14 +11,17 @@ from console.complaint import (
     ComplaintRuleError,
     Place,
     TransitionError,
+    attach_needs_supervisor,
     check_attach_range,
     check_incident_window,
     may_attach_range,
     may_edit,
     may_read,
+    may_release_evidence,
     may_see_personal_data,
     plan_transition,
     propose_cameras,
+    release_needs_reason,
 )
 from console.permission import permissions_for
 from storage.model import Role
@@ -157,3 +160,39 @@ def test_officers_attach_only_around_the_incident() -> None:
     assert not may(Role.OFFICER, *far)
     assert may(Role.SUPERVISOR, *far)
     assert not may(Role.INVESTIGATOR, *near)  # cannot edit complaints
+
+
+@pytest.mark.parametrize(
+    ("role", "age_days", "needs"),
+    [
+        (Role.OFFICER, 6.9, False),  # inside the officer's own horizon (7 days)
+        (Role.OFFICER, 7.1, True),  # would widen the officer's playback
+        (Role.OFFICER, 400, True),
+        (Role.SUPERVISOR, 400, False),  # sees every recording: their attach is the confirmation
+        (Role.INVESTIGATOR, 400, False),  # (cannot edit complaints: refused before this rule)
+    ],
+)
+def test_attach_of_footage_beyond_the_playback_horizon_needs_a_supervisor(
+    role: Role, age_days: float, needs: bool
+) -> None:
+    start = NOW - timedelta(days=age_days)
+    assert attach_needs_supervisor(permissions_for(role), start_utc=start, now=NOW, horizon_days=7) is needs
+
+
+@pytest.mark.parametrize(
+    ("role", "own", "may", "reason"),
+    [
+        (Role.OFFICER, True, True, False),
+        (Role.OFFICER, False, False, True),
+        (Role.SUPERVISOR, False, True, True),
+        (Role.SUPERVISOR, True, True, False),
+        (Role.INVESTIGATOR, True, False, False),  # does not edit complaints
+        (Role.AUDITOR, False, False, True),
+    ],
+)
+def test_releasing_footage_someone_else_attached_is_a_supervisors_decision_with_a_reason(
+    role: Role, own: bool, may: bool, reason: bool
+) -> None:
+    added_by = 7 if own else 8
+    assert may_release_evidence(permissions_for(role), user_id=7, added_by=added_by) is may
+    assert release_needs_reason(user_id=7, added_by=added_by) is reason

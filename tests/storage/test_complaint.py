@@ -21,6 +21,7 @@ from storage.complaint import (
     get_complaint,
     list_complaints,
     overdue_complaints,
+    search_terms,
     transition_complaint,
     update_complaint,
 )
@@ -195,3 +196,43 @@ def test_evidence_locks_follow_the_case(database: Database) -> None:
         assert lock.released_at == NOW
         actions = [h.action for h in complaint_history(session, complaint_id=complaint.id)]
     assert actions == ["created", "evidence_attached", "status", "status", "status", "evidence_detached"]
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("  МУСОР  у подъезда ", [("мусор",), ("у",), ("подъезда",)]),
+        ("+7 (701) 000-00-00", [("+7", "7"), ("(701)", "701"), ("000-00-00", "0000000")]),
+        ("2026-000012", [("2026-000012", "2026000012")]),
+        ("7010000000", [("7010000000",)]),
+        (None, []),
+    ],
+)
+def test_search_terms(text: str | None, terms: list[tuple[str, ...]]) -> None:
+    assert search_terms(text) == terms
+
+
+def test_search_folds_cyrillic_and_follows_edits(database: Database) -> None:
+    """On both backends: "МУСОР" finds "мусор" (SQLite's lower() folds ASCII only), personal fields only
+    when asked, and an edit of the description is searchable at once."""
+    user_id = seed(database)
+    with database.session() as session:
+        complaint = create_complaint(
+            session,
+            fields=fields(description="Мусор у подъезда", reporter_contact="+7 701 000 00 00"),
+            created_by=user_id,
+            now=NOW,
+            year=2026,
+            due_at=None,
+        )
+
+        def found(text: str, personal: bool = True) -> int:
+            filters = ComplaintFilter(text=text, search_personal=personal)
+            return list_complaints(session, filters=filters).total
+
+        assert found("МУСОР") == 1 and found("иван") == 1 and found("7010000000") == 1
+        assert found("иван", personal=False) == 0 and found("%") == 0
+        update_complaint(
+            session, complaint=complaint, changes={"description": "Шум"}, user_id=user_id, now=NOW
+        )
+        assert found("мусор") == 0 and found("шум") == 1

@@ -2,6 +2,7 @@
 // preview of footage (through an audited playback view, with the complaint number as the reason).
 import { api } from "/static/js/api.js";
 import { SegmentPlayer } from "/static/js/segmentplayer.js";
+import { plural } from "/static/js/plural.js";
 import { formatStation, labels } from "/static/js/stationtime.js";
 import { renderTimeline } from "/static/js/timelinebar.js";
 
@@ -25,9 +26,25 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// One place for the page's error line: every action clears it when it starts and when it succeeds, so an
+// earlier refusal never stays on screen after a later success (issue 25, defect 4).
 function showError(error) {
   document.getElementById("complaint-error").textContent = error ? error.message : "";
 }
+
+async function act(request) {
+  showError(null);
+  try {
+    const result = await request();
+    showError(null);
+    return result;
+  } catch (e) {
+    showError(e);
+    return null;
+  }
+}
+
+const isOpen = (detail) => ["new", "in_progress"].includes(detail.complaint.status);
 
 function renderFacts(c) {
   document.getElementById("complaint-number").textContent = c.number;
@@ -77,11 +94,11 @@ async function changeStatus(target) {
   if (note) body.note = note;
   const chosen = document.getElementById("outcome").value;
   if (CLOSING.has(target) && chosen) body.outcome = chosen;
-  try {
-    showError(null);
-    render(await api(`/api/complaints/${id}/status`, { method: "POST", body }));
-    document.getElementById("status-note").value = "";
-  } catch (e) { showError(e); }
+  const detail = await act(() => api(`/api/complaints/${id}/status`, { method: "POST", body }));
+  if (!detail) return;
+  render(detail);
+  document.getElementById("status-note").value = "";
+  await act(loadProposals);  // attach buttons follow the status (none on a closed complaint)
 }
 
 function renderActions(detail) {
@@ -103,6 +120,24 @@ function renderActions(detail) {
   syncClosingButtons();
 }
 
+// Detaching releases the lock: one's own attachment at once; someone else's only for a supervisor, with a
+// reason (the server decides, ``may_detach`` and ``detach_needs_reason`` say what it will accept).
+function detachControl(item) {
+  const detach = (body) => act(() => api(`/api/complaints/${id}/evidence/${item.id}`, { method: "DELETE", body }));
+  const button = el("button", { class: "btn btn-ghost", type: "button", "data-testid": "detach" }, L.text.detach);
+  if (!item.detach_needs_reason) {
+    button.addEventListener("click", async () => { const detail = await detach(undefined); if (detail) { render(detail); await act(loadProposals); } });
+    return button;
+  }
+  const reason = el("input", { maxLength: 500, placeholder: L.text.release_reason, "data-testid": "release-reason" });
+  reason.setAttribute("aria-label", L.text.release_reason);
+  button.addEventListener("click", async () => {
+    const detail = await detach({ reason: reason.value.trim() });
+    if (detail) { render(detail); await act(loadProposals); }
+  });
+  return el("span", { class: "release" }, reason, button);
+}
+
 function renderEvidence(detail) {
   const list = document.getElementById("evidence");
   list.replaceChildren();
@@ -110,30 +145,44 @@ function renderEvidence(detail) {
     const keep = item.lock_expires_at ? `${L.text.locked_until} ${fmt(item.lock_expires_at)}` : L.text.locked;
     const li = el("li", { "data-testid": "evidence-item" },
       el("strong", {}, item.camera_id), ` ${fmt(item.start)} – ${fmt(item.end)} `, el("span", { class: "muted" }, keep),
+      item.added_by_name ? el("span", { class: "muted" }, ` · ${item.added_by_name}`) : null,
       item.event_id ? " " : null, item.event_id ? el("span", { class: "badge", "data-testid": "evidence-event" }, `${L.text.event} #${item.event_id}`) : null);
-    if (canEdit && ["new", "in_progress"].includes(detail.complaint.status)) {
-      const button = el("button", { class: "btn btn-ghost", type: "button" }, L.text.detach);
-      button.addEventListener("click", async () => {
-        try { render(await api(`/api/complaints/${id}/evidence/${item.id}`, { method: "DELETE" })); } catch (e) { showError(e); }
-      });
-      li.append(button);
-    }
+    if (canEdit && isOpen(detail) && item.may_detach) li.append(detachControl(item));
     list.append(li);
   }
   const exportButton = document.getElementById("export-package");
   if (exportButton) exportButton.hidden = detail.evidence.length === 0;
 }
 
+// What a history entry did, in words: names and translated values from its detail, times in station time.
+// Entries written before the detail existed show their stored note only.
+function historyText(h) {
+  const d = h.detail || {};
+  const t = L.text;
+  if (h.action === "status") {
+    const outcome = d.outcome ? ` · ${L.outcome[d.outcome] || d.outcome}` : "";
+    return `${L.status[h.from_status] || ""} → ${L.status[h.to_status] || h.to_status}${outcome}`;
+  }
+  if (h.action === "assigned" && h.detail) return d.assignee_id ? `${t.assignee}: ${d.assignee || "—"}` : t.assignee_removed;
+  if (h.action === "updated" && d.fields) return `${t.changed}: ${d.fields.map((f) => L.field[f] || f).join(", ")}`;
+  if (h.action.startsWith("evidence_") && d.camera) return `${d.camera} ${fmt(d.start)} – ${fmt(d.end)}`;
+  return "";
+}
+
 function renderHistory(detail) {
-  document.getElementById("history").replaceChildren(...detail.history.map((h) => el("li", {},
-    el("time", {}, fmt(h.at)), " ", el("strong", {}, L.action[h.action] || h.action), " ",
-    h.to_status ? `${L.status[h.from_status] || ""} → ${L.status[h.to_status]} ` : "", el("span", { class: "muted" }, h.user || ""),
-    h.note ? el("div", { class: "note" }, h.note) : null)));
+  document.getElementById("history").replaceChildren(...detail.history.map((h) => {
+    const what = historyText(h);
+    return el("li", { "data-testid": "history-item" },
+      el("time", { dateTime: h.at }, fmt(h.at)), " ", el("strong", {}, L.action[h.action] || h.action), " ",
+      what ? el("span", { class: "what" }, `${what} `) : null, el("span", { class: "who" }, h.user || ""),
+      h.note ? el("div", { class: "note" }, h.note) : null);
+  }));
 }
 
 async function preview(camera, window) {
   const box = document.getElementById("preview");
   const video = document.getElementById("preview-video");
+  showError(null);
   box.hidden = false;
   document.getElementById("preview-label").textContent = `${camera.name}: ${fmt(window.start)} – ${fmt(window.end)}`;
   try {
@@ -158,7 +207,7 @@ async function loadProposals() {
     const bar = el("div", { class: "timeline" });
     const card = el("article", { class: "proposal", "data-testid": `proposal-${camera.camera_id}` },
       el("header", {}, el("strong", {}, camera.name), " ", el("span", { class: "muted" }, `${camera.camera_id} · ${L.match[camera.match] || camera.match}`),
-        " ", el("span", { class: "muted" }, `${camera.segments.length} ${L.text.segments}, ${camera.events.length} ${L.text.events}`)),
+        " ", el("span", { class: "muted" }, `${plural(L.plural.segments, camera.segments.length, lang)}, ${plural(L.plural.events, camera.events.length, lang)}`)),
       bar);
     if (camera.footage_hidden) {
       bar.replaceWith(el("p", { class: "muted", "data-testid": `hidden-${camera.camera_id}` }, L.text.footage_hidden));
@@ -170,16 +219,20 @@ async function loadProposals() {
     const previewButton = el("button", { class: "btn", type: "button", disabled: !camera.segments.length }, L.text.preview);
     previewButton.addEventListener("click", () => preview(camera, data.window));
     tools.append(previewButton);
-    if (canEdit && ["new", "in_progress"].includes(current.complaint.status)) {
+    if (canEdit && isOpen(current)) {
+      // Nothing recorded in the window (or hidden from this user): nothing to attach, the lock would cover
+      // nothing and the export would fail later (issue 25, defect 4).
+      const recorded = !camera.footage_hidden && camera.spans.length > 0;
       const attach = el("button", { class: "btn btn-primary", type: "button", "data-testid": `attach-${camera.camera_id}` }, L.text.attach);
-      attach.disabled = camera.attached.length > 0;
+      attach.disabled = camera.attached.length > 0 || !recorded;
+      attach.title = recorded ? "" : L.text.nothing_recorded;
       attach.addEventListener("click", async () => {
-        try {
-          render(await api(`/api/complaints/${id}/evidence`, {
-            method: "POST", body: { camera_id: camera.camera_id, start: current.complaint.incident_start, end: current.complaint.incident_end },
-          }));
-          await loadProposals();
-        } catch (e) { showError(e); }
+        const detail = await act(() => api(`/api/complaints/${id}/evidence`, {
+          method: "POST", body: { camera_id: camera.camera_id, start: current.complaint.incident_start, end: current.complaint.incident_end },
+        }));
+        if (!detail) return;
+        render(detail);
+        await act(loadProposals);
       });
       tools.append(attach);
     }
@@ -204,19 +257,15 @@ async function start() {
   if (noteForm) {
     noteForm.addEventListener("submit", async (event) => {
       event.preventDefault();
-      try {
-        render(await api(`/api/complaints/${id}/notes`, { method: "POST", body: { note: noteForm.note.value } }));
-        noteForm.reset();
-      } catch (e) { showError(e); }
+      const detail = await act(() => api(`/api/complaints/${id}/notes`, { method: "POST", body: { note: noteForm.note.value } }));
+      if (detail) { render(detail); noteForm.reset(); }
     });
   }
   const exportButton = document.getElementById("export-package");
   if (exportButton) {
     exportButton.addEventListener("click", async () => {
-      try {
-        const result = await api(`/api/complaints/${id}/export`, { method: "POST", body: {} });
-        if (result && result.download_url) window.location.assign(result.download_url);
-      } catch (e) { showError(e); }
+      const result = await act(() => api(`/api/complaints/${id}/export`, { method: "POST", body: {} }));
+      if (result && result.download_url) window.location.assign(result.download_url);
     });
   }
   await loadProposals();

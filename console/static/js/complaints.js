@@ -1,4 +1,5 @@
-// Complaints list (filters, overdue marker) and the registration form.
+// Complaints list (free-text search, filters with "open / mine" by default, paging, overdue marker) and the
+// registration form.
 import { api } from "/static/js/api.js";
 import { formatStation, labels, stationToUtc, utcToStationInput } from "/static/js/stationtime.js";
 
@@ -7,10 +8,15 @@ const zone = root.dataset.timezone;
 const lang = root.dataset.lang;
 const L = labels();
 
+const PAGE_SIZE = 50;
+const OPEN_STATUSES = ["new", "in_progress"];
+let offset = 0;
+
 function fillSelect(select, values) {
   const group = select.dataset.options;
   const names = L[group] || {};
   if (select.dataset.any) select.append(new Option(select.dataset.any, ""));
+  if (select.dataset.open) select.append(new Option(select.dataset.open, "open", true, true));
   for (const value of values) select.append(new Option(names[value] || value, value));
 }
 
@@ -21,20 +27,45 @@ function fillPlaces(places) {
   }
 }
 
-async function loadList() {
+function listParams() {
   const form = document.getElementById("filters");
   const params = new URLSearchParams();
   for (const [key, value] of new FormData(form)) {
-    if (!value) continue;
+    const text = String(value).trim();
+    if (!text) continue;
     if (key === "from" || key === "to") {
-      params.set(key, stationToUtc(`${value}T00:00`, zone).toISOString());
-    } else params.set(key, value);
+      params.set(key, stationToUtc(`${text}T00:00`, zone).toISOString());
+    } else if (key === "status" && text === "open") {
+      for (const status of OPEN_STATUSES) params.append("status", status);
+    } else params.set(key, text);
   }
   if (params.has("to")) {
     const to = new Date(params.get("to"));
     params.set("to", new Date(to.getTime() + 86400000).toISOString());
   }
-  const data = await api(`/api/complaints?${params}`);
+  params.set("limit", String(PAGE_SIZE));
+  params.set("offset", String(offset));
+  return params;
+}
+
+// "51–100 of 123", and the paging buttons enabled only where there is a page to go to.
+function renderPager(data) {
+  const total = document.getElementById("complaint-total");
+  if (!data.items.length) total.textContent = L.text.no_complaints;
+  else {
+    total.textContent = L.text.page.replace("{first}", data.offset + 1)
+      .replace("{last}", data.offset + data.items.length).replace("{total}", data.total);
+  }
+  document.getElementById("page-prev").disabled = data.offset === 0;
+  document.getElementById("page-next").disabled = data.offset + data.items.length >= data.total;
+}
+
+let listed = 0;  // the newest request wins when typing fast
+
+async function loadList() {
+  const request = ++listed;
+  const data = await api(`/api/complaints?${listParams()}`);
+  if (request !== listed) return;
   const rows = document.getElementById("complaint-rows");
   rows.replaceChildren();
   for (const c of data.items) {
@@ -67,7 +98,12 @@ async function loadList() {
     });
     rows.append(tr);
   }
-  document.getElementById("complaint-total").textContent = data.items.length ? `${data.total}` : L.text.no_complaints;
+  renderPager(data);
+}
+
+function firstPage() {
+  offset = 0;
+  loadList().catch((e) => console.error("complaints:", e));
 }
 
 async function register(event) {
@@ -118,7 +154,13 @@ async function start() {
     prefill(form, new URLSearchParams(window.location.search));
     form.addEventListener("submit", register);
   }
-  document.getElementById("filters").addEventListener("change", loadList);
+  const filters = document.getElementById("filters");
+  filters.addEventListener("change", firstPage);
+  filters.addEventListener("submit", (event) => { event.preventDefault(); firstPage(); });
+  let typing = null;
+  filters.q.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(firstPage, 300); });
+  document.getElementById("page-prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); loadList(); });
+  document.getElementById("page-next").addEventListener("click", () => { offset += PAGE_SIZE; loadList(); });
   await loadList();
 }
 
