@@ -147,6 +147,19 @@ def _render_params(
     return {name: _render_value(value, translations) for name, value in params.items()}
 
 
+PLURAL_SAMPLES: Final = {"one": 1, "few": 2, "many": 5, "other": 5}
+"""A number of each CLDR plural category (as ``Intl.PluralRules`` names them) for the three languages: the
+gettext plural formula of the catalog picks the form, the browser picks the category."""
+
+
+def plural_forms(translations: gettext.NullTranslations, singular: str, plural: str) -> dict[str, str]:
+    """A plural message's translated forms by CLDR category, for ``plural()`` in ``static/js/plural.js``.
+
+    The numbers go in as ``{num}`` in the msgids; the browser fills them in.
+    """
+    return {category: translations.ngettext(singular, plural, n) for category, n in PLURAL_SAMPLES.items()}
+
+
 def _parse_accept_language(header: str) -> list[str]:
     weighted: list[tuple[float, int, str]] = []
     for index, part in enumerate(header.split(",")):

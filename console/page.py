@@ -9,6 +9,8 @@ Every page template extends ``base.html`` and receives:
 ``timezone``          the station's IANA zone (format times with the ``localtime`` filter)
 ``role_label(role)``  the translated name of a role
 ``Permission``        the enum, for ``{% if user.can(Permission.LIVE_VIEW) %}``
+``nav_links``         the sidebar: the :data:`console.permission.PAGE_LINKS` the user may open
+``plural_forms(singular, plural)``  a plural message's forms by CLDR category, for ``plural()`` in JS
 ``csrf_token``        put it in forms (``<input type=hidden name=csrf_token>``); JS reads the meta tag
 ``lang_url(code)``    the current page in another language
 plus whatever the route passes in ``context``.
@@ -25,7 +27,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from console.deps import ROLE_LABELS, Principal
-from console.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, SUPPORTED_LANGUAGES, request_language
+from console.i18n import (
+    LANGUAGE_COOKIE,
+    LANGUAGE_NAMES,
+    SUPPORTED_LANGUAGES,
+    plural_forms,
+    request_language,
+)
+from console.permission import pages_for
 from console.station import Station
 
 LANGUAGE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
@@ -57,7 +66,9 @@ def render_page(
         "languages": LANGUAGE_NAMES,
         "lang_url": lambda code: _lang_url(request, code),
         "role_label": lambda role: translations.gettext(ROLE_LABELS.get(str(role), str(role))),
+        "plural_forms": lambda singular, plural: plural_forms(translations, singular, plural),
         "user": user,
+        "nav_links": pages_for(user.permissions) if user else (),
         "station_name": station.name,
         "timezone": station.settings.config.station.timezone,
         "version": station.version,

@@ -17,7 +17,7 @@ from config.schema import StationConfig
 from console.deps import LanguageDep, PageUser, StationDep, role_name
 from console.error import ApiError
 from console.page import render_page
-from console.permission import Permission
+from console.permission import Permission, may_open_page
 
 pages = APIRouter(include_in_schema=False)
 
@@ -43,7 +43,7 @@ def detection_zones(config: StationConfig) -> list[str]:
 
 @pages.get("/events")
 def events_page(request: Request, station: StationDep, user: PageUser, language: LanguageDep) -> Response:
-    if not user.can(Permission.EVENTS_VIEW):
+    if not may_open_page(user.permissions, "events"):
         raise ApiError(
             403,
             "forbidden",

@@ -24,6 +24,7 @@ from console.deps import (
     StationDep,
 )
 from console.error import ApiError
+from console.overview import REFRESH_S, reason_views
 from console.page import render_page
 from console.routes.auth import attempt_login, set_session_cookie
 
@@ -116,22 +117,40 @@ def post_logout_form(
     return response
 
 
-@router.get("/")
-def get_home(request: Request, station: StationDep, user: PageUser, language: LanguageDep) -> Response:
+def _overview_context(station: StationDep) -> dict[str, object]:
     # the page itself was just served from the database (the signed-in user), so it answers
     _, status = station.assess(database_ok=True)
     cameras = station.health.snapshot()
+    return {
+        "cameras": cameras,
+        "station_status": status,
+        "reasons": reason_views(status, cameras),
+        "camera_names": {camera.id: camera.name for camera in cameras},
+    }
+
+
+@router.get("/")
+def get_home(request: Request, station: StationDep, user: PageUser, language: LanguageDep) -> Response:
     return render_page(
         request,
         station,
         "home.html",
         language=language,
         user=user,
-        context={
-            "cameras": cameras,
-            "station_status": status,
-            "camera_names": {camera.id: camera.name for camera in cameras},
-            "active": "home",
-            "timezone": station.settings.config.station.timezone,
-        },
+        context={**_overview_context(station), "active": "home", "refresh_s": REFRESH_S},
+    )
+
+
+@router.get("/overview/parts")
+def get_overview_parts(
+    request: Request, station: StationDep, user: PageUser, language: LanguageDep
+) -> Response:
+    """The overview's station status and camera tiles again, for the open page to swap in (overview.js)."""
+    return render_page(
+        request,
+        station,
+        "overview_parts.html",
+        language=language,
+        user=user,
+        context=_overview_context(station),
     )

@@ -12,14 +12,14 @@ from fastapi.responses import Response
 from console.deps import LanguageDep, PageUser, StationDep, role_name
 from console.error import ApiError
 from console.page import render_page
-from console.permission import Permission
+from console.permission import may_open_page
 
 pages = APIRouter(include_in_schema=False)
 
 
 @pages.get("/admin/zones")
 def zones_page(request: Request, station: StationDep, user: PageUser, language: LanguageDep) -> Response:
-    if not user.can(Permission.CAMERAS_MANAGE):
+    if not may_open_page(user.permissions, "zones"):
         raise ApiError(
             403,
             "forbidden",

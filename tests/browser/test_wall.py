@@ -219,7 +219,10 @@ def test_wall_plays_two_cameras_passthrough_and_recovers(
             overview.goto(f"{station.url}/")
             alert = overview.locator(".station-status-degraded [data-code=camera_offline]")
             assert alert.count() == 1, overview.content()
-            assert "Нет связи" in alert.inner_text() and "connection refused" in alert.inner_text()
+            # the cause in Russian words; the raw English detail only in the tooltip
+            assert "Нет связи" in alert.inner_text() and "нет связи по сети" in alert.inner_text()
+            assert "connection refused" not in alert.inner_text()
+            assert "refused" in (alert.get_attribute("title") or "").lower()
             save_screenshot(overview, "overview-degraded.png")
 
             rtsp_cameras["cam2"].start()  # back on the same port

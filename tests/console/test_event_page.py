@@ -31,7 +31,8 @@ def test_officer_opens_the_events_page(media_station: MediaStation, lang: str, s
     assert response.status_code == 200
     for text in strings:
         assert text in response.text
-    assert '<a href="/events" class="active">' in response.text  # the sidebar link, current
+    # the sidebar link, current
+    assert '<a href="/events" class="active" aria-current="page"' in response.text
     config = page_config(response.text)
     assert config["can_review"] is True and config["can_attach"] is True
     assert config["pre_s"] == 5 and config["post_s"] == 10  # the clip's pre- and post-roll (defaults)

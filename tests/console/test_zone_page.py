@@ -31,7 +31,8 @@ def test_admin_opens_the_zone_editor(media_station: MediaStation, lang: str, str
     assert response.status_code == 200
     for text in strings:
         assert text in response.text
-    assert '<a href="/admin/zones" class="active">' in response.text  # the sidebar link, current
+    # the sidebar link, current
+    assert '<a href="/admin/zones" class="active" aria-current="page"' in response.text
     config = page_config(response.text)
     assert config["cameras"] == [{"id": c.id, "name": c.name} for c in CAMERAS]
     assert config["editable"] is False  # this station runs without a config file
