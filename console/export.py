@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from console.deps import Principal
+from console.export_retention import check_package_quota
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.station import Station
 from storage.complaint import find_complaint_by_number, list_evidence
@@ -154,7 +155,9 @@ def _check_ranges(
 
 def run_export(station: Station, principal: Principal, plan: ExportPlan) -> ExportOutcome:
     """Cut and sign the package (blocking: call it in a worker thread). The package file's own SHA-256 is
-    left to :func:`fingerprint_export`, run after the answer has gone out."""
+    left to :func:`fingerprint_export`, run after the answer has gone out. Refused (409 ``export_quota``)
+    while the user's packages take their quota (:mod:`console.export_retention`)."""
+    check_package_quota(station, principal)
     data_dir = station.settings.data_dir
     return export_evidence(
         station.database,
@@ -174,6 +177,7 @@ def run_export(station: Station, principal: Principal, plan: ExportPlan) -> Expo
         recordings_dir=station.settings.recordings_dir,
         exports_dir=exports_dir(station),
         hash_package=False,
+        live=station.recording.live_footage,
     )
 
 

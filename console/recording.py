@@ -24,6 +24,7 @@ from streams.disk_sync import DiskSyncer
 from streams.disk_writer import DiskWriter
 from streams.health import StreamHealth
 from streams.ingest import IngestManager
+from streams.live_segment import LiveFootage
 from streams.pacing import PacingPolicy
 from streams.reconcile import ReconcileReport, reconcile_recordings
 from streams.recorder import Housekeeper, RecorderSettings, RecorderStatus, SegmentRecorder
@@ -150,6 +151,12 @@ class RecordingPipeline:
             )
             for camera in self.settings.config.cameras
         }
+
+    def live_footage(self, camera_id: str) -> tuple[LiveFootage, ...]:
+        """What playback and export may read of ``camera_id``'s files not indexed as closed yet (the one
+        being written, up to its last complete fragment on disk); empty when the camera is not recorded."""
+        recorder = self.recorders.get(camera_id)
+        return recorder.live_footage() if recorder is not None else ()
 
     def retention_status(self) -> RetentionStatus:
         return self.retention.status()

@@ -123,6 +123,9 @@ class SegmentRef:
     end_utc: datetime
     sha256: str | None
     bytes: int
+    # still being written (streams.live_segment): only the first ``bytes`` bytes of ``path`` are footage; the
+    # index has no hash for them yet, so the export hashes exactly those bytes as it copies them
+    growing: bool = False
 
 
 def check_camera_id(camera_id: str) -> str:

@@ -25,7 +25,7 @@ from storage.model import Event, Gap, Segment, UTCDateTime
 from storage.segment import LIVE_STATUSES
 from storage.span_link import JOIN_TOLERANCE, NOT_LIVE, has_unlinked
 
-__all__ = ["JOIN_TOLERANCE", "Hole", "Span", "merge_spans", "plan_holes", "recorded_spans"]
+__all__ = ["JOIN_TOLERANCE", "Hole", "Span", "add_footage", "merge_spans", "plan_holes", "recorded_spans"]
 
 MAX_EVENTS = 5000
 MAX_SEEKED_SPANS = 200  # past this many spans in one range, streaming the rest is cheaper than seeking
@@ -62,6 +62,33 @@ def merge_spans(
         else:
             spans.append(Span(start, end, 1))
     return spans
+
+
+def add_footage(
+    spans: Sequence[Span],
+    ranges: Iterable[tuple[datetime, datetime]],
+    *,
+    start_utc: datetime,
+    end_utc: datetime,
+    tolerance: timedelta = JOIN_TOLERANCE,
+) -> list[Span]:
+    """``spans`` (of :func:`recorded_spans` over the window) with footage the index does not reach yet
+    merged in: ``(start, end)`` ranges clipped to ``[start_utc, end_utc)``, such as the readable part of a
+    file still being written (its row's end moves only every progress interval); pure. A range adds no
+    segment to a span it joins (its row, when written, is counted already) and counts one on its own."""
+    extra = [(max(a, start_utc), min(b, end_utc)) for a, b in ranges if a < end_utc and b > start_utc]
+    if not extra:
+        return list(spans)
+    merged: list[Span] = []
+    for start, end, count in sorted(
+        [(s.start_utc, s.end_utc, s.segments) for s in spans] + [(a, b, 0) for a, b in extra]
+    ):
+        if merged and start <= merged[-1].end_utc + tolerance:
+            last = merged[-1]
+            merged[-1] = Span(last.start_utc, max(last.end_utc, end), last.segments + count)
+        else:
+            merged.append(Span(start, end, max(count, 1)))
+    return merged
 
 
 def _as_utc(value: datetime | str) -> datetime:

@@ -20,6 +20,12 @@ done with a segment, the bytes it never read (the tail after the clip's end) are
 is compared with the index; a mismatch aborts the clip with :class:`storage.export.SegmentChangedError`
 before the next segment is opened and leaves no output behind. A segment that cannot be demuxed is checked
 the same way first, so a changed file is reported as changed rather than as damaged.
+
+A segment still being written (``SegmentRef.growing``: the recorder's open file, see
+:mod:`streams.live_segment`) has no indexed hash: the demuxer sees only its first ``bytes`` bytes (complete
+fragments), and the digest of exactly those bytes is what the clip's :class:`SourceUse` records, with their
+count (``hashed_bytes``), so the package vouches for what it copied and stays checkable against the file
+once it is closed (the closed file begins with the same bytes).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from storage.export import (
     check_camera_id,
     check_export_range,
 )
+from storage.layout import final_path
 from streams.hashing_reader import HashingReader
 
 logger = logging.getLogger(__name__)
@@ -111,6 +118,7 @@ class SourceUse:
     used_from_utc: datetime
     used_to_utc: datetime
     clip_offset_s: float  # where in the clip file the segment's first copied packet plays
+    hashed_bytes: int | None = None  # the segment was still being written: sha256 is of its first bytes
 
 
 @dataclass(frozen=True)
@@ -230,8 +238,10 @@ class _ClipSink:
         *,
         fragmented: bool,
         output: ClipOutput | None = None,
+        digests: dict[str, str] | None = None,
     ) -> None:
         self.dest = dest
+        self.digests = digests if digests is not None else {}  # of growing sources, by relative path
         self.target = output
         self.label = label
         self.sources = sources
@@ -327,7 +337,8 @@ class _ClipSink:
         part.uses.append(
             SourceUse(
                 relative_path=source.relative_path,
-                sha256=source.sha256,
+                sha256=self.digests.get(source.relative_path) if source.growing else source.sha256,
+                hashed_bytes=source.bytes if source.growing else None,
                 segment_start_utc=source.start_utc,
                 segment_end_utc=source.end_utc,
                 used_from_utc=part.use_from,
@@ -387,12 +398,21 @@ class _SegmentVerifier:
     segment is done with (:meth:`check`), before the next segment is opened.
     """
 
-    def __init__(self, camera_id: str, pool: ThreadPoolExecutor, enabled: bool) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        pool: ThreadPoolExecutor,
+        enabled: bool,
+        digests: dict[str, str] | None = None,
+    ) -> None:
         self.camera_id = camera_id
         self.pool = pool
         self.enabled = enabled
+        self.digests = digests if digests is not None else {}  # of growing sources, by relative path
 
     def open(self, source: SegmentRef) -> tuple[Any, HashingReader | None]:
+        if source.growing:
+            return self._open_growing(source)
         if not self.enabled:
             return _open_segment(source, self.camera_id, None), None
         if source.sha256 is None:  # still being written, or indexed before hashing: cannot be vouched for
@@ -411,9 +431,34 @@ class _SegmentVerifier:
                 reader.release()
             raise
 
+    def _open_growing(self, source: SegmentRef) -> tuple[Any, HashingReader]:
+        """A file still being written, limited to its complete fragments (found under its closed name
+        when the recorder renamed it meanwhile: the closed file begins with the same bytes)."""
+        try:
+            try:
+                reader = HashingReader(source.path, hash_pool=self.pool, size=source.bytes)
+            except FileNotFoundError:
+                reader = HashingReader(final_path(source.path), hash_pool=self.pool, size=source.bytes)
+        except OSError as exc:
+            raise ClipSourceError(
+                f"{self.camera_id}: cannot open segment {source.relative_path}: {exc}"
+            ) from exc
+        try:
+            return _open_segment(source, self.camera_id, reader), reader
+        except BaseException:
+            reader.release()
+            raise
+
     def check(self, source: SegmentRef, reader: HashingReader | None) -> None:
-        """Raise :class:`SegmentChangedError` unless the whole file hashes to the indexed SHA-256."""
+        """Raise :class:`SegmentChangedError` unless the whole file hashes to the indexed SHA-256; of a
+        growing source, keep the digest of the bytes read."""
         if reader is None:
+            return
+        if source.growing:
+            try:
+                self.digests[source.relative_path] = reader.finish()
+            except OSError as exc:
+                raise SegmentChangedError(source.relative_path, None, None, str(exc)) from exc
             return
         try:
             actual = reader.finish()
@@ -573,9 +618,10 @@ def cut_clip(
         fragmented = end - start > FRAGMENT_LONGER_THAN
     if output is None:
         dest.parent.mkdir(parents=True, exist_ok=True)
-    sink = _ClipSink(dest, label, ordered, fragmented=fragmented, output=output)
+    digests: dict[str, str] = {}
+    sink = _ClipSink(dest, label, ordered, fragmented=fragmented, output=output, digests=digests)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hash-{camera_id}") as pool:
-        verifier = _SegmentVerifier(camera_id, pool, verify_hashes)
+        verifier = _SegmentVerifier(camera_id, pool, verify_hashes, digests)
         try:
             with closing(_place_packets(ordered, start, end, verifier)) as placed:
                 for item, t_end in placed:

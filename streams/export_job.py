@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from config.schema import StationInfo
 from storage.audit import append_audit
 from storage.database import Database
-from storage.evidence import GapEntry, PackageClip, PackageInfo, PackageResult, PackageWriter, SourceEntry
+from storage.evidence.manifest import GapEntry, PackageClip, PackageInfo, SourceEntry
+from storage.evidence.writer import PackageResult, PackageWriter
 from storage.export import (
     ExportRangeError,
     FootageGap,
@@ -40,8 +41,10 @@ from storage.export import (
     set_export_sha256,
 )
 from storage.model import Complaint
+from storage.segment import find_segment
 from storage.signing import StationKey
 from streams.clip import ClipFile, ClipLabel, ClipResult, cut_clip
+from streams.live_segment import LiveFootage, LiveLookup
 
 logger = logging.getLogger(__name__)
 HASH_CHUNK_BYTES = 4 << 20
@@ -109,6 +112,7 @@ def _plan(
     request: ExportRequest,
     ranges: Sequence[tuple[str, datetime, datetime]],
     recordings_dir: Path,
+    live: LiveLookup | None = None,
 ) -> tuple[list[_CameraPlan], str | None]:
     plans: list[_CameraPlan] = []
     with db.session() as session:
@@ -120,14 +124,48 @@ def _plan(
             complaint_number = complaint.number
         for camera_id, start, end in ranges:
             camera = require_camera(session, camera_id)
+            growing = live(camera_id) if live is not None else ()  # before the index: see _live_refs
             segments = find_segments(
                 session, camera_id=camera_id, start_utc=start, end_utc=end, recordings_dir=recordings_dir
             )
+            segments += _live_refs(session, growing, segments, start, end)
             gaps = find_gaps(session, camera_id=camera_id, start_utc=start, end_utc=end, segments=segments)
             if not segments:
                 raise NoFootageError(camera_id, start, end, gaps)
             plans.append(_CameraPlan(camera_id, camera.name, start, end, tuple(segments), tuple(gaps)))
     return plans, complaint_number
+
+
+def _live_refs(
+    session: Session,
+    footage: Sequence[LiveFootage],
+    closed: Sequence[SegmentRef],
+    start: datetime,
+    end: datetime,
+) -> list[SegmentRef]:
+    """The files still being written that hold footage of [start, end), as growing sources (only their
+    complete fragments are read and hashed). ``footage`` is looked up before ``closed`` is queried, so a
+    file closed in between is in one of them at least; when in both, the closed one is used."""
+    known = {segment.relative_path for segment in closed}
+    refs: list[SegmentRef] = []
+    for item in footage:
+        if item.relative_path in known or item.start_utc >= end or item.end_utc <= start:
+            continue
+        row = find_segment(session, path=item.relative_path)
+        refs.append(
+            SegmentRef(
+                id=row.id if row is not None else 0,
+                camera_id=item.camera_id,
+                path=item.path,
+                relative_path=item.relative_path,
+                start_utc=item.start_utc,
+                end_utc=item.end_utc,
+                sha256=None,
+                bytes=item.bytes,
+                growing=True,
+            )
+        )
+    return refs
 
 
 def _package_clips(plan: _CameraPlan, result: ClipResult) -> list[PackageClip]:
@@ -157,6 +195,7 @@ def _source_entries(clip: ClipFile) -> list[SourceEntry]:
             used_from_utc=use.used_from_utc,
             used_to_utc=use.used_to_utc,
             clip_offset_s=use.clip_offset_s,
+            hashed_bytes=use.hashed_bytes,
         )
         for use in clip.sources
     ]
@@ -172,12 +211,16 @@ def export_evidence(
     exports_dir: Path,
     now: datetime | None = None,
     hash_package: bool = True,
+    live: LiveLookup | None = None,
 ) -> ExportOutcome:
     """Build the package for ``request``; see the module docstring. Raises the ``storage.export`` errors.
 
     ``hash_package=False`` leaves the SHA-256 of the whole package file out (``package.sha256`` is None):
     the caller fingerprints it afterwards with :func:`fingerprint_package`, off the officer's wait. The
-    signed manifest with every clip's hash is complete either way."""
+    signed manifest with every clip's hash is complete either way.
+
+    ``live``: the footage of files still being written, per camera (:mod:`streams.live_segment`): the
+    newest minute is exported up to its last complete fragment."""
     moment = now or datetime.now(UTC)
     if not request.camera_ids:
         raise ExportRangeError("choose at least one camera")
@@ -187,7 +230,7 @@ def export_evidence(
         check_camera_id(camera_id)
     start, end = check_export_range(request.start_utc, request.end_utc, now=moment)
     plans, complaint_number = _plan(
-        db, request, plan_clip_ranges(request, start, end, moment), recordings_dir
+        db, request, plan_clip_ranges(request, start, end, moment), recordings_dir, live
     )
     with db.session() as session:
         export_id = create_export(

@@ -13,6 +13,9 @@ are the bytes that are hashed. It tracks the hashed prefix of the file:
 - :meth:`HashingReader.finish` hashes whatever the demuxer never read (the tail after a clip's end) and
   returns the digest of the whole file.
 
+With ``size`` the reader is a file of that many bytes: the complete part of a segment still being written
+(:mod:`streams.live_segment`); whatever the recorder appends meanwhile is neither read nor hashed.
+
 The digest work can run on a one-thread pool (``hash_pool``): the bytes read are handed to it in batches
 of :data:`HASH_BATCH_BYTES`, hashed in order by the pool's one thread; at most
 :data:`HASH_BATCHES_IN_FLIGHT` batches wait for it (bounded memory). ``hashlib`` releases the GIL on large
@@ -60,8 +63,10 @@ class HashingReader:
         *,
         hash_pool: ThreadPoolExecutor | None = None,
         max_hole_bytes: int = MAX_HOLE_BYTES,
+        size: int | None = None,
     ) -> None:
         self.path = path
+        self._size = size
         self._max_hole = max_hole_bytes
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         self._pos = 0
@@ -90,7 +95,7 @@ class HashingReader:
         elif whence == os.SEEK_CUR:
             target = self._pos + offset
         elif whence == os.SEEK_END:
-            target = os.fstat(self._fd).st_size + offset
+            target = self._length() + offset
         else:
             raise ValueError(f"{self.path}: unsupported whence {whence}")
         if target < 0:
@@ -100,12 +105,17 @@ class HashingReader:
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            size = max(os.fstat(self._fd).st_size - self._pos, 0)
+            size = max(self._length() - self._pos, 0)
+        elif self._size is not None:
+            size = max(min(size, self._size - self._pos), 0)
         data = os.pread(self._fd, size, self._pos) if size else b""
         if data:
             self._take(data, self._pos)
             self._pos += len(data)
         return data
+
+    def _length(self) -> int:
+        return os.fstat(self._fd).st_size if self._size is None else self._size
 
     # -- hashing ----------------------------------------------------------------------------------------
 
@@ -117,11 +127,13 @@ class HashingReader:
     def finish(self) -> str:
         """Hash the part of the file that was never read and return the SHA-256 of the whole file (hex).
 
-        Reads to the end of the file as it is now. Raises ``OSError`` if the file cannot be read.
-        Calling it again returns the same digest.
+        Reads to the end of the file as it is now (to ``size``, given one). Raises ``OSError`` if the file
+        cannot be read or is shorter than ``size``. Calling it again returns the same digest.
         """
         if self._finished is None:
-            while chunk := os.pread(self._fd, READ_CHUNK_BYTES, self._hashed):
+            if self._size is not None:
+                self._fill_hole(self._size)
+            while self._size is None and (chunk := os.pread(self._fd, READ_CHUNK_BYTES, self._hashed)):
                 self._update(chunk)
                 self._hashed += len(chunk)
             self._submit()

@@ -54,6 +54,7 @@ from storage.segment import (
 from streams.affinity import pin_current_thread
 from streams.disk_writer import INLINE, DiskBacklogError, FileJobs
 from streams.fanout import Fanout, PacketsDropped, StreamStarted, StreamStopped, SubscriptionClosedError
+from streams.live_segment import FragmentMark, LiveFootage, LiveSegment
 from streams.packet import DemuxedPacket, MediaPacket, StreamFormat, demuxed
 from streams.segment_file import SegmentFileError, recover_partial
 from streams.segment_writer import (
@@ -74,6 +75,9 @@ RecorderItem = MediaPacket | StreamStarted | StreamStopped | PacketsDropped
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 BATCH_ITEMS = 64  # items the recorder thread takes from its subscription at once
 DRAIN_MAX_ITEMS = 4096  # what stop() still writes from the subscription (the recorder queue is 2048)
+# files kept readable until their close reaches the index: the open one and a few closing (more only while
+# the database is unreachable, and then their rows are not there to be played anyway)
+MAX_LIVE_FILES = 4
 
 _STOP_REASONS: dict[str, GapReason] = {
     "unauthorized": GapReason.UNAUTHORIZED,
@@ -233,6 +237,7 @@ class _Segment:
     last_interval_s: float = 0.0
     last_progress_s: float = 0.0  # stream time (UTC epoch seconds) of the last progress write
     clock_offset_s: float | None = None
+    muxed: int = 0  # what the muxer had output after the previous packet (it outputs whole fragments)
 
     @property
     def end_utc(self) -> datetime:
@@ -289,6 +294,8 @@ class SegmentRecorder:
         self._paused: GapReason | None = None
         self._unsupported_connection: int | None = None
         self._seg: _Segment | None = None
+        # files not indexed as closed yet, by relative path: what playback and export may read of them
+        self._live: dict[str, LiveSegment] = {}
         self._gap_reason: GapReason | None = None
         self._gap_may_be_open = True  # until the first segment closes whatever an earlier run left open
         self._newest_end: datetime | None = None
@@ -473,6 +480,13 @@ class SegmentRecorder:
                 last_error_utc=self._last_error_utc,
             )
 
+    def live_footage(self) -> tuple[LiveFootage, ...]:
+        """The readable part of each file not indexed as closed yet (the one being written, and one whose
+        close is on its way to the index), oldest first: complete fragments the disk already holds."""
+        with self._lock:
+            live = sorted(self._live.values(), key=lambda segment: segment.start_utc)
+        return tuple(footage for segment in live if (footage := segment.readable()) is not None)
+
     # ------------------------------------------------------------------ processing (recorder thread)
 
     def process(self, item: RecorderItem) -> None:
@@ -617,6 +631,9 @@ class SegmentRecorder:
                 last_progress_s=start_s,
                 clock_offset_s=offset,
             )
+            while len(self._live) >= MAX_LIVE_FILES:
+                del self._live[min(self._live.values(), key=lambda live: live.start_utc).relative_path]
+            self._live[relative] = LiveSegment(self.camera_id, relative, writer.partial, start)
             self._state = RecorderState.RECORDING
             self._gap_reason = None
             if self._alarm in ("disk_full", "disk_too_slow", "recorder_error", "unsupported_stream"):
@@ -653,6 +670,11 @@ class SegmentRecorder:
         except SegmentWriteError as exc:
             self._on_disk_error(exc, at=seg.end_utc)
             return
+        muxed = seg.writer.bytes_written
+        if muxed != seg.muxed:  # the muxer output the fragment of every packet before this one
+            if seg.last_dts is not None:  # (not just the header, at the first packet)
+                self._mark_fragment(seg, muxed, seg.end_utc)
+            seg.muxed = muxed
         interval = ts - seg.last_ts_s
         if interval > 0:
             seg.last_interval_s = interval
@@ -672,6 +694,17 @@ class SegmentRecorder:
                 f"progress {seg.relative}",
                 _progress_op(seg.relative, seg.end_utc, seg.writer.bytes_written, seg.writer.keyframes),
             )
+
+    def _mark_fragment(self, seg: _Segment, size: int, end: datetime) -> None:
+        """The file's first ``size`` bytes hold complete fragments of footage up to ``end``."""
+        with self._lock:
+            live = self._live.get(seg.relative)
+            if live is not None:
+                self._live[seg.relative] = live.with_mark(FragmentMark(size, end))
+
+    def _forget_live(self, relative: str) -> None:
+        with self._lock:
+            self._live.pop(relative, None)
 
     def _timestamps(self, packet: DemuxedPacket, seg: _Segment) -> tuple[int, int]:
         """Rebase to the file's first dts and keep dts strictly increasing (the muxer refuses otherwise)."""
@@ -716,6 +749,8 @@ class SegmentRecorder:
             if self._state is RecorderState.RECORDING and not rolling:
                 self._state = RecorderState.WAITING
         seg.writer.finish(lambda result: self._segment_finished(seg, end, result, muxed))
+        # the trailer is out: the whole file is footage (readable once written; until its row is closed)
+        self._mark_fragment(seg, seg.writer.bytes_written, end)
 
     def _segment_finished(
         self, seg: _Segment, end: datetime, result: WrittenFile | SegmentWriteError, muxed: int
@@ -739,7 +774,7 @@ class SegmentRecorder:
         with self._lock:
             self._counters["bytes"] += written.bytes - muxed
             self._counters["segments"] += 1
-        self._queue_db(f"close segment {seg.relative}", _close_segment_op(seg.relative, close))
+        self._queue_db(f"close segment {seg.relative}", self._close_and_forget(seg.relative, close))
         logger.info(
             "%s: closed %s (%.1f s, %d bytes)", self.camera_id, seg.relative, close.duration_s, close.bytes
         )
@@ -751,6 +786,7 @@ class SegmentRecorder:
         gap opened where the muxed footage ended, moves back to where the saved footage ends. Runs on the
         file jobs' thread."""
         partial = seg.writer.partial
+        self._forget_live(seg.relative)  # cut and renamed now: readable again once its row is closed
         try:
             finished = recover_partial(partial)
         except SegmentFileError:
@@ -780,7 +816,7 @@ class SegmentRecorder:
         )
         self._queue_db(
             f"close segment {seg.relative} (recovered)",
-            _close_segment_op(seg.relative, close, SegmentStatus.RECOVERED),
+            self._close_and_forget(seg.relative, close, SegmentStatus.RECOVERED),
         )
         self._move_gap_start(gap, end)
 
@@ -816,6 +852,7 @@ class SegmentRecorder:
         if seg is not None:
             with self._lock:
                 self._seg = None
+                self._live.pop(seg.relative, None)  # _recover decides what is kept of it
             gap = (reason, gap_start) if opened else None
             seg.writer.abort(then=lambda: self._recover(seg, exc, gap))
 
@@ -902,6 +939,18 @@ class SegmentRecorder:
         self._queue_db(f"open gap {reason.value}", _open_gap_op(self.camera_id, start, reason, detail))
 
     # ------------------------------------------------------------------ index writes
+
+    def _close_and_forget(
+        self, relative: str, close: SegmentClose, status: SegmentStatus = SegmentStatus.CLOSED
+    ) -> DbOp:
+        """The close of ``relative``'s row; from then on the index serves the file, not :attr:`_live`."""
+        close_row = _close_segment_op(relative, close, status)
+
+        def op(session: Session) -> None:
+            close_row(session)
+            self._forget_live(relative)
+
+        return op
 
     def _queue_db(self, what: str, op: DbOp) -> None:
         with self._lock:

@@ -9,6 +9,13 @@ Playback design
     Chromium has no native HLS in ``<video>`` and a JS HLS player would have to be vendored; MSE needs
     neither, and a single segment URL still plays in a plain ``<video>`` or VLC thanks to Range support.
 
+The newest footage
+    The file a recorder is still writing (index row ``open``, its end moved only every progress interval)
+    is played as far as its complete fragments reach on disk (:mod:`streams.live_segment`, read through
+    the station's recording pipeline): a view lists it with that end, its URL serves exactly those bytes
+    (a fragmented MP4 by itself; no Range, not cached), and the timeline's recorded spans reach as far.
+    So the minute being recorded plays up to a second or two ago, and what is green is what plays.
+
 Access and audit
     ``POST /api/recordings/views`` asks :mod:`console.media_access` (reason or complaint number for older
     footage) and writes one ``recording.view`` audit row per view: user, camera, range, reason. Its id is the
@@ -22,14 +29,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,12 +45,14 @@ from console.deps import CurrentUser, LanguageDep, PageUser, Principal, SessionD
 from console.error import ApiError
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.page import render_page
-from console.permission import Permission
+from console.permission import Permission, may_open_page
+from console.request_types import DbId, UtcDatetime
 from console.thumbnail import ThumbnailError, segment_thumbnail
 from storage.layout import SegmentPathError, resolve_relative
-from storage.model import AuditEntry, Camera, Segment, utcnow
+from storage.model import AuditEntry, Camera, Segment, SegmentStatus, utcnow
 from storage.segment import FINISHED_STATUSES
-from storage.timeline import camera_holes, events_overlapping, recorded_spans
+from storage.timeline import Span, add_footage, camera_holes, events_overlapping, recorded_spans
+from streams.live_segment import LiveFootage, footage_path, iter_footage, open_footage
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +105,8 @@ def get_timeline(
     station: StationDep,
     user: CurrentUser,
     camera: Annotated[str, Query(min_length=1, max_length=32)],
-    start: AwareDatetime,
-    end: AwareDatetime,
+    start: UtcDatetime,
+    end: UtcDatetime,
 ) -> dict[str, Any]:
     _check_range(start, end, MAX_TIMELINE_SPAN)
     check_media_access(
@@ -106,7 +116,8 @@ def get_timeline(
         policy=_policy(station),
     )
     now = utcnow()
-    spans = recorded_spans(session, camera_id=camera, start_utc=start, end_utc=end)
+    live = station.recording.live_footage(camera)
+    spans = _spans(session, camera, start, end, live)
     holes = camera_holes(session, camera_id=camera, spans=spans, start_utc=start, end_utc=end, now=now)
     events = events_overlapping(session, camera_id=camera, start_utc=start, end_utc=end)
     return {
@@ -133,10 +144,48 @@ def get_timeline(
     }
 
 
+def _spans(
+    session: Session, camera: str, start: datetime, end: datetime, live: Sequence[LiveFootage]
+) -> list[Span]:
+    """Recorded spans as far as footage can be played: the index's, with the live footage merged in."""
+    spans = recorded_spans(session, camera_id=camera, start_utc=start, end_utc=end)
+    return add_footage(spans, [(f.start_utc, f.end_utc) for f in live], start_utc=start, end_utc=end)
+
+
+def _playable_segments(
+    session: Session, camera: str, start: datetime, end: datetime, live: Sequence[LiveFootage]
+) -> list[tuple[Segment, LiveFootage | None]]:
+    """Segments of ``camera`` with playable footage in [start, end), oldest first: closed ones, and the
+    open rows of files being written with their live footage (``live`` looked up before this query, so a
+    file closed in between is found closed)."""
+    closed = session.scalars(
+        select(Segment)
+        .where(
+            Segment.camera_id == camera,
+            Segment.start_utc < end,
+            Segment.end_utc > start,
+            Segment.status.in_(FINISHED_STATUSES),
+        )
+        .order_by(Segment.start_utc, Segment.id)
+    ).all()
+    found: list[tuple[Segment, LiveFootage | None]] = [(s, None) for s in closed]
+    by_path = {f.relative_path: f for f in live if f.start_utc < end and f.end_utc > start}
+    if by_path:
+        open_rows = session.scalars(
+            select(Segment).where(
+                Segment.camera_id == camera,
+                Segment.path.in_(by_path),
+                Segment.status == SegmentStatus.OPEN.value,
+            )
+        ).all()
+        found += [(row, by_path[row.path]) for row in open_rows]
+    return sorted(found, key=lambda item: (item[0].start_utc, item[0].id))
+
+
 class ViewCreate(BaseModel):
     camera: str = Field(min_length=1, max_length=32)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcDatetime
+    end: UtcDatetime
     reason: str | None = Field(default=None, max_length=500)
     complaint: str | None = Field(
         default=None, max_length=32, description="complaint number, e.g. 2026-000123"
@@ -171,18 +220,10 @@ def post_view(
     )
     if grant.audit_id is None:
         raise RuntimeError("a playback view is always audited")
-    segments = session.scalars(
-        select(Segment)
-        .where(
-            Segment.camera_id == body.camera,
-            Segment.start_utc < body.end,
-            Segment.end_utc > body.start,
-            Segment.status.in_(FINISHED_STATUSES),
-        )
-        .order_by(Segment.start_utc, Segment.id)
-    ).all()
+    live = station.recording.live_footage(body.camera)
+    segments = _playable_segments(session, body.camera, body.start, body.end, live)
     now = utcnow()
-    spans = recorded_spans(session, camera_id=body.camera, start_utc=body.start, end_utc=body.end)
+    spans = _spans(session, body.camera, body.start, body.end, live)
     holes = camera_holes(
         session, camera_id=body.camera, spans=spans, start_utc=body.start, end_utc=body.end, now=now
     )
@@ -196,14 +237,15 @@ def post_view(
             {
                 "id": s.id,
                 "start": s.start_utc,
-                "end": s.end_utc,
-                "bytes": s.bytes,
+                "end": s.end_utc if footage is None else footage.end_utc,
+                "bytes": s.bytes if footage is None else footage.bytes,
                 "codec": s.codec,
                 "width": s.width,
                 "height": s.height,
+                "growing": footage is not None,
                 **_segment_urls(s.id, grant.audit_id),
             }
-            for s in segments
+            for s, footage in segments
         ],
         "gaps": [
             {"start": h.start_utc, "end": h.end_utc, "reasons": list(h.reasons), "open": h.open}
@@ -213,9 +255,15 @@ def post_view(
 
 
 def _view_request(
-    session: Session, user: Principal, view_id: int, segment: Segment, purpose: MediaPurpose
+    session: Session,
+    user: Principal,
+    view_id: int,
+    segment: Segment,
+    purpose: MediaPurpose,
+    footage: LiveFootage | None = None,
 ) -> MediaRequest:
-    """The media request a segment fetch makes under view ``view_id`` (refused unless the view fits)."""
+    """The media request a segment fetch makes under view ``view_id`` (refused unless the view fits);
+    the footage of a file still being written reaches further than its row."""
     entry = session.get(AuditEntry, view_id)
     refused = ApiError(
         403, "invalid_view", "open a playback view first (the view is unknown, expired or not yours)"
@@ -224,34 +272,47 @@ def _view_request(
         raise refused
     if utcnow() - entry.at > VIEW_TTL or entry.resource_id != segment.camera_id:
         raise refused
+    segment_end = segment.end_utc if footage is None else max(segment.end_utc, footage.end_utc)
     try:
         detail = json.loads(entry.detail or "{}")
         view_start = datetime.fromisoformat(detail["start"])
         view_end = datetime.fromisoformat(detail["end"])
     except (ValueError, KeyError, TypeError) as exc:
         raise refused from exc
-    if not (segment.start_utc < view_end and segment.end_utc > view_start):
+    if not (segment.start_utc < view_end and segment_end > view_start):
         raise refused
     return MediaRequest(
         camera_id=segment.camera_id,
         start_utc=max(segment.start_utc, view_start),
-        end_utc=min(segment.end_utc, view_end),
+        end_utc=min(segment_end, view_end),
         purpose=purpose,
         reason=entry.reason,
         complaint_number=detail.get("complaint"),
     )
 
 
+def _live_footage(station: StationDep, segment: Segment) -> LiveFootage | None:
+    """The readable part of an open row's file, while its recorder still writes it (or closes it)."""
+    if segment.status != SegmentStatus.OPEN.value:
+        return None
+    live = station.recording.live_footage(segment.camera_id)
+    return next((f for f in live if f.relative_path == segment.path), None)
+
+
 def _segment_file(
     session: Session, station: StationDep, user: Principal, segment_id: int, view: int, purpose: MediaPurpose
-) -> tuple[Segment, Path]:
+) -> tuple[Segment, Path, LiveFootage | None]:
+    """The segment, its file, and, for a file still being written, the footage readable of it."""
     segment = session.get(Segment, segment_id)
-    if segment is None or segment.status not in FINISHED_STATUSES:
+    footage = _live_footage(station, segment) if segment is not None else None
+    if segment is None or (segment.status not in FINISHED_STATUSES and footage is None):
         raise ApiError(
             404, "segment_not_found", "no playable segment {segment_id}", params={"segment_id": segment_id}
         )
-    request = _view_request(session, user, view, segment, purpose)
+    request = _view_request(session, user, view, segment, purpose, footage)
     check_media_access(session, user, request, policy=_policy(station))
+    if footage is not None:
+        return segment, footage_path(footage), footage
     root = station.settings.recordings_dir
     try:
         path = resolve_relative(root, segment.path)
@@ -264,24 +325,52 @@ def _segment_file(
             params={"segment_id": segment_id},
         ) from exc
     if not path.is_file():
-        raise ApiError(
-            404,
-            "segment_missing",
-            "the file of segment {segment_id} is missing on disk",
-            params={"segment_id": segment_id},
-        )
-    return segment, path
+        raise _missing(segment_id)
+    return segment, path, None
 
 
-@router.get("/segments/{segment_id}", summary="A segment file (fragmented MP4; Range requests supported)")
+def _missing(segment_id: int) -> ApiError:
+    return ApiError(
+        404,
+        "segment_missing",
+        "the file of segment {segment_id} is missing on disk",
+        params={"segment_id": segment_id},
+    )
+
+
+def _growing_response(segment: Segment, footage: LiveFootage) -> StreamingResponse:
+    """A file still being written: its complete fragments as they are now (a fragmented MP4 by itself)."""
+    try:
+        handle = open_footage(footage)
+    except FileNotFoundError as exc:
+        raise _missing(segment.id) from exc
+    return StreamingResponse(
+        iter_footage(handle, footage.bytes),
+        media_type="video/mp4",
+        headers={
+            "Content-Length": str(footage.bytes),
+            "Cache-Control": "no-store",
+            "X-Segment-Start": segment.start_utc.isoformat(),
+            "X-Segment-End": footage.end_utc.isoformat(),
+        },
+    )
+
+
+@router.get(
+    "/segments/{segment_id}",
+    summary="A segment file (fragmented MP4; Range requests supported, except while it is being written)",
+    response_model=None,
+)
 def get_segment(
-    segment_id: int,
+    segment_id: DbId,
     session: SessionDep,
     station: StationDep,
     user: CurrentUser,
-    view: Annotated[int, Query(ge=1)],
-) -> FileResponse:
-    segment, path = _segment_file(session, station, user, segment_id, view, MediaPurpose.PLAYBACK)
+    view: Annotated[DbId, Query()],
+) -> FileResponse | StreamingResponse:
+    segment, path, footage = _segment_file(session, station, user, segment_id, view, MediaPurpose.PLAYBACK)
+    if footage is not None:
+        return _growing_response(segment, footage)
     return FileResponse(
         path,
         media_type="video/mp4",
@@ -291,14 +380,16 @@ def get_segment(
 
 @router.get("/segments/{segment_id}/thumbnail", summary="JPEG of the segment's first keyframe (cached)")
 async def get_thumbnail(
-    segment_id: int,
+    segment_id: DbId,
     station: StationDep,
     user: CurrentUser,
-    view: Annotated[int, Query(ge=1)],
+    view: Annotated[DbId, Query()],
 ) -> Response:
     def locate() -> Path:
         with station.database.session() as session:
-            _segment, path = _segment_file(session, station, user, segment_id, view, MediaPurpose.THUMBNAIL)
+            _segment, path, _footage = _segment_file(
+                session, station, user, segment_id, view, MediaPurpose.THUMBNAIL
+            )
             return path
 
     path = await to_thread.run_sync(locate)
@@ -320,7 +411,7 @@ async def get_thumbnail(
 def recordings_page(
     request: Request, station: StationDep, user: PageUser, language: LanguageDep, session: SessionDep
 ) -> Response:
-    if not (user.can(Permission.RECORDINGS_VIEW) or user.can(Permission.COMPLAINTS_VIEW)):
+    if not may_open_page(user.permissions, "recordings"):
         raise ApiError(
             403, "forbidden", "the {role} role may not see recordings", params={"role": role_name(user.role)}
         )
