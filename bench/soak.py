@@ -59,7 +59,7 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 from record_bench import ensure_clip, process_cpu_s, status_kib, system_ticks  # noqa: E402
 
 from tests.support.rtsp_server import RtspServer, missing_reason  # noqa: E402
-from tests.support.station_process import free_port, stop_station  # noqa: E402
+from tests.support.station_process import free_port, health_token, stop_station  # noqa: E402
 
 STATION = REPO_ROOT / ".venv" / "bin" / "station"
 HOLE_S = 1.0  # consecutive segment rows further apart than this leave a hole
@@ -169,8 +169,10 @@ def syscall_reference_ms() -> float:
     return (time.process_time() - began) * 1000
 
 
-def sample(pid: int, server_pid: int, port: int, began: float, recordings: Path) -> dict[str, Any]:
-    health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=10).json()
+def sample(
+    pid: int, server_pid: int, port: int, began: float, recordings: Path, headers: dict[str, str]
+) -> dict[str, Any]:
+    health = httpx.get(f"http://127.0.0.1:{port}/api/health", headers=headers, timeout=10).json()
     cameras = health["cameras"]
     recorders = [c["recorder"] for c in cameras if c.get("recorder")]
     disk = health.get("disk") or {}
@@ -407,6 +409,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             port = free_port()
             process = start_station(config, port, work / "station.log")
+            headers = health_token(config)  # camera details in /api/health need a token
             began = time.monotonic()
             samples: list[dict[str, Any]] = []
             try:
@@ -418,7 +421,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         raise RuntimeError(f"station exited with {process.returncode} during the run")
                     if time.monotonic() < warm:
                         continue
-                    found = sample(process.pid, server_pid, port, began, recordings)
+                    found = sample(process.pid, server_pid, port, began, recordings, headers)
                     samples.append(found)
                     print(sample_line(found, args.cameras), flush=True)
             finally:

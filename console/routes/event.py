@@ -19,12 +19,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from console.deps import Principal, SessionDep, StationDep, audit_as, require
 from console.error import ApiError
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.permission import Permission
+from console.request_types import DbId, UtcDatetime
 from storage.event import (
     EventFilter,
     EventNotFoundError,
@@ -130,8 +131,8 @@ def get_events(
     kind: Annotated[list[Literal["motion", "person", "littering", "smoking"]] | None, Query()] = None,
     zone: Annotated[list[str] | None, Query(max_length=64)] = None,
     review: Annotated[list[Literal["pending", "confirmed", "dismissed"]] | None, Query()] = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: UtcDatetime | None = None,
+    end: UtcDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> EventPage:
@@ -199,12 +200,12 @@ async def get_stream(request: Request, station: StationDep, _user: Viewer) -> St
 
 
 @router.get("/{event_id}", summary="One event")
-def get_one(event_id: int, session: SessionDep, _user: Viewer) -> EventPublic:
+def get_one(event_id: DbId, session: SessionDep, _user: Viewer) -> EventPublic:
     return _public(_event(session, event_id), _names(session))
 
 
 @router.post("/{event_id}/review", summary="Confirm an event, or dismiss it as a false alarm with a reason")
-def post_review(event_id: int, body: ReviewBody, session: SessionDep, user: Reviewer) -> EventPublic:
+def post_review(event_id: DbId, body: ReviewBody, session: SessionDep, user: Reviewer) -> EventPublic:
     event = _event(session, event_id)
     if event.end_utc is None and body.decision != "pending":
         raise ApiError(409, "event_ongoing", "the event is still going on; review it when it has ended")
@@ -256,7 +257,7 @@ def _media(
 
 
 @router.get("/{event_id}/snapshot", summary="The event's picture (JPEG, box drawn)")
-def get_snapshot(event_id: int, session: SessionDep, station: StationDep, user: Viewer) -> FileResponse:
+def get_snapshot(event_id: DbId, session: SessionDep, station: StationDep, user: Viewer) -> FileResponse:
     event = _event(session, event_id)
     if not event.snapshot_path:
         raise ApiError(404, "no_snapshot", "this event has no picture")
@@ -266,7 +267,7 @@ def get_snapshot(event_id: int, session: SessionDep, station: StationDep, user: 
 
 
 @router.get("/{event_id}/clip", summary="The event's clip (MP4, stream copy of the recording)")
-def get_clip(event_id: int, session: SessionDep, station: StationDep, user: Viewer) -> FileResponse:
+def get_clip(event_id: DbId, session: SessionDep, station: StationDep, user: Viewer) -> FileResponse:
     event = _event(session, event_id)
     clip = session.get(Clip, event.clip_id) if event.clip_id else None
     if clip is None or not clip.path:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import FileResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from console.deps import Principal, SessionDep, StationDep, audit_as, require
 from console.error import ApiError
@@ -31,6 +31,7 @@ from console.export import (
 )
 from console.i18n import Message
 from console.permission import Permission
+from console.request_types import DbId, UtcDatetime
 from storage.complaint import ComplaintNotFoundError, get_complaint
 from storage.export import (
     ExportError,
@@ -58,8 +59,8 @@ class RangeExportCreate(BaseModel):
     cameras: list[str] = Field(
         min_length=1, max_length=MAX_EXPORT_CAMERAS, description="camera ids, one clip each"
     )
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcDatetime
+    end: UtcDatetime
     reason: str | None = Field(default=None, max_length=500, description="why (required without complaint)")
     complaint: str | None = Field(
         default=None, max_length=32, description="complaint number to file the package under"
@@ -81,7 +82,7 @@ def export_failure(exc: ExportError) -> Message:
 
 @router.post("/api/complaints/{complaint_id}/export", status_code=201, summary="Build the evidence package")
 async def post_complaint_export(
-    complaint_id: int, body: ExportCreate, station: StationDep, user: Exporter, background: BackgroundTasks
+    complaint_id: DbId, body: ExportCreate, station: StationDep, user: Exporter, background: BackgroundTasks
 ) -> dict[str, Any]:
     def plan() -> Any:
         with station.database.session() as session:
@@ -179,7 +180,7 @@ async def _build(
 
 
 @router.get("/api/exports/{export_id}", summary="An evidence package's state and fingerprint")
-def get_export(export_id: int, session: SessionDep, user: Exporter) -> dict[str, Any]:
+def get_export(export_id: DbId, session: SessionDep, user: Exporter) -> dict[str, Any]:
     export = session.get(Export, export_id)
     if export is None:
         raise ApiError(
@@ -199,7 +200,7 @@ def get_export(export_id: int, session: SessionDep, user: Exporter) -> dict[str,
 
 @router.get("/api/exports/{export_id}/download", summary="Download a ready evidence package (ZIP)")
 def get_export_download(
-    export_id: int, session: SessionDep, station: StationDep, user: Exporter
+    export_id: DbId, session: SessionDep, station: StationDep, user: Exporter
 ) -> FileResponse:
     export = session.get(Export, export_id)
     if export is None or export.status != "ready" or not export.path:

@@ -1,4 +1,9 @@
-"""``GET /api/health``: anonymous liveness for monitoring, with each camera's status."""
+"""``GET /api/health``: liveness for monitoring; the station's details only for a signed-in user or a token.
+
+Anonymous callers (a load balancer, an uptime probe) learn only the overall status (``ok``, ``warning`` or
+``degraded``): camera names, places, stream URLs, file paths and which cameras are offline are the layout of
+a police point and stay behind sign-in (issue 26, finding 8).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from console.deps import StationDep
+from console.deps import OptionalUser, StationDep
 from console.detection_service import CameraDetectionHealth
 from console.health import CameraHealth, CameraStatus
 from console.recording import CameraSnapshot
@@ -292,6 +297,14 @@ class HealthPublic(BaseModel):
     detection: DetectionPublic | None = Field(default=None, description="null: no camera runs detection")
 
 
+class HealthSummaryPublic(BaseModel):
+    """What an anonymous caller sees: alive, and whether the station is ok. Sign in for the details."""
+
+    status: StatusLevel = Field(
+        description="degraded: footage is being lost or cannot be kept; warning: something needs a look; ok"
+    )
+
+
 def check_database(station: Station) -> DatabaseHealth:
     backend = station.database.engine.dialect.name
     try:
@@ -302,11 +315,17 @@ def check_database(station: Station) -> DatabaseHealth:
     return DatabaseHealth(ok=True, backend=backend)
 
 
-@router.get("/health", summary="Process, database and camera status (no sign-in needed)")
-def get_health(station: StationDep) -> HealthPublic:
+@router.get(
+    "/health",
+    summary="Station status; without sign-in only ok, warning or degraded",
+    response_model=HealthPublic | HealthSummaryPublic,
+)
+def get_health(station: StationDep, user: OptionalUser) -> HealthPublic | HealthSummaryPublic:
     database = check_database(station)
     retention = station.recording.retention_status()
     snapshots, assessed = station.assess(database_ok=database.ok, retention=retention)
+    if user is None:
+        return HealthSummaryPublic(status=assessed.level)
     cameras = station.health.snapshot()
     return HealthPublic(
         status=assessed.level,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from console.account import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, issue_api_token, withdraw_api_token
 from console.deps import CurrentUser, SessionDep
 from console.error import ApiError
+from console.request_types import DbId
 from storage.api_token import ApiTokenNotFoundError, TokenRevokeReason, list_api_tokens
 from storage.model import ApiToken
 from storage.user import get_user_by_id
@@ -73,7 +74,7 @@ def post_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> Tok
 
 
 @router.delete("/{token_id}", status_code=204, summary="Revoke one of my API tokens")
-def delete_token(token_id: int, user: CurrentUser, session: SessionDep) -> None:
+def delete_token(token_id: DbId, user: CurrentUser, session: SessionDep) -> None:
     owner = get_user_by_id(session, user_id=user.user_id)
     try:
         withdraw_api_token(session, actor=user.actor(), user=owner, token_id=token_id)

@@ -18,14 +18,21 @@ from console.account import (
     change_disabled,
     change_password,
     change_role,
+    rename_user,
     withdraw_all_tokens,
     withdraw_api_token,
 )
 from console.deps import Principal, SessionDep, require
 from console.error import ApiError
 from console.i18n import Message
-from console.password import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, WeakPasswordError
+from console.password import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    WeakPasswordError,
+    is_common_password,
+)
 from console.permission import Permission, permissions_for
+from console.request_types import DbId
 from console.routes.token import TokenPublic
 from storage.api_token import ApiTokenNotFoundError, list_api_tokens
 from storage.model import Role, User
@@ -91,6 +98,8 @@ def password_problem(password: str, *, username: str | None) -> Message:
         return Message("the password must not be blank")
     if username and password.strip().lower() == username.strip().lower():
         return Message("the password must differ from the user name")
+    if is_common_password(password):
+        return Message("the password is too common: choose one that is not on the list of common passwords")
     return Message("the password does not meet the password policy")
 
 
@@ -136,12 +145,12 @@ def post_user(body: UserCreate, session: SessionDep, admin: UserAdmin) -> UserPu
 
 
 @router.patch("/{user_id}", summary="Change role, display name or disabled")
-def patch_user(user_id: int, body: UserUpdate, session: SessionDep, admin: UserAdmin) -> UserPublic:
+def patch_user(user_id: DbId, body: UserUpdate, session: SessionDep, admin: UserAdmin) -> UserPublic:
     user = _user(session, user_id)
     if user.id == admin.user_id and (body.disabled or (body.role is not None and body.role != Role.ADMIN)):
         raise ApiError(409, "self_lockout", "you cannot disable yourself or drop your own admin role")
     if body.display_name is not None:
-        user.display_name = body.display_name.strip() or None
+        rename_user(session, actor=admin.actor(), user=user, display_name=body.display_name)
     if body.role is not None and body.role.value != user.role:
         change_role(session, actor=admin.actor(), user=user, role=body.role)
     if body.disabled is not None and body.disabled != user.disabled:
@@ -154,7 +163,7 @@ def patch_user(user_id: int, body: UserUpdate, session: SessionDep, admin: UserA
     status_code=204,
     summary="Set a user's password (ends their sessions, revokes their API tokens)",
 )
-def put_password(user_id: int, body: PasswordSet, session: SessionDep, admin: UserAdmin) -> None:
+def put_password(user_id: DbId, body: PasswordSet, session: SessionDep, admin: UserAdmin) -> None:
     user = _user(session, user_id)
     try:
         change_password(session, actor=admin.actor(), user=user, password=body.password)
@@ -164,13 +173,13 @@ def put_password(user_id: int, body: PasswordSet, session: SessionDep, admin: Us
 
 
 @router.get("/{user_id}/tokens", summary="List a user's API tokens (revoked and expired ones included)")
-def get_user_tokens(user_id: int, session: SessionDep, _admin: UserAdmin) -> list[TokenPublic]:
+def get_user_tokens(user_id: DbId, session: SessionDep, _admin: UserAdmin) -> list[TokenPublic]:
     user = _user(session, user_id)
     return [TokenPublic.of(row) for row in list_api_tokens(session, user_id=user.id)]
 
 
 @router.delete("/{user_id}/tokens/{token_id}", status_code=204, summary="Revoke one API token of a user")
-def delete_user_token(user_id: int, token_id: int, session: SessionDep, admin: UserAdmin) -> None:
+def delete_user_token(user_id: DbId, token_id: DbId, session: SessionDep, admin: UserAdmin) -> None:
     user = _user(session, user_id)
     try:
         withdraw_api_token(session, actor=admin.actor(), user=user, token_id=token_id)
@@ -184,6 +193,6 @@ def delete_user_token(user_id: int, token_id: int, session: SessionDep, admin: U
 
 
 @router.delete("/{user_id}/tokens", summary="Revoke every API token of a user")
-def delete_user_tokens(user_id: int, session: SessionDep, admin: UserAdmin) -> TokensRevoked:
+def delete_user_tokens(user_id: DbId, session: SessionDep, admin: UserAdmin) -> TokensRevoked:
     user = _user(session, user_id)
     return TokensRevoked(revoked=withdraw_all_tokens(session, actor=admin.actor(), user=user))

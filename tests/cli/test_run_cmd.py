@@ -12,7 +12,7 @@ import pytest
 
 from streams.affinity import available_cpus
 from tests.support.paths import shared_file
-from tests.support.station_process import STATION, run_station, running
+from tests.support.station_process import STATION, health_token, run_station, running
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -26,7 +26,8 @@ def test_run_serves_login_and_health_then_stops_cleanly(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with running("run", "--config", str(config)) as (process, base):
-        health = httpx.get(f"{base}/api/health").json()
+        assert httpx.get(f"{base}/api/health").json().keys() == {"status"}  # anonymous: no layout
+        health = httpx.get(f"{base}/api/health", headers=health_token(config)).json()
         assert health["database"]["ok"] and health["cameras"][0]["id"] == "entrance-1"
         cpus = available_cpus()  # the child inherits this process's CPUs; media_cpus is "auto"
         assert health["media_cpus"] == (None if len(cpus) < 2 else [max(cpus)])
@@ -72,12 +73,14 @@ def test_media_cpu_the_machine_lacks_exits_78_before_serving(tmp_path: Path) -> 
     assert "web console on" not in result.stderr + result.stdout
 
 
-def wait_for_demo_cameras(base: str, timeout_s: float = 30) -> dict[str, dict[str, object]]:
+def wait_for_demo_cameras(
+    base: str, headers: dict[str, str], timeout_s: float = 30
+) -> dict[str, dict[str, object]]:
     """Until every demo camera is online and being recorded; returns the cameras of /api/health."""
     deadline = time.monotonic() + timeout_s
     cameras: dict[str, dict[str, object]] = {}
     while time.monotonic() < deadline:
-        health = httpx.get(f"{base}/api/health").json()
+        health = httpx.get(f"{base}/api/health", headers=headers).json()
         cameras = {c["id"]: c for c in health["cameras"]}
         if cameras and all(c["status"] == "online" and c["recording"] for c in cameras.values()):
             return cameras
@@ -88,7 +91,8 @@ def wait_for_demo_cameras(base: str, timeout_s: float = 30) -> dict[str, dict[st
 def test_demo_creates_a_demo_admin_once(tmp_path: Path) -> None:
     env = {"STATION_DATA_DIR": str(tmp_path / "demo")}
     with running("demo", env=env) as (process, base):
-        cameras = wait_for_demo_cameras(base)
+        headers = health_token(tmp_path / "demo" / "station.yaml", env=env)
+        cameras = wait_for_demo_cameras(base, headers)
         assert sorted(cameras) == ["demo-entrance", "demo-parking", "demo-yard"]
     first_output = process.stdout.read() if process.stdout else ""
     password = next(
@@ -97,7 +101,7 @@ def test_demo_creates_a_demo_admin_once(tmp_path: Path) -> None:
     with running("demo", env=env) as (process, base):
         login = httpx.post(f"{base}/api/auth/login", json={"username": "demo", "password": password})
         assert login.status_code == 200 and login.json()["user"]["role"] == "supervisor"
-        wait_for_demo_cameras(base)
+        wait_for_demo_cameras(base, headers)
         metrics = httpx.get(f"{base}/metrics", cookies=login.cookies)
         assert metrics.status_code == 200
         assert 'station_camera_up{camera="demo-yard"} 1' in metrics.text

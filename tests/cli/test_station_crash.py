@@ -18,7 +18,7 @@ from storage.layout import resolve_relative
 from storage.model import Gap, Segment
 from tests.support.mp4 import probe_file
 from tests.support.rtsp_server import RtspServerFactory
-from tests.support.station_process import running
+from tests.support.station_process import health_token, running
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(150)]
 
@@ -26,19 +26,19 @@ MAX_LOSS_S = 2.0  # fragment_seconds 1 s + one frame of slack for the fragment b
 RECORD_S = 7.5
 
 
-def _camera(base: str) -> dict[str, object]:
-    health = httpx.get(f"{base}/api/health", timeout=5).json()
+def _camera(base: str, headers: dict[str, str]) -> dict[str, object]:
+    health = httpx.get(f"{base}/api/health", headers=headers, timeout=5).json()
     camera: dict[str, object] = health["cameras"][0]
     return camera
 
 
-def _wait_recording(base: str, timeout_s: float = 30) -> None:
+def _wait_recording(base: str, headers: dict[str, str], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if _camera(base)["recording"]:
+        if _camera(base, headers)["recording"]:
             return
         time.sleep(0.2)
-    pytest.fail(f"camera not recording within {timeout_s} s: {_camera(base)}")
+    pytest.fail(f"camera not recording within {timeout_s} s: {_camera(base, headers)}")
 
 
 def test_kill_9_mid_segment_loses_at_most_two_seconds(
@@ -55,7 +55,8 @@ def test_kill_9_mid_segment_loses_at_most_two_seconds(
         encoding="utf-8",
     )
     with running("run", "--config", str(config)) as (process, base):
-        _wait_recording(base)
+        headers = health_token(config)
+        _wait_recording(base, headers)
         time.sleep(RECORD_S)  # well inside the 60 s segment
         killed_at = datetime.now(UTC)
         os.kill(process.pid, signal.SIGKILL)
@@ -64,7 +65,7 @@ def test_kill_9_mid_segment_loses_at_most_two_seconds(
     assert len(partials) == 1, "the interrupted segment should be on disk as .partial"
 
     with running("run", "--config", str(config)) as (_process, base):
-        _wait_recording(base)  # recording resumed after the restart
+        _wait_recording(base, headers)  # recording resumed after the restart
     database = Database(f"sqlite:///{data / 'station.db'}")
     try:
         with database.session() as session:

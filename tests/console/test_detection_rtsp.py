@@ -29,9 +29,9 @@ from config.settings import Settings
 from console.app import create_app
 from storage.event import event_detail
 from storage.lock import active_locks
-from storage.model import AuditEntry, Clip, Event, EvidenceLock, utcnow
+from storage.model import AuditEntry, Clip, Event, EvidenceLock, Role, utcnow
 from storage.user import create_user
-from tests.support.console import running_station
+from tests.support.console import make_user, running_station, sign_in
 from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.mp4 import probe_file
 from tests.support.paths import shared_file
@@ -183,6 +183,8 @@ def test_a_model_that_cannot_be_loaded_turns_people_detection_off_and_recording_
     with TestClient(app, base_url="http://testserver") as client:
         station = running_station(client)
         wait_for_footage(station.database, "gate", 2, timeout_s=40)
+        make_user(station.database, "monitor", Role.OFFICER)
+        sign_in(client, "monitor")  # the health details are for signed-in users
         health = client.get("/api/health").json()
         assert "gone.onnx: detector model file does not exist" in health["detection"]["model_error"]
         assert any(r["code"] == "detector_unavailable" for r in health["reasons"])

@@ -6,9 +6,36 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from storage.model import Role
+from tests.support.console import make_user, running_station, sign_in
 
-def test_health_is_anonymous_and_lists_cameras(console_client: TestClient) -> None:
+
+def signed_in(client: TestClient) -> TestClient:
+    make_user(running_station(client).database, "monitor", Role.OFFICER)
+    sign_in(client, "monitor")
+    return client
+
+
+def test_anonymous_health_says_only_how_the_station_is(console_client: TestClient) -> None:
     response = console_client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json().keys() == {"status"}
+    assert response.json()["status"] in ("ok", "warning", "degraded")
+    for secret in ("entrance-1", "Подъезд 1", "127.0.0.1", "rtsp", "ЖК Test", "sqlite", "data"):
+        assert secret not in response.text
+
+
+def test_health_details_for_an_api_token(console_client: TestClient) -> None:
+    csrf = sign_in(signed_in(console_client), "monitor")
+    secret = console_client.post("/api/tokens", json={"name": "probe"}, headers={"X-CSRF-Token": csrf})
+    script = TestClient(console_client.app)  # no cookies: a monitoring script with only the token
+    body = script.get("/api/health", headers={"Authorization": f"Bearer {secret.json()['token']}"}).json()
+    assert {c["id"] for c in body["cameras"]} == {"entrance-1", "yard"}
+    assert body["database"]["backend"] == "sqlite"
+
+
+def test_health_lists_cameras_for_a_signed_in_user(console_client: TestClient) -> None:
+    response = signed_in(console_client).get("/api/health")
     assert response.status_code == 200
     body = response.json()
     assert body["station"] == "ЖК Test" and body["version"]
@@ -26,6 +53,7 @@ def test_health_is_anonymous_and_lists_cameras(console_client: TestClient) -> No
 
 
 def test_health_shows_what_the_ingest_side_reports(console_client: TestClient) -> None:
+    signed_in(console_client)
     deadline = time.monotonic() + 10
     camera: dict[str, Any] = {}
     while time.monotonic() < deadline:

@@ -11,9 +11,10 @@ from config.error import ConfigError
 from config.schema import RecordingConfig
 from config.settings import Settings
 from console.app import create_app
+from storage.model import Role
 from streams.affinity import available_cpus
 from tests.support.affinity import allowed_cpus
-from tests.support.console import running_station, station_config
+from tests.support.console import make_user, running_station, sign_in, station_config
 
 
 def _settings(tmp_path: Path, media_cpus: object) -> Settings:
@@ -21,6 +22,14 @@ def _settings(tmp_path: Path, media_cpus: object) -> Settings:
         update={"recording": RecordingConfig(media_cpus=media_cpus)}
     )
     return Settings(config=config, config_path=None)
+
+
+def _media_cpus(client: TestClient) -> object:
+    """``media_cpus`` of ``/api/health`` (a detail: signed in)."""
+    if "station_session" not in client.cookies:
+        make_user(running_station(client).database, "monitor", Role.OFFICER)
+        sign_in(client, "monitor")
+    return client.get("/api/health").json()["media_cpus"]
 
 
 def _camera_thread_cpus(client: TestClient) -> set[int]:
@@ -32,23 +41,23 @@ def _camera_thread_cpus(client: TestClient) -> set[int]:
 def test_auto_pins_the_camera_threads_to_the_last_cpu_and_says_so(tmp_path: Path) -> None:
     cpus = available_cpus()
     with TestClient(create_app(_settings(tmp_path, "auto"))) as client:
-        health = client.get("/api/health").json()
+        media_cpus = _media_cpus(client)
         camera_cpus = _camera_thread_cpus(client)
     if len(cpus) < 2:
-        assert health["media_cpus"] is None and camera_cpus == cpus
+        assert media_cpus is None and camera_cpus == cpus
     else:
-        assert health["media_cpus"] == [max(cpus)] and camera_cpus == {max(cpus)}
+        assert media_cpus == [max(cpus)] and camera_cpus == {max(cpus)}
     assert available_cpus() == cpus  # the web side (this thread and the app's) keeps every CPU
 
 
 def test_all_leaves_every_cpu_and_a_list_is_taken_as_given(tmp_path: Path) -> None:
     cpus = available_cpus()
     with TestClient(create_app(_settings(tmp_path / "all", "all"))) as client:
-        assert client.get("/api/health").json()["media_cpus"] is None
+        assert _media_cpus(client) is None
         assert _camera_thread_cpus(client) == cpus
     first = min(cpus)
     with TestClient(create_app(_settings(tmp_path / "list", [first]))) as client:
-        assert client.get("/api/health").json()["media_cpus"] == [first]
+        assert _media_cpus(client) == [first]
         assert _camera_thread_cpus(client) == {first}
 
 

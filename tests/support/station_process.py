@@ -49,6 +49,28 @@ def run_station(
     )
 
 
+def health_token(config: Path, *, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Headers with an API token of a new officer ``health-probe`` on the station of ``config``: camera
+    details in ``/api/health`` need a signed-in user or a token (anonymous callers see only the status)."""
+    added = run_station(
+        "user",
+        "add",
+        "health-probe",
+        "--role",
+        "officer",
+        "--config",
+        str(config),
+        env=env,
+        stdin="correct-horse-battery\n",
+    )
+    if added.returncode != 0:
+        pytest.fail(f"station user add failed: {added.stderr}")
+    token = run_station("user", "token", "health-probe", "--name", "probe", "--config", str(config), env=env)
+    if token.returncode != 0:
+        pytest.fail(f"station user token failed: {token.stderr}")
+    return {"Authorization": f"Bearer {token.stdout.split()[0]}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
