@@ -22,6 +22,8 @@ from anyio import to_thread
 from fastapi.templating import Jinja2Templates
 
 from config.settings import Settings
+from console.account import new_login_limiter
+from console.audit_throttle import AuditThrottle
 from console.bootstrap import prepare_database
 from console.detection_service import DetectionService
 from console.health import HealthRegistry, apply_snapshot
@@ -31,6 +33,7 @@ from console.rate_limit import LoginRateLimiter
 from console.recording import CameraSnapshot, RecordingPipeline
 from console.station_status import StationStatus, assess_station
 from console.template import build_templates
+from console.verify_worker import VerifyWorker
 from storage.database import Database
 from storage.model import utcnow
 from storage.retention import RetentionStatus
@@ -61,6 +64,8 @@ class Station:
     key: StationKey  # Ed25519 key that signs evidence manifests; its fingerprint is shown in the console
     live: LiveRegistry | None = None  # WebRTC viewers and snapshots (console.live)
     detection: DetectionService | None = None  # decoders, detection worker, event recorder
+    verifier: VerifyWorker = field(default_factory=VerifyWorker)  # uploaded packages, checked in a child
+    audit_throttle: AuditThrottle = field(default_factory=AuditThrottle)  # repeated audit events
     version: str = field(default_factory=station_version)
     started_at: datetime = field(default_factory=utcnow)
 
@@ -118,7 +123,7 @@ async def open_station(settings: Settings, stack: AsyncExitStack) -> Station:
         health=HealthRegistry(settings.config.cameras),
         catalogs=catalogs,
         templates=build_templates(timezone=settings.config.station.timezone),
-        login_limiter=LoginRateLimiter(settings.config.console.login_attempts_per_minute),
+        login_limiter=new_login_limiter(settings.config.console.login_attempts_per_minute),
         recording=recording,
         key=key,
     )

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from console.routes import (
     auth,
     complaint,
+    complaint_page,
     event,
     event_page,
     evidence,
@@ -37,7 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     metrics.router,
     live.router,
     complaint.router,
-    complaint.pages,
+    complaint_page.pages,
     event.router,
     event_page.pages,
     export.router,

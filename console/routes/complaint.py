@@ -1,28 +1,42 @@
-"""Complaints API: register, list with filters, workflow, notes, camera/footage proposals, attached evidence.
+"""Complaints API: register, list (paged, filtered, searched), workflow, notes, camera/footage proposals,
+attached evidence.
 
 Reading needs ``complaints.view``, ``recordings.view`` or ``audit.view`` (auditors never get the reporter's
-name or contact); changing needs ``complaints.edit``. Every change writes a history row and an audit row;
-rules are in :mod:`console.complaint`. Times are aware ISO 8601 (the pages convert station time to UTC).
+name or contact, nor search by them); changing needs ``complaints.edit``. Every change writes a history row
+(with the actor's name as it is now) and an audit row; rules are in :mod:`console.complaint`, models in
+:mod:`console.complaint_schema`, presenters in :mod:`console.complaint_presenter`, proposals in
+:mod:`console.complaint_proposal`, pages in :mod:`console.routes.complaint_page`. Times are aware ISO 8601
+(the pages convert station time to UTC).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console import complaint as rules
-from console.complaint import Category, Channel, ComplaintRuleError, Outcome
+from console.complaint import Category, Channel, ComplaintRuleError
+from console.complaint_presenter import detail_of, present, user_names
+from console.complaint_proposal import propose_footage
+from console.complaint_schema import (
+    PLACE_MAX,
+    SEARCH_MAX,
+    ComplaintCreate,
+    ComplaintDetail,
+    ComplaintList,
+    ComplaintUpdate,
+    EvidenceCreate,
+    EvidenceRelease,
+    NoteCreate,
+    StatusChange,
+)
 from console.deps import (
     CurrentUser,
-    LanguageDep,
-    PageUser,
     Principal,
     SessionDep,
     StationDep,
@@ -32,11 +46,10 @@ from console.deps import (
 )
 from console.error import ApiError
 from console.i18n import Message
-from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, media_decision
-from console.page import render_page
+from console.media_access import MediaPolicy
 from console.permission import Permission, permissions_for
+from console.request_types import DbId, DbOffset, UtcDatetime
 from storage.complaint import (
-    Attached,
     ComplaintFields,
     ComplaintFilter,
     ComplaintNotFoundError,
@@ -44,147 +57,21 @@ from storage.complaint import (
     add_note,
     assign_complaint,
     attach_evidence,
-    complaint_history,
     complaint_locks,
     create_complaint,
     detach_evidence,
     get_complaint,
-    is_overdue,
+    get_evidence,
     list_complaints,
-    list_evidence,
     transition_complaint,
     update_complaint,
 )
-from storage.model import Camera, Complaint, ComplaintHistory, ComplaintStatus, Event, Segment, User, utcnow
-from storage.segment import FINISHED_STATUSES
-from storage.timeline import camera_holes, events_overlapping, recorded_spans
+from storage.model import Camera, Complaint, ComplaintStatus, Event, User, utcnow
+from storage.place import PLACE_KEYS, canonical_place, clean_text, known_places
+from storage.timeline import recorded_spans
+from streams.live_segment import LiveLookup
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
-pages = APIRouter(include_in_schema=False)
-
-TEXT_MAX = 4000
-NOTE_MAX = 2000
-PLACE_MAX = 64
-MAX_PROPOSED_SEGMENTS = 500
-
-
-# --- schemas --------------------------------------------------------------------------------------
-
-
-class ComplaintCreate(BaseModel):
-    received_at: AwareDatetime
-    channel: Channel
-    reporter_name: str | None = Field(default=None, max_length=200)
-    reporter_contact: str | None = Field(default=None, max_length=200)
-    category: Category
-    description: str = Field(default="", max_length=TEXT_MAX)
-    building: str | None = Field(default=None, max_length=PLACE_MAX)
-    entrance: str | None = Field(default=None, max_length=PLACE_MAX)
-    area: str | None = Field(default=None, max_length=PLACE_MAX)
-    incident_start: AwareDatetime
-    incident_end: AwareDatetime
-
-
-class ComplaintUpdate(BaseModel):
-    received_at: AwareDatetime | None = None
-    channel: Channel | None = None
-    reporter_name: str | None = Field(default=None, max_length=200)
-    reporter_contact: str | None = Field(default=None, max_length=200)
-    category: Category | None = None
-    description: str | None = Field(default=None, max_length=TEXT_MAX)
-    building: str | None = Field(default=None, max_length=PLACE_MAX)
-    entrance: str | None = Field(default=None, max_length=PLACE_MAX)
-    area: str | None = Field(default=None, max_length=PLACE_MAX)
-    incident_start: AwareDatetime | None = None
-    incident_end: AwareDatetime | None = None
-    assignee_id: int | None = Field(default=None, description="0 removes the assignee")
-    note: str | None = Field(default=None, max_length=NOTE_MAX)
-
-
-class StatusChange(BaseModel):
-    status: ComplaintStatus
-    outcome: Outcome | None = None
-    note: str | None = Field(default=None, max_length=NOTE_MAX)
-
-
-class NoteCreate(BaseModel):
-    note: str = Field(min_length=1, max_length=NOTE_MAX)
-
-
-class EvidenceCreate(BaseModel):
-    camera_id: str = Field(min_length=1, max_length=32)
-    start: AwareDatetime
-    end: AwareDatetime
-    note: str | None = Field(default=None, max_length=NOTE_MAX)
-    event_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="the detection event shown")
-
-
-class ComplaintPublic(BaseModel):
-    id: int
-    number: str
-    received_at: datetime
-    channel: str
-    category: str
-    description: str
-    building: str | None
-    entrance: str | None
-    area: str | None
-    place: str
-    incident_start: datetime
-    incident_end: datetime
-    status: str
-    outcome: str | None
-    assignee_id: int | None
-    assignee: str | None
-    created_by: int
-    created_at: datetime
-    updated_at: datetime
-    due_at: datetime | None
-    closed_at: datetime | None
-    overdue: bool
-    personal_data_visible: bool
-    reporter_name: str | None = None
-    reporter_contact: str | None = None
-
-
-class HistoryPublic(BaseModel):
-    id: int
-    at: datetime
-    user_id: int | None
-    user: str | None
-    action: str
-    from_status: str | None
-    to_status: str | None
-    note: str | None
-
-
-class EvidencePublic(BaseModel):
-    id: int
-    camera_id: str
-    start: datetime
-    end: datetime
-    note: str | None
-    event_id: int | None
-    added_by: int | None
-    added_at: datetime
-    lock_id: int | None
-    lock_expires_at: datetime | None
-    lock_released: bool
-
-
-class ComplaintDetail(BaseModel):
-    complaint: ComplaintPublic
-    history: list[HistoryPublic]
-    evidence: list[EvidencePublic]
-    allowed_transitions: list[str]
-    can_edit: bool
-
-
-class ComplaintList(BaseModel):
-    items: list[ComplaintPublic]
-    total: int
-    limit: int
-    offset: int
 
 
 # --- access ---------------------------------------------------------------------------------------
@@ -221,15 +108,28 @@ Reader = Annotated[Principal, Depends(complaint_reader)]
 Editor = Annotated[Principal, Depends(complaint_editor)]
 
 
-def _audit(session: Session, user: Principal, action: str, complaint: Complaint, **detail: Any) -> None:
+def _audit(
+    session: Session, user: Principal, action: str, complaint: Complaint, allowed: bool = True, **detail: Any
+) -> None:
     audit_as(
         session,
         user,
         action=action,
+        allowed=allowed,
         resource_type="complaint",
         resource_id=complaint.number,
         detail=detail or None,
     )
+
+
+def _refuse(
+    session: Session, user: Principal, action: str, complaint: Complaint, error: ApiError, **detail: Any
+) -> ApiError:
+    """Audit a refused change (``allowed=False``, with the refusal's code) and commit it: the error that
+    follows rolls the request's session back, and the attempt must stay on record."""
+    _audit(session, user, action, complaint, allowed=False, code=error.code, **detail)
+    session.commit()
+    return error
 
 
 def _audit_lock(
@@ -262,100 +162,7 @@ def _rule_error(exc: ComplaintRuleError) -> ApiError:
     return ApiError(status, exc.code, exc.message)
 
 
-# --- presenting -----------------------------------------------------------------------------------
-
-
-def _user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(wanted)))
-    return {uid: display or name for uid, display, name in rows}
-
-
-def _place(complaint: Complaint) -> str:
-    return " / ".join(p for p in (complaint.building, complaint.entrance, complaint.area) if p)
-
-
-def present(complaint: Complaint, user: Principal, now: datetime, names: dict[int, str]) -> ComplaintPublic:
-    personal = rules.may_see_personal_data(user.role)
-    return ComplaintPublic(
-        id=complaint.id,
-        number=complaint.number,
-        received_at=complaint.received_at,
-        channel=complaint.channel,
-        category=complaint.category,
-        description=complaint.description,
-        building=complaint.building,
-        entrance=complaint.entrance,
-        area=complaint.area,
-        place=_place(complaint),
-        incident_start=complaint.incident_start,
-        incident_end=complaint.incident_end,
-        status=complaint.status,
-        outcome=complaint.outcome,
-        assignee_id=complaint.assignee_id,
-        assignee=names.get(complaint.assignee_id) if complaint.assignee_id else None,
-        created_by=complaint.created_by,
-        created_at=complaint.created_at,
-        updated_at=complaint.updated_at,
-        due_at=complaint.due_at,
-        closed_at=complaint.closed_at,
-        overdue=is_overdue(complaint, now),
-        personal_data_visible=personal,
-        reporter_name=complaint.reporter_name if personal else None,
-        reporter_contact=complaint.reporter_contact if personal else None,
-    )
-
-
-def _history(row: ComplaintHistory, names: dict[int, str]) -> HistoryPublic:
-    return HistoryPublic(
-        id=row.id,
-        at=row.at,
-        user_id=row.user_id,
-        user=names.get(row.user_id) if row.user_id else None,
-        action=row.action,
-        from_status=row.from_status,
-        to_status=row.to_status,
-        note=row.note,
-    )
-
-
-def _evidence(item: Attached) -> EvidencePublic:
-    evidence, lock = item.evidence, item.lock
-    return EvidencePublic(
-        id=evidence.id,
-        camera_id=evidence.camera_id,
-        start=evidence.start_utc,
-        end=evidence.end_utc,
-        note=evidence.note,
-        event_id=evidence.event_id,
-        added_by=evidence.added_by,
-        added_at=evidence.added_at,
-        lock_id=lock.id if lock else None,
-        lock_expires_at=lock.expires_at if lock else None,
-        lock_released=bool(lock and lock.released_at is not None),
-    )
-
-
-def detail_of(session: Session, complaint: Complaint, user: Principal) -> ComplaintDetail:
-    now = utcnow()
-    history = complaint_history(session, complaint_id=complaint.id)
-    names = _user_names(session, {complaint.assignee_id, *(h.user_id for h in history)})
-    can_edit = rules.may_edit(user.permissions)
-    transitions = (
-        sorted(s.value for s in rules.TRANSITIONS[ComplaintStatus(complaint.status)]) if can_edit else []
-    )
-    return ComplaintDetail(
-        complaint=present(complaint, user, now, names),
-        history=[_history(h, names) for h in history],
-        evidence=[_evidence(item) for item in list_evidence(session, complaint_id=complaint.id)],
-        allowed_transitions=transitions,
-        can_edit=can_edit,
-    )
-
-
-# --- routes ---------------------------------------------------------------------------------------
+# --- reading --------------------------------------------------------------------------------------
 
 
 @router.get("/options", summary="Channels, categories, outcomes, workflow and places known from cameras")
@@ -379,7 +186,7 @@ def get_options(session: SessionDep, _user: Reader) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="List complaints (newest first) with filters")
+@router.get("", summary="List complaints (newest first): filters, free-text search, paging")
 def get_complaints(
     session: SessionDep,
     user: Reader,
@@ -388,12 +195,21 @@ def get_complaints(
     building: Annotated[str | None, Query(max_length=PLACE_MAX)] = None,
     entrance: Annotated[str | None, Query(max_length=PLACE_MAX)] = None,
     area: Annotated[str | None, Query(max_length=PLACE_MAX)] = None,
-    received_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    received_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    received_from: Annotated[UtcDatetime | None, Query(alias="from")] = None,
+    received_to: Annotated[UtcDatetime | None, Query(alias="to")] = None,
     overdue: bool = False,
-    assignee_id: int | None = None,
+    assignee_id: DbId | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=SEARCH_MAX,
+            description="words to find in the number and description, and (for the roles that see them) "
+            "the reporter's name and phone; every word must occur",
+        ),
+    ] = None,
+    mine: Annotated[bool, Query(description="only complaints assigned to me or registered by me")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbOffset, Query()] = 0,
 ) -> ComplaintList:
     now = utcnow()
     page = list_complaints(
@@ -408,11 +224,14 @@ def get_complaints(
             received_to=received_to,
             assignee_id=assignee_id,
             overdue_at=now if overdue else None,
+            text=q,
+            search_personal=rules.may_see_personal_data(user.role),
+            mine_user_id=user.user_id if mine else None,
             limit=limit,
             offset=offset,
         ),
     )
-    names = _user_names(session, {c.assignee_id for c in page.items})
+    names = user_names(session, {c.assignee_id for c in page.items})
     items = [
         present(c, user, now, names).model_copy(update={"reporter_name": None, "reporter_contact": None})
         for c in page.items
@@ -420,33 +239,36 @@ def get_complaints(
     return ComplaintList(items=items, total=page.total, limit=limit, offset=offset)
 
 
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = " ".join(value.split())
-    return value or None
+@router.get("/{complaint_id}", summary="A complaint with its history and attached footage")
+def get_one(complaint_id: DbId, session: SessionDep, user: Reader) -> ComplaintDetail:
+    complaint = _complaint(session, complaint_id)
+    if rules.may_see_personal_data(user.role) and (complaint.reporter_name or complaint.reporter_contact):
+        _audit(session, user, "complaint.view_personal", complaint)
+    return detail_of(session, complaint, user)
 
 
-def known_places(session: Session) -> dict[str, set[str]]:
-    """Building, entrance and area values configured on the cameras."""
-    places: dict[str, set[str]] = {"building": set(), "entrance": set(), "area": set()}
-    for camera in session.scalars(select(Camera).where(Camera.in_config.is_(True))):
-        for key, values in places.items():
-            value = getattr(camera, key)
-            if value:
-                values.add(value)
-    return places
+@router.get("/{complaint_id}/proposals", summary="Cameras covering the place and their footage in the window")
+def get_proposals(
+    complaint_id: DbId,
+    session: SessionDep,
+    station: StationDep,
+    user: Reader,
+    margin_min: Annotated[int, Query(ge=0, le=180)] = 10,
+) -> dict[str, Any]:
+    """Cameras that cover the complaint's place; for each, its footage in the window (spans, gaps,
+    segments, events) only where the media-access rule lets this user see it (purpose ``timeline``), else
+    ``footage_hidden`` with the refusal's code."""
+    return propose_footage(
+        session,
+        _complaint(session, complaint_id),
+        user,
+        policy=MediaPolicy.of(station.settings.config.console),
+        now=utcnow(),
+        margin=timedelta(minutes=margin_min),
+    )
 
 
-def canonical_place(session: Session, key: str, value: str | None) -> str | None:
-    """``value`` cleaned and, when it names a configured place in another case, spelled as configured."""
-    cleaned = _clean(value)
-    if cleaned is None:
-        return None
-    for known in known_places(session)[key]:
-        if known.casefold() == cleaned.casefold():
-            return known
-    return cleaned
+# --- registering and changing ---------------------------------------------------------------------
 
 
 @router.post("", status_code=201, summary="Register a complaint")
@@ -478,8 +300,8 @@ def post_complaint(
             incident_start=body.incident_start,
             incident_end=body.incident_end,
             description=body.description.strip(),
-            reporter_name=_clean(body.reporter_name),
-            reporter_contact=_clean(body.reporter_contact),
+            reporter_name=clean_text(body.reporter_name),
+            reporter_contact=clean_text(body.reporter_contact),
             building=building,
             entrance=entrance,
             area=area,
@@ -488,6 +310,7 @@ def post_complaint(
         now=now,
         year=now.astimezone(ZoneInfo(config.station.timezone)).year,
         due_at=rules.due_at(body.received_at, config.console.complaint_due_hours),
+        actor_name=user.label,
     )
     _audit(
         session, user, "complaint.create", complaint, category=complaint.category, channel=complaint.channel
@@ -495,35 +318,48 @@ def post_complaint(
     return detail_of(session, complaint, user)
 
 
-@router.get("/{complaint_id}", summary="A complaint with its history and attached footage")
-def get_one(complaint_id: int, session: SessionDep, user: Reader) -> ComplaintDetail:
-    complaint = _complaint(session, complaint_id)
-    if rules.may_see_personal_data(user.role) and (complaint.reporter_name or complaint.reporter_contact):
-        _audit(session, user, "complaint.view_personal", complaint)
-    return detail_of(session, complaint, user)
-
-
-@router.patch("/{complaint_id}", summary="Change registered fields or the assignee")
-def patch_complaint(
-    complaint_id: int, body: ComplaintUpdate, session: SessionDep, user: Editor
-) -> ComplaintDetail:
-    now = utcnow()
-    complaint = _complaint(session, complaint_id)
-    values = body.model_dump(exclude_unset=True)
-    assignee = values.pop("assignee_id", None) if "assignee_id" in values else ...
-    note = values.pop("note", None)
+def _field_changes(session: Session, body: ComplaintUpdate) -> dict[str, Any]:
+    values = body.model_dump(exclude_unset=True, exclude={"assignee_id", "note"})
     for key in ("reporter_name", "reporter_contact"):
         if key in values:
-            values[key] = _clean(values[key])
-    for key in ("building", "entrance", "area"):
-        if key in values:
-            values[key] = canonical_place(session, key, values[key])
+            values[key] = clean_text(values[key])
+    for place in PLACE_KEYS:
+        if place in values:
+            values[place] = canonical_place(session, place, values[place])
     for key in ("channel", "category"):
         if values.get(key) is not None:
             values[key] = str(values[key])
     for key in ("received_at", "channel", "category", "description", "incident_start", "incident_end"):
         if key in values and values[key] is None:
             raise ApiError(422, "validation_error", "{field} cannot be emptied", params={"field": key})
+    return values
+
+
+def _assign(session: Session, complaint: Complaint, assignee_id: int | None, user: Principal) -> None:
+    target = session.get(User, assignee_id) if assignee_id is not None else None
+    if assignee_id is not None and (
+        target is None or target.disabled or Permission.COMPLAINTS_EDIT not in permissions_for(target.role)
+    ):
+        raise ApiError(422, "invalid_assignee", "the assignee must be an active user who handles complaints")
+    if assign_complaint(
+        session,
+        complaint=complaint,
+        assignee_id=assignee_id,
+        user_id=user.user_id,
+        now=utcnow(),
+        actor_name=user.label,
+        assignee_name=(target.display_name or target.username) if target is not None else None,
+    ):
+        _audit(session, user, "complaint.assign", complaint, assignee_id=assignee_id)
+
+
+@router.patch("/{complaint_id}", summary="Change registered fields or the assignee")
+def patch_complaint(
+    complaint_id: DbId, body: ComplaintUpdate, session: SessionDep, user: Editor
+) -> ComplaintDetail:
+    now = utcnow()
+    complaint = _complaint(session, complaint_id)
+    values = _field_changes(session, body)
     if {"received_at", "incident_start", "incident_end"} & values.keys():
         try:
             rules.check_incident_window(
@@ -535,32 +371,24 @@ def patch_complaint(
         except ComplaintRuleError as exc:
             raise _rule_error(exc) from exc
     changed = update_complaint(
-        session, complaint=complaint, changes=values, user_id=user.user_id, now=now, note=note
+        session,
+        complaint=complaint,
+        changes=values,
+        user_id=user.user_id,
+        now=now,
+        note=body.note,
+        actor_name=user.label,
     )
     if changed.fields:
         _audit(session, user, "complaint.update", complaint, fields=sorted(changed.fields))
-    if assignee is not ...:
-        assignee_id = assignee or None
-        if assignee_id is not None:
-            target = session.get(User, assignee_id)
-            if (
-                target is None
-                or target.disabled
-                or Permission.COMPLAINTS_EDIT not in permissions_for(target.role)
-            ):
-                raise ApiError(
-                    422, "invalid_assignee", "the assignee must be an active user who handles complaints"
-                )
-        if assign_complaint(
-            session, complaint=complaint, assignee_id=assignee_id, user_id=user.user_id, now=now
-        ):
-            _audit(session, user, "complaint.assign", complaint, assignee_id=assignee_id)
+    if "assignee_id" in body.model_fields_set:
+        _assign(session, complaint, body.assignee_id or None, user)
     return detail_of(session, complaint, user)
 
 
 @router.post("/{complaint_id}/status", summary="Move the complaint through its workflow")
 def post_status(
-    complaint_id: int, body: StatusChange, session: SessionDep, station: StationDep, user: Editor
+    complaint_id: DbId, body: StatusChange, session: SessionDep, station: StationDep, user: Editor
 ) -> ComplaintDetail:
     now = utcnow()
     complaint = _complaint(session, complaint_id)
@@ -575,7 +403,13 @@ def post_status(
         raise _rule_error(exc) from exc
     if plan.to_status is ComplaintStatus.IN_PROGRESS and complaint.assignee_id is None:
         assign_complaint(
-            session, complaint=complaint, assignee_id=user.user_id, user_id=user.user_id, now=now
+            session,
+            complaint=complaint,
+            assignee_id=user.user_id,
+            user_id=user.user_id,
+            now=now,
+            actor_name=user.label,
+            assignee_name=user.label,
         )
     transition_complaint(
         session,
@@ -586,6 +420,7 @@ def post_status(
         now=now,
         note=(body.note or "").strip() or None,
         closed_case_retention_days=station.settings.config.storage.closed_case_retention_days,
+        actor_name=user.label,
     )
     _audit(
         session,
@@ -612,126 +447,37 @@ def post_status(
 
 
 @router.post("/{complaint_id}/notes", status_code=201, summary="Add a note to the history")
-def post_note(complaint_id: int, body: NoteCreate, session: SessionDep, user: Editor) -> ComplaintDetail:
+def post_note(complaint_id: DbId, body: NoteCreate, session: SessionDep, user: Editor) -> ComplaintDetail:
     complaint = _complaint(session, complaint_id)
     try:
-        add_note(session, complaint=complaint, note=body.note, user_id=user.user_id, now=utcnow())
+        add_note(
+            session,
+            complaint=complaint,
+            note=body.note,
+            user_id=user.user_id,
+            now=utcnow(),
+            actor_name=user.label,
+        )
     except ValueError as exc:
         raise ApiError(422, "empty_note", "a note cannot be empty", cause=str(exc)) from exc
     _audit(session, user, "complaint.note", complaint)
     return detail_of(session, complaint, user)
 
 
-@router.get("/{complaint_id}/proposals", summary="Cameras covering the place and their footage in the window")
-def get_proposals(
-    complaint_id: int,
-    session: SessionDep,
-    station: StationDep,
-    user: Reader,
-    margin_min: Annotated[int, Query(ge=0, le=180)] = 10,
-) -> dict[str, Any]:
-    """Cameras that cover the complaint's place; for each, its footage in the window (spans, gaps,
-    segments, events) only where the media-access rule lets this user see it (purpose ``timeline``), else
-    ``footage_hidden`` with the refusal's code."""
-    complaint = _complaint(session, complaint_id)
-    policy = MediaPolicy.of(station.settings.config.console)
-    now = utcnow()
-    margin = timedelta(minutes=margin_min)
-    start = complaint.incident_start - margin
-    end = min(complaint.incident_end + margin, max(now, complaint.incident_end))
-    cameras = session.scalars(select(Camera).order_by(Camera.id)).all()
-    places = [
-        rules.CameraPlace(
-            camera_id=c.id,
-            name=c.name,
-            building=c.building,
-            entrance=c.entrance,
-            area=c.area,
-            enabled=c.enabled,
-        )
-        for c in cameras
-        if c.in_config
-    ]
-    proposals = rules.propose_cameras(
-        rules.Place(building=complaint.building, entrance=complaint.entrance, area=complaint.area), places
-    )
-    attached = list_evidence(session, complaint_id=complaint.id)
-    result = []
-    for proposal in proposals:
-        camera_id = proposal.camera.camera_id
-        entry = {
-            "camera_id": camera_id,
-            "name": proposal.camera.name,
-            "building": proposal.camera.building,
-            "entrance": proposal.camera.entrance,
-            "area": proposal.camera.area,
-            "enabled": proposal.camera.enabled,
-            "match": proposal.match,
-            "score": proposal.score,
-            "attached": [
-                {"id": a.evidence.id, "start": a.evidence.start_utc, "end": a.evidence.end_utc}
-                for a in attached
-                if a.evidence.camera_id == camera_id
-            ],
-        }
-        request = MediaRequest(
-            camera_id=camera_id, start_utc=start, end_utc=end, purpose=MediaPurpose.TIMELINE
-        )
-        decision, _ = media_decision(session, user, request, policy=policy, now=now)
-        if not decision.allowed:
-            result.append(
-                {**entry, "footage_hidden": decision.code, "recorded_s": 0.0}
-                | {"spans": [], "gaps": [], "segments": [], "events": []}
-            )
-            continue
-        spans = recorded_spans(session, camera_id=camera_id, start_utc=start, end_utc=end)
-        holes = camera_holes(session, camera_id=camera_id, spans=spans, start_utc=start, end_utc=end, now=now)
-        segments = session.execute(
-            select(Segment.id, Segment.start_utc, Segment.end_utc)
-            .where(
-                Segment.camera_id == camera_id,
-                Segment.start_utc < end,
-                Segment.end_utc > start,
-                Segment.status.in_(FINISHED_STATUSES),
-            )
-            .order_by(Segment.start_utc)
-            .limit(MAX_PROPOSED_SEGMENTS)
-        ).all()
-        events = events_overlapping(session, camera_id=camera_id, start_utc=start, end_utc=end, limit=200)
-        result.append(
-            {
-                **entry,
-                "footage_hidden": None,
-                "recorded_s": sum((s.end_utc - s.start_utc).total_seconds() for s in spans),
-                "spans": [{"start": s.start_utc, "end": s.end_utc, "segments": s.segments} for s in spans],
-                "gaps": [
-                    {"start": h.start_utc, "end": h.end_utc, "reasons": list(h.reasons), "open": h.open}
-                    for h in holes
-                ],
-                "segments": [{"id": sid, "start": s, "end": e} for sid, s, e in segments],
-                "events": [
-                    {
-                        "id": ev.id,
-                        "kind": ev.kind,
-                        "start": ev.start_utc,
-                        "end": ev.end_utc,
-                        "review": ev.review,
-                    }
-                    for ev in events
-                ],
-            }
-        )
-    return {"complaint": complaint.number, "window": {"start": start, "end": end}, "cameras": result}
+# --- evidence -------------------------------------------------------------------------------------
 
 
-@router.post(
-    "/{complaint_id}/evidence", status_code=201, summary="Attach footage (locks it against retention)"
-)
-def post_evidence(
-    complaint_id: int, body: EvidenceCreate, session: SessionDep, station: StationDep, user: Editor
-) -> ComplaintDetail:
+def _check_attach(
+    session: Session,
+    complaint: Complaint,
+    body: EvidenceCreate,
+    user: Principal,
+    horizon_days: int,
+    live: LiveLookup,
+) -> Camera:
+    """Every refusal of an attach (the range, the camera, the user's right to that range, the event, and
+    whether anything was recorded there, the file being written included); returns the camera."""
     now = utcnow()
-    complaint = _complaint(session, complaint_id)
     if rules.is_closed(complaint.status):
         raise ApiError(409, "complaint_closed", "reopen the complaint before attaching footage")
     try:
@@ -743,6 +489,7 @@ def post_evidence(
         raise ApiError(
             422, "unknown_camera", "no camera {camera} on this station", params={"camera": body.camera_id}
         )
+    attempt = {"camera": camera.id, "start": body.start.isoformat(), "end": body.end.isoformat()}
     if not rules.may_attach_range(
         user.permissions,
         incident_start=complaint.incident_start,
@@ -750,13 +497,25 @@ def post_evidence(
         start_utc=body.start,
         end_utc=body.end,
     ):
-        raise ApiError(
+        error = ApiError(
             403,
             "outside_incident_window",
             "officers attach footage within {hours} hour(s) of the reported incident; "
             "ask an investigator otherwise",
             params={"hours": int(rules.ATTACH_MARGIN.total_seconds() // 3600)},
         )
+        raise _refuse(session, user, "complaint.evidence_attach", complaint, error, **attempt)
+    if rules.attach_needs_supervisor(
+        user.permissions, start_utc=body.start, now=now, horizon_days=horizon_days
+    ):
+        error = ApiError(
+            403,
+            "attach_needs_supervisor",
+            "footage older than {days} day(s) is attached by a supervisor: attaching it would widen "
+            "your own access to recordings",
+            params={"days": horizon_days},
+        )
+        raise _refuse(session, user, "complaint.evidence_attach", complaint, error, **attempt)
     if body.event_id is not None:
         event = session.get(Event, body.event_id)
         if event is None:
@@ -768,6 +527,30 @@ def post_evidence(
                 "event {id} was seen by another camera",
                 params={"id": body.event_id},
             )
+    growing = any(f.start_utc < body.end and f.end_utc > body.start for f in live(camera.id))
+    if not growing and not recorded_spans(
+        session, camera_id=camera.id, start_utc=body.start, end_utc=body.end
+    ):
+        raise ApiError(
+            422,
+            "no_recording",
+            "camera {camera} recorded nothing in this range: there is no footage to attach",
+            params={"camera": camera.id},
+        )
+    return camera
+
+
+@router.post(
+    "/{complaint_id}/evidence", status_code=201, summary="Attach footage (locks it against retention)"
+)
+def post_evidence(
+    complaint_id: DbId, body: EvidenceCreate, session: SessionDep, station: StationDep, user: Editor
+) -> ComplaintDetail:
+    """Officers attach footage around the reported incident and inside their own playback horizon; older
+    footage is attached by a supervisor (issue 26, finding 4). Refusals of the user's right are audited."""
+    complaint = _complaint(session, complaint_id)
+    horizon_days = station.settings.config.console.officer_recording_days
+    camera = _check_attach(session, complaint, body, user, horizon_days, station.recording.live_footage)
     attached = attach_evidence(
         session,
         complaint=complaint,
@@ -775,9 +558,10 @@ def post_evidence(
         start_utc=body.start,
         end_utc=body.end,
         user_id=user.user_id,
-        now=now,
-        note=_clean(body.note),
+        now=utcnow(),
+        note=clean_text(body.note),
         event_id=body.event_id,
+        actor_name=user.label,
     )
     _audit(
         session,
@@ -803,17 +587,12 @@ def post_evidence(
     return detail_of(session, complaint, user)
 
 
-@router.delete("/{complaint_id}/evidence/{evidence_id}", summary="Detach footage (releases its lock)")
-def delete_evidence(
-    complaint_id: int, evidence_id: int, session: SessionDep, user: Editor
-) -> ComplaintDetail:
-    complaint = _complaint(session, complaint_id)
-    if rules.is_closed(complaint.status):
-        raise ApiError(409, "complaint_closed", "reopen the complaint before changing its footage")
+def _release_reason(
+    session: Session, complaint: Complaint, evidence_id: int, user: Principal, body: EvidenceRelease | None
+) -> str | None:
+    """Who may release this attachment (its author, or a supervisor with a reason); returns the reason."""
     try:
-        removed = detach_evidence(
-            session, complaint=complaint, evidence_id=evidence_id, user_id=user.user_id, now=utcnow()
-        )
+        evidence = get_evidence(session, complaint=complaint, evidence_id=evidence_id)
     except EvidenceNotFoundError as exc:
         raise ApiError(
             404,
@@ -821,6 +600,49 @@ def delete_evidence(
             "no footage {evidence_id} attached to complaint {complaint}",
             params={"evidence_id": evidence_id, "complaint": complaint.number},
         ) from exc
+    reason = clean_text(body.reason if body else None)
+    attempt = {"evidence_id": evidence_id, "camera": evidence.camera_id, "added_by": evidence.added_by}
+    if not rules.may_release_evidence(user.permissions, user_id=user.user_id, added_by=evidence.added_by):
+        error = ApiError(
+            403,
+            "release_needs_supervisor",
+            "this footage was attached by someone else: only a supervisor may release it, with a reason",
+        )
+        raise _refuse(session, user, "complaint.evidence_detach", complaint, error, **attempt)
+    needs_reason = rules.release_needs_reason(user_id=user.user_id, added_by=evidence.added_by)
+    if needs_reason and len(reason or "") < rules.RELEASE_REASON_MIN_CHARS:
+        raise ApiError(
+            422,
+            "reason_required",
+            "releasing footage someone else attached needs a reason of at least {chars} characters",
+            params={"chars": rules.RELEASE_REASON_MIN_CHARS},
+        )
+    return reason
+
+
+@router.delete("/{complaint_id}/evidence/{evidence_id}", summary="Detach footage (releases its lock)")
+def delete_evidence(
+    complaint_id: DbId,
+    evidence_id: DbId,
+    session: SessionDep,
+    user: Editor,
+    body: EvidenceRelease | None = None,
+) -> ComplaintDetail:
+    """Whoever attached footage may detach it; footage someone else attached only a supervisor, with a
+    reason (issue 26, finding 5). Refusals are audited; the reason goes to the history and the audit log."""
+    complaint = _complaint(session, complaint_id)
+    if rules.is_closed(complaint.status):
+        raise ApiError(409, "complaint_closed", "reopen the complaint before changing its footage")
+    reason = _release_reason(session, complaint, evidence_id, user, body)
+    removed = detach_evidence(
+        session,
+        complaint=complaint,
+        evidence_id=evidence_id,
+        user_id=user.user_id,
+        now=utcnow(),
+        actor_name=user.label,
+        reason=reason,
+    )
     _audit(
         session,
         user,
@@ -828,50 +650,17 @@ def delete_evidence(
         complaint,
         camera=removed.camera_id,
         lock_id=removed.lock_id,
+        added_by=removed.added_by,
+        reason=reason,
     )
     if removed.lock_id is not None:
-        _audit_lock(session, user, "evidence.unlock", complaint, removed.lock_id, camera=removed.camera_id)
-    return detail_of(session, complaint, user)
-
-
-# --- pages ----------------------------------------------------------------------------------------
-
-
-def _page_reader(user: Principal) -> None:
-    if not rules.may_read(user.permissions):
-        raise ApiError(
-            403, "forbidden", "the {role} role may not read complaints", params={"role": role_name(user.role)}
+        _audit_lock(
+            session,
+            user,
+            "evidence.unlock",
+            complaint,
+            removed.lock_id,
+            camera=removed.camera_id,
+            reason=reason,
         )
-
-
-@pages.get("/complaints")
-def complaints_page(request: Request, station: StationDep, user: PageUser, language: LanguageDep) -> Response:
-    _page_reader(user)
-    return render_page(
-        request,
-        station,
-        "complaints.html",
-        language=language,
-        user=user,
-        context={"active": "complaints", "can_edit": rules.may_edit(user.permissions)},
-    )
-
-
-@pages.get("/complaints/{complaint_id}")
-def complaint_page(
-    complaint_id: int, request: Request, station: StationDep, user: PageUser, language: LanguageDep
-) -> Response:
-    _page_reader(user)
-    return render_page(
-        request,
-        station,
-        "complaint.html",
-        language=language,
-        user=user,
-        context={
-            "active": "complaints",
-            "complaint_id": complaint_id,
-            "can_edit": rules.may_edit(user.permissions),
-            "can_export": user.can(Permission.EXPORTS_CREATE),
-        },
-    )
+    return detail_of(session, complaint, user)

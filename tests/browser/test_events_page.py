@@ -47,7 +47,7 @@ from storage.event import (
     review_event,
     set_event_clip,
 )
-from storage.model import Clip, Role, utcnow
+from storage.model import Clip, Role, Segment, SegmentStatus, utcnow
 from storage.user import create_user
 from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, save_screenshot
 from tests.support.console import DEFAULT_PASSWORD
@@ -113,6 +113,30 @@ def events_station(tmp_path: Path, small_clip: Path) -> Iterator[EventsStation]:
             )
             officer_id = officer.id
         yield EventsStation(base, station, officer_id)
+
+
+def add_recording(events: EventsStation, *, camera: str, start: datetime, clip: Path) -> None:
+    """A closed, indexed 3-minute segment of ``camera`` from ``start`` (the file is ``clip``'s bytes)."""
+    relative = f"{camera}/{start:%Y%m%dT%H%M%S}.mp4"
+    target = events.station.settings.recordings_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(clip, target)
+    data = target.read_bytes()
+    with events.station.database.session() as session:
+        session.add(
+            Segment(
+                camera_id=camera,
+                start_utc=start,
+                end_utc=start + timedelta(minutes=3),
+                duration_s=180.0,
+                bytes=len(data),
+                path=relative,
+                sha256=hashlib.sha256(data).hexdigest(),
+                status=SegmentStatus.CLOSED.value,
+                codec="h264",
+                keyframes=1,
+            )
+        )
 
 
 def picture(seed: int) -> np.ndarray:
@@ -248,6 +272,8 @@ def test_review_queue(events_station: EventsStation, small_clip: Path, tmp_path:
         seconds=25,
         clip_from=small_clip,
     )
+    # the recording the littering event's footage comes from (an attach of a range with none is refused)
+    add_recording(events_station, camera="b5-e1", start=now - timedelta(minutes=31), clip=small_clip)
     reviewed = add_event(
         events_station, camera="b5-e1", kind="motion", start=now - timedelta(minutes=25), seconds=5
     )
@@ -295,7 +321,7 @@ def test_review_queue(events_station: EventsStation, small_clip: Path, tmp_path:
             assert card(page, ongoing).locator("[data-testid=event-confirm]").is_disabled()
             assert card(page, old).locator("[data-testid=event-review]").inner_text() == "Ждёт проверки"
             page.wait_for_function(
-                "[...document.querySelectorAll('[data-testid=event] img')]"
+                "() => [...document.querySelectorAll('[data-testid=event] img')]"
                 ".every(i => i.complete && i.naturalWidth > 0)"
             )
             assert page.locator("[data-testid=shortcuts]").inner_text().count("Enter") == 1
@@ -348,7 +374,7 @@ def test_review_queue(events_station: EventsStation, small_clip: Path, tmp_path:
             assert smoking_card.locator("[data-testid=event-reason]").inner_text() == "пар от люка, не дым"
             assert stored_review(events_station, smoking) == ("dismissed", "пар от люка, не дым")
             page.wait_for_function(
-                "document.activeElement.closest('[data-testid=event]') !== null"
+                "() => document.activeElement.closest('[data-testid=event]') !== null"
             )  # focus back
 
             card(page, littering).locator("[data-testid=event-play]").click()
@@ -371,7 +397,9 @@ def test_review_queue(events_station: EventsStation, small_clip: Path, tmp_path:
             # "New complaint from it": the registration form comes prefilled with the place and the time
             card(page, littering).locator("[data-testid=event-new-complaint]").click()
             page.wait_for_url(f"{base}/complaints?*")
-            page.wait_for_function("document.querySelector('select[name=category]').value === 'littering'")
+            page.wait_for_function(
+                "() => document.querySelector('select[name=category]').value === 'littering'"
+            )
             assert page.input_value("[data-testid=building]") == "5"
             assert page.input_value("[data-testid=entrance]") == "1"
             local_start = start_littering.astimezone(ZONE)
@@ -382,7 +410,7 @@ def test_review_queue(events_station: EventsStation, small_clip: Path, tmp_path:
             page.click("[data-testid=register]")
             page.wait_for_url(re.compile(r".*/complaints/\d+$"))
             complaint_url = page.url
-            page.wait_for_function("document.getElementById('complaint-number').textContent.length > 0")
+            page.wait_for_function("() => document.getElementById('complaint-number').textContent.length > 0")
             number = page.text_content("[data-testid=complaint-number]") or ""
             assert number
 
@@ -395,7 +423,7 @@ def test_review_queue(events_station: EventsStation, small_clip: Path, tmp_path:
                 state="attached",
             )
             page.click("[data-testid=attach-submit]")
-            page.wait_for_function("document.getElementById('attach-error').textContent.length > 0")
+            page.wait_for_function("() => document.getElementById('attach-error').textContent.length > 0")
             refusal = page.inner_text("[data-testid=attach-error]")
             assert refusal.startswith("Дежурный может приобщить видео только в пределах 1 ч"), refusal
             page.click("[data-testid=attach-dialog] [data-close]")
