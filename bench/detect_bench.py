@@ -5,8 +5,13 @@ Usage (from the repository root)::
     .venv/bin/python bench/detect_bench.py [--mode clips] [--fps 5] [--repeats 2] [--clips pets09,room]
         [--models yolo11n,yolov8n] [--precisions int8,fp32] [--backends onnxruntime,openvino]
         [--threads 1,2] [--json /tmp/detect_bench.json]
+    .venv/bin/python bench/detect_bench.py --mode capacity [--fps 5] [--record-cameras 32]
+        [--detect-cameras 0,4,8,12,16] [--seconds 60] [--decode all|keyframes] [--json ...]
 
-Mode ``clips`` (the only one so far): each shared clip is decoded at ``--fps`` and every sampled frame goes
+Mode ``capacity`` (``bench/detect_capacity.py``, whose docstring says what it measures): the cameras the
+station carries at ``--fps`` with person detection while it records 32 RTSP cameras, one phase per count.
+
+Mode ``clips`` (the default): each shared clip is decoded at ``--fps`` and every sampled frame goes
 through a fresh :class:`detection.pipeline.CameraPipeline` (kinds motion and person, whole frame, no zones,
 snapshots on, detector at ``min_score = CANDIDATE_SCORE``), once per combination of
 
@@ -45,6 +50,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -57,6 +63,9 @@ from detection.detector import load_detector  # noqa: E402
 from detection.frame import Frame  # noqa: E402
 from detection.pipeline import CANDIDATE_SCORE, STAGES, CameraPipeline  # noqa: E402
 from streams.frame_sampler import SampledFrame, iter_file_frames  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import detect_capacity  # noqa: E402
 
 SHARED = REPO_ROOT.parent / "shared"
 CLIPS = {
@@ -244,8 +253,15 @@ def bench_clips(args: argparse.Namespace) -> list[Run]:
     return [r for rs in runs.values() for r in rs]
 
 
-# One entry per mode; each takes the parsed arguments and returns every run it measured.
-MODES: dict[str, Callable[[argparse.Namespace], list[Run]]] = {"clips": bench_clips}
+def _clips_json(args: argparse.Namespace) -> list[dict[str, Any]]:
+    return [asdict(r) for r in bench_clips(args)]
+
+
+# One entry per mode; each takes the parsed arguments and returns every run it measured, as JSON values.
+MODES: dict[str, Callable[[argparse.Namespace], list[dict[str, Any]]]] = {
+    "clips": _clips_json,
+    "capacity": detect_capacity.bench_capacity,
+}
 
 
 def main() -> int:
@@ -261,13 +277,14 @@ def main() -> int:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--threads", default="1,2", help="inference threads, comma-separated")
     parser.add_argument("--json", type=Path, help="write every run here")
+    detect_capacity.add_arguments(parser)
     args = parser.parse_args()
     began = datetime.now(UTC)
     print(f"run started {began:%Y-%m-%d %H:%M} UTC; {machine_facts()}", flush=True)
     runs = MODES[args.mode](args)
     print(f"run ended {datetime.now(UTC):%H:%M} UTC; load average {os.getloadavg()[0]:.2f} (1 min)")
     if args.json is not None:
-        args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
+        args.json.write_text(json.dumps(runs, indent=1))
     return 0
 
 

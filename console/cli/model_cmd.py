@@ -2,19 +2,21 @@
 
 ``check`` loads a detector exactly as the station would and prints its classes, input size, backend and
 milliseconds per frame measured on this machine. ``export`` writes a faster FP32 copy of a dynamically
-quantised ONNX model, or (with the ``ultralytics`` package installed) converts an Ultralytics ``.pt`` to ONNX.
+quantised ONNX model, or converts an Ultralytics ``.pt`` to ONNX offline (torch, torchvision and ultralytics
+installed; :mod:`console.cli.ultralytics_shim`).
 Exit 0 on success, 78 when the file is not a usable model.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from pickle import UnpicklingError
 from typing import Any
 
 import numpy as np
@@ -95,19 +97,45 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_CONFIG
 
 
+#: What a .pt that Ultralytics cannot read or export raises (torch.load, Ultralytics' checks, the exporter).
+EXPORT_ERRORS = (RuntimeError, ValueError, TypeError, KeyError, AttributeError, OSError, UnpicklingError)
+
+
 def _export_pt(source: Path, out: Path, imgsz: int) -> int:
-    try:
-        from ultralytics import YOLO  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        print(
-            "station model export: converting a .pt needs the ultralytics package "
-            "(pip install ultralytics onnx onnxslim), which this installation does not include",
-            file=sys.stderr,
-        )
+    """An Ultralytics ``.pt`` to ONNX at ``imgsz`` px, offline (:mod:`console.cli.ultralytics_shim`)."""
+    from console.cli.ultralytics_shim import UltralyticsUnavailableError, load_yolo
+
+    if not source.is_file():
+        print(f"station model export: {source}: file does not exist", file=sys.stderr)
         return EXIT_CONFIG
-    with tempfile.TemporaryDirectory() as config_dir:
-        os.environ.update({"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0", "YOLO_CONFIG_DIR": config_dir})
-        exported = Path(YOLO(str(source)).export(format="onnx", imgsz=imgsz, simplify=True))
-    exported.replace(out)
+    with tempfile.TemporaryDirectory(prefix="station-export-") as work:
+        try:
+            yolo = load_yolo(Path(work) / "config")
+        except UltralyticsUnavailableError as exc:
+            print(f"station model export: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        # Ultralytics writes the export beside its source: work on a copy, so nothing lands beside the user's
+        # file and a read-only folder works.
+        copy = Path(work) / source.name
+        shutil.copyfile(source, copy)
+        try:
+            model = yolo(str(copy))
+            exported = Path(model.export(format="onnx", imgsz=imgsz, simplify=True))
+        except (
+            RuntimeError,
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            OSError,
+            UnpicklingError,
+        ) as exc:
+            print(
+                f"station model export: {source}: not an Ultralytics model it can export: {exc}",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(exported, out)
     print(f"{out}: exported from {source} at {imgsz} px")
     return 0

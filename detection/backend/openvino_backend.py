@@ -31,6 +31,10 @@ class OpenVinoBackend:
             "INFERENCE_NUM_THREADS": threads,
             "INFERENCE_PRECISION_HINT": "f32",
             "PERFORMANCE_HINT": "LATENCY",
+            # OpenVINO pins its inference threads by default, which also resets the calling thread's allowed
+            # CPUs to all of them: the detector would then run on the CPUs kept for recording
+            # (recording.media_cpus). The station places its threads itself.
+            "ENABLE_CPU_PINNING": False,
         }
         try:
             self._compiled = core.compile_model(model, "CPU", config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import av
@@ -91,3 +93,24 @@ def test_dequantizing_something_that_is_not_onnx(tmp_path: Path) -> None:
     bogus.write_bytes(b"\x00\x01garbage")
     with pytest.raises(ModelError):
         dequantize_onnx(bogus, tmp_path / "y.onnx")
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_inference_keeps_the_thread_on_the_cpus_it_was_given(fp32_model: Path, backend: str) -> None:
+    """The station pins the detector's thread away from the recording CPUs (``recording.media_cpus``);
+    OpenVINO's own CPU pinning used to reset the calling thread to every CPU on the first inference."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("one CPU: there is no other CPU a backend could move the thread to")
+    seen: list[set[int]] = []
+
+    def run() -> None:
+        os.sched_setaffinity(0, {cpus[0]})  # this thread only (Linux)
+        detector = load_detector(fp32_model, backend=backend, min_score=0.25)
+        detector.detect(np.zeros((240, 320, 3), np.uint8))  # loads, then infers
+        seen.append(set(os.sched_getaffinity(0)))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=120)
+    assert seen == [{cpus[0]}]
