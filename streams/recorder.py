@@ -73,6 +73,8 @@ logger = logging.getLogger(__name__)
 
 RecorderItem = MediaPacket | StreamStarted | StreamStopped | PacketsDropped
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: alarms of a disk error; a database write failing meanwhile (SQLite's, on the same full disk) keeps them
+DISK_ALARMS = frozenset({"disk_full", "disk_too_slow", "recorder_error"})
 BATCH_ITEMS = 64  # items the recorder thread takes from its subscription at once
 DRAIN_MAX_ITEMS = 4096  # what stop() still writes from the subscription (the recorder queue is 2048)
 # files kept readable until their close reaches the index: the open one and a few closing (more only while
@@ -289,6 +291,8 @@ class SegmentRecorder:
         self._outbox: deque[tuple[str, DbOp]] = deque()
         self._db_retry_at = 0.0
         self._disk_retry_at: float | None = None
+        # a file that failed to finish on the file jobs' thread: the camera thread handles it as a disk error
+        self._failed_file: SegmentWriteError | None = None
         self._pause_request: tuple[GapReason, str] | None = None
         self._pause_changed = False  # a request came in: apply it before the next packet
         self._paused: GapReason | None = None
@@ -528,6 +532,7 @@ class SegmentRecorder:
             and fmt is seg.format
             and self._paused is None
             and self._disk_retry_at is None
+            and self._failed_file is None
             and -1.0 <= ts - seg.last_ts_s <= self.settings.max_packet_gap_s
             and ts - seg.end_s <= self.settings.hole_threshold_s
             and not (packet.is_keyframe and ts - seg.start_s >= self.settings.segment_seconds)
@@ -536,6 +541,12 @@ class SegmentRecorder:
             return
         if fmt.camera_id != self.camera_id:
             return
+        failed = self._failed_file
+        if failed is not None:
+            self._failed_file = None
+            if self._disk_retry_at is None:  # stop writing the next file too, back off, then retry
+                self._on_disk_error(failed, at=self._newest_end or _utc(ts))
+            seg = self._seg
         if self._paused is not None or not self._disk_ready():
             self._count("not_recording")
             return
@@ -636,7 +647,7 @@ class SegmentRecorder:
             self._live[relative] = LiveSegment(self.camera_id, relative, writer.partial, start)
             self._state = RecorderState.RECORDING
             self._gap_reason = None
-            if self._alarm in ("disk_full", "disk_too_slow", "recorder_error", "unsupported_stream"):
+            if self._alarm in DISK_ALARMS or self._alarm == "unsupported_stream":
                 self._alarm = None
         if self._gap_may_be_open:
             self._gap_may_be_open = False
@@ -760,7 +771,7 @@ class SegmentRecorder:
         if isinstance(result, SegmentWriteError):
             with self._lock:
                 self._counters["bytes"] -= muxed  # _recover counts what it keeps of the file
-            self._recover(seg, result)
+            self._lost_at_close(seg, end, self._recover(seg, result), result)
             return
         written = result
         close = SegmentClose(
@@ -779,12 +790,30 @@ class SegmentRecorder:
             "%s: closed %s (%.1f s, %d bytes)", self.camera_id, seg.relative, close.duration_s, close.bytes
         )
 
+    def _lost_at_close(
+        self, seg: _Segment, end: datetime, saved_end: datetime | None, exc: SegmentWriteError
+    ) -> None:
+        """A file that failed to finish (its last fragments never reached the disk): a closed gap row for
+        what it lost, the alarm, and the camera thread told to back off as for any disk error. Runs on the
+        file jobs' thread."""
+        reason = GapReason.DISK_FULL if exc.errno in DISK_FULL_ERRNOS else GapReason.RECORDER_ERROR
+        lost_from = saved_end if saved_end is not None else seg.start_utc
+        if end > lost_from:
+            self._queue_db(
+                f"gap {lost_from.isoformat()} ({seg.relative} not finished)",
+                _add_gap_op(self.camera_id, lost_from, end, reason, f"{seg.relative} not finished: {exc}"),
+            )
+        self._note_error(str(exc), alarm=reason.value)
+        self._failed_file = exc
+        logger.error("%s: %s could not be finished: %s", self.camera_id, seg.relative, exc)
+
     def _recover(
         self, seg: _Segment, exc: SegmentWriteError, gap: tuple[GapReason, datetime] | None = None
-    ) -> None:
+    ) -> datetime | None:
         """Keep what is complete in the closed ``.partial`` (or drop it if it holds nothing); ``gap``, the
         gap opened where the muxed footage ended, moves back to where the saved footage ends. Runs on the
-        file jobs' thread."""
+        file jobs' thread. Returns where the saved footage ends (the file's start when nothing was saved;
+        None when the file is left for the start-up reconcile)."""
         partial = seg.writer.partial
         self._forget_live(seg.relative)  # cut and renamed now: readable again once its row is closed
         try:
@@ -794,12 +823,12 @@ class SegmentRecorder:
             logger.warning("%s: %s held no complete fragment: removed", self.camera_id, partial.name)
             self._queue_db(f"discard {seg.relative}", _discard_op(seg.relative, self._clock()))
             self._move_gap_start(gap, seg.start_utc)
-            return
+            return seg.start_utc
         except OSError as recover_exc:
             logger.error(
                 "%s: %s left for start-up reconcile: %s (after %s)", self.camera_id, partial, recover_exc, exc
             )
-            return
+            return None
         end = seg.start_utc + timedelta(seconds=finished.probe.duration_s)
         with self._lock:
             if self._newest_end is None or end > self._newest_end:  # a newer file may be closed already
@@ -819,6 +848,7 @@ class SegmentRecorder:
             self._close_and_forget(seg.relative, close, SegmentStatus.RECOVERED),
         )
         self._move_gap_start(gap, end)
+        return end
 
     def _move_gap_start(self, gap: tuple[GapReason, datetime] | None, start: datetime) -> None:
         if gap is None or start >= gap[1]:
@@ -854,7 +884,11 @@ class SegmentRecorder:
                 self._seg = None
                 self._live.pop(seg.relative, None)  # _recover decides what is kept of it
             gap = (reason, gap_start) if opened else None
-            seg.writer.abort(then=lambda: self._recover(seg, exc, gap))
+
+            def recover() -> None:
+                self._recover(seg, exc, gap)
+
+            seg.writer.abort(then=recover)
 
     def _disk_ready(self) -> bool:
         if self._disk_retry_at is None:
@@ -1058,7 +1092,7 @@ class SegmentRecorder:
         with self._lock:
             self._last_error = message
             self._last_error_utc = self._clock()
-            if alarm is not None:
+            if alarm is not None and not (alarm == "database_unreachable" and self._alarm in DISK_ALARMS):
                 self._alarm = alarm
             if state is not None:
                 self._state = state

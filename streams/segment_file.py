@@ -8,6 +8,7 @@ anyway), probes the result with PyAV and renames it to ``.mp4``.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -56,9 +57,14 @@ class HashingFile(io.RawIOBase):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
-        written = self._raw.write(view)
-        if written is None or written != len(view):
-            raise OSError(f"short write to {self.path}")
+        written = self._raw.write(view) or 0
+        while 0 < written < len(view):  # a short write (the disk filling up): the rest raises the reason
+            more = self._raw.write(view[written:])
+            if not more:
+                break
+            written += more
+        if written != len(view):
+            raise OSError(errno.EIO, f"short write to {self.path}")
         if self._sequential and self._position == self._end:
             self._hash.update(view)
         else:
