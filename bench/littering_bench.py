@@ -36,6 +36,7 @@ GRID = {
     "littering.static_s": (2, 4),
     "littering.diff_threshold": (18, 30),
     "littering.min_area_frac": (0.0002, 0.0008),
+    "littering.noise_factor": (3, 5),
 }
 
 

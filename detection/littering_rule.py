@@ -5,12 +5,15 @@ Built on :class:`detection.static_object.StaticObjectModel` (static blobs) and t
 - **Not an object**: a blob mostly covered by a person's box (someone standing still), a ghost (something
   taken away), a blob outside the littering zones or in a fixture mask, or one outside the size range.
 - **Owner**: when a blob becomes static, the person tracks of the last ``owner_window_s`` are searched for
-  who was at it when it appeared (the nearest feet, in body heights, closest to that moment): the owner is
-  who was with the object then, not whoever walks past later.
+  who was at it when it appeared: who stayed longest within ``owner_distance_h`` body heights of it until
+  it was static (putting a thing down takes a stop; a passer-by is near it for a moment). The owner is who
+  was with the object then, not whoever walks past later.
 - **Alarm**: the object has been static for ``dwell_s`` AND its owner has been away (farther than
   ``owner_distance_h`` body heights, or out of view) for ``owner_away_s``. Only the owner counts: a person
   next to their bag is not littering, however long they stand, and someone else standing by it does not
-  excuse the owner. When the owner's track breaks (an occlusion) a new track where they were continues it.
+  excuse the owner. When the owner's track breaks (an occlusion) a new track where they were continues it,
+  unless it looks unlike them; a person in the owner's clothes near the object is the owner only if their
+  track began after the owner's was last seen.
   Without an owner (none seen) there is no alarm unless ``require_owner`` is off.
 - **Once**: one place alarms once until its object goes; the event ends when the object is gone.
 - **Confirmation**: a detector box of a bag-like class (backpack, handbag, suitcase, bottle...) on the
@@ -188,8 +191,10 @@ class LitteringRule:
             obj.box = obj.confirmed_box = obj.blob.box
             obj.appeared_t_s = self._model.appeared_t_s(obj.blob)
             self._attribute(obj)
-        if not obj.alarmed and _area(obj.blob.box) <= 2.0 * _area(obj.confirmed_box):
-            obj.box = obj.blob.box  # still filling in (parts were hidden); a blob grown by a merge is not it
+        if not obj.alarmed:
+            # Still filling in (parts were hidden under the owner): the object is what had changed by the
+            # time it was confirmed; what changed later and touches it is something else.
+            obj.box = self._model.object_box(obj.blob, obj.confirmed_at_t_s) or obj.box
         obj.bag_class = obj.bag_class or _bag_class(obj.box, obs)
         if obj.alarmed:
             if obj.episode is not None:
@@ -215,16 +220,18 @@ class LitteringRule:
         if owner is None and obj.owner_last_box is not None and t_s - obj.owner_last_t_s <= config.relink_s:
             for person in people:
                 fresh = self._first_seen.get(person.track_id, t_s) >= obj.owner_last_t_s - 0.5
-                if fresh and _iou(person.xyxy, obj.owner_last_box) >= 0.3:
+                if fresh and _iou(person.xyxy, obj.owner_last_box) >= 0.3 and self._may_be_owner(obj, person):
                     obj.owner, owner = person.track_id, person
                     break
         if owner is None and obj.owner_look is not None:
             # A tracker loses people in a crowd and gives them new ids: the person near the object who
-            # wears the owner's clothes is the owner.
+            # wears the owner's clothes is the owner, if their track began after the owner's was last
+            # seen (two tracks seen at the same time are two people, however alike they dress).
             for person in people:
                 look = self._looks.get(person.track_id)
                 near = _distance_h(obj.box, person.xyxy) <= config.owner_distance_h
-                if near and look is not None and _same_look(look, obj.owner_look, config.same_look):
+                fresh = self._first_seen.get(person.track_id, t_s) >= obj.owner_last_t_s - 0.5
+                if near and fresh and look is not None and _same_look(look, obj.owner_look, config.same_look):
                     obj.owner, owner = person.track_id, person
                     break
         if owner is None:
@@ -233,30 +240,40 @@ class LitteringRule:
         obj.owner_path.append(owner.bottom_centre)
         return _distance_h(obj.box, owner.xyxy) <= config.owner_distance_h
 
+    def _may_be_owner(self, obj: _Object, person: Track) -> bool:
+        """Someone who takes up the owner's lost track where the owner was last seen (the frame's edge, a
+        door) must not look unlike them: whoever comes in where the owner went out is not the owner."""
+        look = self._looks.get(person.track_id)
+        if look is None or obj.owner_look is None:
+            return True
+        return _same_look(look, obj.owner_look, self._config(obj).same_look)
+
     def _attribute(self, obj: _Object) -> None:
-        """The owner: who stood nearest the object (in body heights) closest to when it appeared."""
+        """The owner: who stayed longest with the object (within ``owner_distance_h`` body heights) from
+        ``owner_window_s`` before it appeared until it was static. Putting a thing down takes a stop;
+        passers-by are near it for a moment (ties: the nearest, then the closest in time)."""
         config = self._config(obj)
         appeared = obj.appeared_t_s
-        best: tuple[float, _Sample] | None = None
+        near: dict[int, list[_Sample]] = {}
         for sample in self._history:
-            if not appeared - config.owner_window_s <= sample.t_s <= obj.blob.first_static_t_s:
-                continue
-            distance = _distance_h(obj.box, sample.box)
-            if distance > config.owner_distance_h:
-                continue
-            cost = distance + abs(sample.t_s - appeared) / max(config.owner_window_s, 1.0)
-            if best is None or cost < best[0]:
-                best = (cost, sample)
-        if best is None:
+            in_window = appeared - config.owner_window_s <= sample.t_s <= obj.blob.first_static_t_s
+            if in_window and _distance_h(obj.box, sample.box) <= config.owner_distance_h:
+                near.setdefault(sample.track_id, []).append(sample)
+        if not near:
             return
-        owner = best[1]
+
+        def rank(samples: list[_Sample]) -> tuple[int, float, float]:
+            closest = min(_distance_h(obj.box, s.box) for s in samples)
+            return len(samples), -closest, -min(abs(s.t_s - appeared) for s in samples)
+
+        owner = max(near.values(), key=rank)[-1]
         obj.owner = owner.track_id
         obj.owner_look = self._last_look.get(owner.track_id)
         obj.owner_height = owner.box[3] - owner.box[1]
         obj.owner_arrival_t_s = self._first_seen.get(owner.track_id, owner.t_s)
-        obj.owner_path = [
-            ((s.box[0] + s.box[2]) / 2, s.box[3]) for s in self._history if s.track_id == owner.track_id
-        ]
+        samples = [s for s in self._history if s.track_id == owner.track_id]
+        obj.owner_path = [((s.box[0] + s.box[2]) / 2, s.box[3]) for s in samples]
+        obj.owner_last_box, obj.owner_last_t_s = samples[-1].box, samples[-1].t_s
 
     def _last_near(self, obj: _Object, config: LitteringConfig, *, default: float) -> float:
         """When the owner was last within reach of the object (from the track history): the away clock runs
@@ -310,10 +327,6 @@ class LitteringRule:
         if len(self._first_seen) > 5000:
             live = {s.track_id for s in self._history}
             self._first_seen = {k: v for k, v in self._first_seen.items() if k in live}
-
-
-def _area(box: tuple[float, float, float, float]) -> float:
-    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:

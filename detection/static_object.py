@@ -3,8 +3,12 @@
 Two running backgrounds per camera on a small colour frame (``work_width`` px wide): a *long* one that
 follows the scene over about ``long_s`` and a *short* one over ``short_s``. A pixel that differs from the
 long background but no longer from the short one has changed and then kept still: static evidence grows
-there by the seconds it lasts and decays ``decay`` times faster where it does not. Pixels with at least
-``static_s`` of evidence form blobs; blobs in the size range are static objects, tracked by overlap.
+there by the seconds it lasts and decays ``decay`` times faster where it does not. "Differs" is relative to
+the pixel's own noise (``noise_factor`` times it, never under ``diff_threshold``), learnt where the
+background shows, so that leaves, shimmer or a grainy night picture do not count while a quiet floor keeps
+the low threshold. Pixels with at least ``static_s`` of evidence form blobs; blobs in the size range are
+static objects, tracked by overlap; the object's box is the part of its blob that had already changed when
+it was confirmed (parts hidden under its owner then join it; what changed later beside it does not).
 
 No shadow labelling (it erases dark bags on grey pavement). A global brightness change (clouds, lamps, the
 IR switch) is compensated by a per-channel gain before comparing; one that gain cannot explain (most of
@@ -26,6 +30,11 @@ from numpy.typing import NDArray
 from detection.frame import Image
 
 FloatImage = NDArray[np.float32]
+# A pixel's noise is the 80th percentile of its deviation from the short background while it shows the long
+# one, tracked sigma-delta fashion: up this many grey levels a second while the deviation is above it, a
+# quarter of that down while below.
+NOISE_STEP_PER_S = 1.0
+NOISE_QUANTILE = 0.8
 Mask = NDArray[np.bool_]
 
 
@@ -36,7 +45,8 @@ class StaticConfig:
     work_width: int = 384
     long_s: float = 60.0
     short_s: float = 3.0
-    diff_threshold: float = 24.0
+    diff_threshold: float = 24.0  # least colour change that counts (0-255), on a quiet pixel
+    noise_factor: float = 4.0  # a change counts above this many times the pixel's own noise
     static_s: float = 3.0
     decay: float = 2.0
     min_area_frac: float = 0.0004
@@ -75,7 +85,9 @@ class StaticObjectModel:
     _next_id: int = 1
     _masks: dict[int, Mask] = field(default_factory=dict)  # blob id -> its pixels in the last frame
     _frame: FloatImage | None = None
+    _noise: FloatImage | None = None  # per pixel: high percentile of its deviation (see _learn)
     _changed_since: NDArray[np.float64] = field(default_factory=lambda: np.zeros((1, 1), np.float64))
+    _held_since: NDArray[np.float64] = field(default_factory=lambda: np.zeros((1, 1), np.float64))
     resets: int = 0
 
     def set_exclusions(self, polygons: list[list[tuple[float, float]]]) -> None:
@@ -100,20 +112,25 @@ class StaticObjectModel:
         work_w, work_h = self._work
         small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
         frame = cv2.GaussianBlur(small, (3, 3), 0).astype(np.float32)
-        if self._long is None or self._short is None or self._evidence is None:
+        if self._long is None or self._short is None or self._evidence is None or self._noise is None:
             self._long, self._short = frame.copy(), frame.copy()
             self._evidence = np.zeros((work_h, work_w), np.float32)
+            self._noise = np.zeros((work_h, work_w), np.float32)
             self._changed_since = np.full((work_h, work_w), t_s, np.float64)
+            self._held_since = np.full((work_h, work_w), t_s, np.float64)
             self._last_t_s = t_s
             return []
         dt = min(max(t_s - (self._last_t_s if self._last_t_s is not None else t_s), 0.0), 2.0)
         self._last_t_s = t_s
-        fg_long = self._foreground(frame, self._long)
-        fg_short = self._foreground(frame, self._short)
+        threshold = np.maximum(self.config.diff_threshold, self.config.noise_factor * self._noise)
+        diff_long = self._difference(frame, self._long)
+        diff_short = self._difference(frame, self._short)
+        fg_long, fg_short = diff_long > threshold, diff_short > threshold
         if float(fg_long.mean()) > self.config.global_change:
             self._long, self._short = frame.copy(), frame.copy()
             self._evidence[:] = 0
             self._changed_since[:] = t_s
+            self._held_since[:] = t_s
             self.resets += 1
             return []
         covered = self._box_mask(list(people), grow=0.1)
@@ -124,18 +141,43 @@ class StaticObjectModel:
         evidence = np.where(candidate, self._evidence + dt, self._evidence)
         evidence = np.where(restored, np.maximum(evidence - self.config.decay * dt, 0.0), evidence)
         self._evidence = np.minimum(evidence, self.config.static_s * 4).astype(np.float32)
+        # Since when each pixel differs from the long background: without a break (the put-down time), and
+        # with hysteresis (a change ends only once the pixel is back under half the threshold, so that the
+        # edge of a low-contrast object flickering around the threshold still counts as one change).
         self._changed_since = np.where(fg_long | covered, self._changed_since, t_s)
+        self._held_since = np.where((diff_long < threshold / 2) & ~covered, t_s, self._held_since)
         freeze = self._box_mask(frozen_boxes) | covered
-        self._learn(frame, dt, freeze)
+        self._learn(frame, dt, freeze, ~fg_long, diff_short)
         return self._track_blobs(frame, t_s)
 
     def appeared_t_s(self, blob: StaticBlob) -> float:
-        """When the blob's pixels began to differ from the long background (median): when the thing was
-        put down, or when the person who put it down arrived and covered the spot."""
+        """When the blob's pixels began to differ from the long background without a break (median): when
+        the thing was put down, or when the person who put it down arrived and covered the spot."""
         mask = self._masks.get(blob.blob_id)
         if mask is None or not mask.any():
             return blob.first_static_t_s - self.config.static_s
         return float(np.median(self._changed_since[mask]))
+
+    def object_box(self, blob: StaticBlob, since_t_s: float) -> tuple[float, float, float, float] | None:
+        """The box (source pixels) of the blob's pixels that already differed from the long background at
+        ``since_t_s``: the parts of one object that were hidden (under its owner) or still settling when it
+        was first seen belong to it; pixels that changed later are something else that touched it (another
+        thing put down beside it). None when fewer than half of the blob's pixels are such (then the
+        object's last box stands)."""
+        mask = self._masks.get(blob.blob_id)
+        if mask is None:
+            return None
+        old = mask & (self._held_since <= since_t_s + 1.0)
+        if 2 * int(old.sum()) < int(mask.sum()):
+            return None  # mostly new: what is left of the object is too little to say where it is
+        ys, xs = np.nonzero(old)
+        sx, sy = self._size[0] / self._work[0], self._size[1] / self._work[1]
+        return (
+            float(xs.min()) * sx,
+            float(ys.min()) * sy,
+            float(xs.max() + 1) * sx,
+            float(ys.max() + 1) * sy,
+        )
 
     # internals -------------------------------------------------------------------------------------
 
@@ -143,7 +185,7 @@ class StaticObjectModel:
         self._size = (width, height)
         work_w = min(self.config.work_width, width)
         self._work = (work_w, max(8, round(height * work_w / width)))
-        self._long = self._short = self._evidence = None
+        self._long = self._short = self._evidence = self._noise = None
         self._exclude = None
         self._blobs.clear()
 
@@ -157,14 +199,15 @@ class StaticObjectModel:
             self._exclude = mask.astype(bool)
         return self._exclude
 
-    def _foreground(self, frame: FloatImage, background: FloatImage) -> Mask:
-        """Pixels that differ from ``background`` once a per-channel gain (global light) is taken out."""
+    def _difference(self, frame: FloatImage, background: FloatImage) -> FloatImage:
+        """How much each pixel differs from ``background`` (largest channel) once a per-channel gain (global
+        light) is taken out."""
         now, before = cv2.mean(frame)[:3], cv2.mean(background)[:3]
         gain = tuple(min(max(a / max(b, 1.0), 0.3), 3.0) for a, b in zip(now, before, strict=True))
         scaled = background * np.asarray(gain, np.float32)
         diff = cv2.absdiff(frame, scaled)
         blue, green, red = cv2.split(diff)
-        return np.asarray(cv2.max(cv2.max(blue, green), red) > self.config.diff_threshold)
+        return np.asarray(cv2.max(cv2.max(blue, green), red), np.float32)
 
     def _box_mask(self, boxes: list[tuple[float, float, float, float]], grow: float = 0.0) -> Mask:
         work_w, work_h = self._work
@@ -178,10 +221,24 @@ class StaticObjectModel:
             )
         return mask
 
-    def _learn(self, frame: FloatImage, dt: float, freeze: Mask) -> None:
-        assert self._long is not None and self._short is not None
+    def _learn(
+        self, frame: FloatImage, dt: float, freeze: Mask, background: Mask, deviation: FloatImage
+    ) -> None:
+        """Both backgrounds follow the picture, the long one not under ``freeze``. So does each pixel's
+        noise where it shows the long background (``background``): a sigma-delta estimate of a high
+        percentile of its ``deviation`` from the short background (steps of ``NOISE_STEP_PER_S``). Swaying
+        leaves, shimmer, water or a grainy night picture raise their own threshold; a thing put down does
+        not raise it under itself (it differs from the long background), and a quiet floor keeps
+        ``diff_threshold``."""
+        assert self._long is not None and self._short is not None and self._noise is not None
         alpha_long = min(1.0, dt / self.config.long_s)
         alpha_short = min(1.0, dt / self.config.short_s)
+        up = NOISE_STEP_PER_S * dt
+        step = np.where(deviation > self._noise, up, -up * (1 - NOISE_QUANTILE) / NOISE_QUANTILE)
+        learn_noise = background & ~freeze
+        self._noise = np.where(learn_noise, np.maximum(self._noise + step, 0.0), self._noise).astype(
+            np.float32
+        )
         cv2.accumulateWeighted(frame, self._short, alpha_short)
         learn = (~freeze).astype(np.uint8)
         cv2.accumulateWeighted(frame, self._long, alpha_long, mask=learn)
