@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from storage.model import AuditAnchor, AuditEntry, utcnow
@@ -292,3 +292,72 @@ def verify_audit_chain(session: Session, *, batch: int = 5000) -> tuple[int, lis
     """Verify the whole log and its anchor; returns (rows checked, breaks)."""
     report = check_audit_chain(session, batch=batch)
     return report.rows, report.breaks
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Filters of the audit-log viewer; None means any.
+
+    ``username`` matches part of the user name (case-insensitive), ``action`` an action or its prefix
+    (``auth.`` for every sign-in row), ``resource_type`` and ``resource_id`` exactly; ``start``/``end`` bound
+    ``at`` as ``[start, end)``.
+    """
+
+    username: str | None = None
+    action: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    allowed: bool | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    items: list[AuditEntry]
+    total: int
+
+
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(where: AuditFilter) -> Select[AuditEntry]:
+    query = select(AuditEntry)
+    if where.username:
+        pattern = f"%{_like_escaped(where.username.lower())}%"
+        query = query.where(func.lower(AuditEntry.username).like(pattern, escape="\\"))
+    if where.action:
+        query = query.where(AuditEntry.action.like(f"{_like_escaped(where.action)}%", escape="\\"))
+    if where.resource_type:
+        query = query.where(AuditEntry.resource_type == where.resource_type)
+    if where.resource_id:
+        query = query.where(AuditEntry.resource_id == where.resource_id)
+    if where.allowed is not None:
+        query = query.where(AuditEntry.allowed.is_(where.allowed))
+    if where.start is not None:
+        query = query.where(AuditEntry.at >= _utc(where.start))
+    if where.end is not None:
+        query = query.where(AuditEntry.at < _utc(where.end))
+    return query
+
+
+def list_audit(session: Session, *, where: AuditFilter, limit: int = 50, offset: int = 0) -> AuditPage:
+    """One page of matching rows, newest first, and how many match in all."""
+    if limit < 1 or offset < 0:
+        raise ValueError(f"limit must be at least 1 and offset at least 0, got {limit} and {offset}")
+    query = _filtered(where)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)).all()
+    return AuditPage(items=list(rows), total=int(total))
+
+
+def iter_audit(session: Session, *, where: AuditFilter, batch: int = 1000) -> Iterator[AuditEntry]:
+    """Every matching row, oldest first, streamed in batches (for an export)."""
+    rows = session.execute(_filtered(where).order_by(AuditEntry.id).execution_options(yield_per=batch))
+    yield from rows.scalars()
+
+
+def audit_actions(session: Session) -> list[str]:
+    """Every action the log holds, sorted (suggestions for the viewer's action filter)."""
+    return sorted(session.scalars(select(AuditEntry.action).distinct()).all())
