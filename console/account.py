@@ -28,7 +28,12 @@ from console.password import (
 from console.rate_limit import LoginRateLimiter
 from storage.api_token import TokenRevokeReason, create_api_token, revoke_api_token, revoke_user_tokens
 from storage.audit import append_audit
-from storage.login_session import create_login_session, revoke_session, revoke_user_sessions
+from storage.login_session import (
+    create_login_session,
+    revoke_session,
+    revoke_user_session,
+    revoke_user_sessions,
+)
 from storage.model import ApiToken, Role, User, utcnow
 from storage.user import (
     create_user,
@@ -400,3 +405,19 @@ def withdraw_all_tokens(session: Session, *, actor: Actor, user: User) -> int:
         detail={"username": user.username, "revoked": str(count)},
     )
     return count
+
+
+def withdraw_session(session: Session, *, actor: Actor, user: User, session_id: int) -> bool:
+    """End one open browser session of ``user`` (audited as ``session.revoke``); False when the user has no
+    such open session."""
+    ended = revoke_user_session(session, user_id=user.id, session_id=session_id)
+    if ended:
+        _audit(
+            session,
+            actor,
+            "session.revoke",
+            resource_type="session",
+            resource_id=str(session_id),
+            detail={"username": user.username},
+        )
+    return ended

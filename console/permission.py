@@ -112,7 +112,9 @@ PAGE_LINKS: tuple[PageLink, ...] = (
     PageLink("complaints", "/complaints", "Complaints", "complaints", COMPLAINT_READ_PERMISSIONS),
     PageLink("recordings", "/recordings", "Recordings", "recordings", RECORDING_PAGE_PERMISSIONS),
     PageLink("verify", "/verify", "Verify package", "audit"),
+    PageLink("audit", "/audit", "Audit log", "log", frozenset({Permission.AUDIT_VIEW})),
     PageLink("zones", "/admin/zones", "Detection zones", "zones", frozenset({Permission.CAMERAS_MANAGE})),
+    PageLink("users", "/admin/users", "Users", "users", frozenset({Permission.USERS_MANAGE})),
 )
 _PAGES_BY_KEY: Mapping[str, PageLink] = MappingProxyType({page.key: page for page in PAGE_LINKS})
 

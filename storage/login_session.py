@@ -79,3 +79,34 @@ def revoke_user_sessions(session: Session, *, user_id: int, now: datetime | None
         .values(revoked_at=now or utcnow())
     )
     return int(getattr(result, "rowcount", 0))
+
+
+def list_active_sessions(session: Session, *, user_id: int, now: datetime) -> list[LoginSession]:
+    """The user's sessions that are neither revoked nor expired, oldest first."""
+    return list(
+        session.scalars(
+            select(LoginSession)
+            .where(
+                LoginSession.user_id == user_id,
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > now,
+            )
+            .order_by(LoginSession.id)
+        )
+    )
+
+
+def revoke_user_session(
+    session: Session, *, user_id: int, session_id: int, now: datetime | None = None
+) -> bool:
+    """Revoke one open session of this user; False when the user has no such open session."""
+    result = session.execute(
+        update(LoginSession)
+        .where(
+            LoginSession.id == session_id,
+            LoginSession.user_id == user_id,
+            LoginSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now or utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from console.routes import (
+    audit,
+    audit_page,
     auth,
     complaint,
     complaint_page,
@@ -25,6 +27,7 @@ from console.routes import (
     recording,
     token,
     user,
+    user_page,
     zone,
     zone_page,
 )
@@ -32,8 +35,11 @@ from console.routes import (
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     auth.router,
+    audit.router,
+    audit_page.pages,
     token.router,
     user.router,
+    user_page.pages,
     openapi.router,
     metrics.router,
     live.router,

@@ -1,5 +1,5 @@
 """User administration (``users.manage``): list, create, change role / name / disabled, reset password, and
-list or revoke any user's API tokens.
+list or revoke any user's API tokens and open browser sessions.
 
 A password reset and a disable end every session and revoke every API token of the user
 (:mod:`console.account`).
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from console.account import (
     add_user,
@@ -21,6 +21,7 @@ from console.account import (
     rename_user,
     withdraw_all_tokens,
     withdraw_api_token,
+    withdraw_session,
 )
 from console.deps import Principal, SessionDep, require
 from console.error import ApiError
@@ -35,7 +36,8 @@ from console.permission import Permission, permissions_for
 from console.request_types import DbId
 from console.routes.token import TokenPublic
 from storage.api_token import ApiTokenNotFoundError, list_api_tokens
-from storage.model import Role, User
+from storage.login_session import list_active_sessions
+from storage.model import LoginSession, Role, User, utcnow
 from storage.user import UserExistsError, UserNotFoundError, get_user_by_id, list_users
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -81,6 +83,23 @@ class UserUpdate(BaseModel):
 
 class PasswordSet(BaseModel):
     password: str = Field(min_length=1, max_length=256)
+
+
+class SessionPublic(BaseModel):
+    """An open browser session (neither revoked nor expired); the cookie itself is never shown."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+    source_ip: str | None
+    user_agent: str | None
+
+    @classmethod
+    def of(cls, row: LoginSession) -> SessionPublic:
+        return cls.model_validate(row)
 
 
 class TokensRevoked(BaseModel):
@@ -195,4 +214,25 @@ def delete_user_token(user_id: DbId, token_id: DbId, session: SessionDep, admin:
 @router.delete("/{user_id}/tokens", summary="Revoke every API token of a user")
 def delete_user_tokens(user_id: DbId, session: SessionDep, admin: UserAdmin) -> TokensRevoked:
     user = _user(session, user_id)
-    return TokensRevoked(revoked=withdraw_all_tokens(session, actor=admin.actor(), user=user))
+    revoked = withdraw_all_tokens(session, actor=admin.actor(), user=user)
+    return TokensRevoked(revoked=revoked)
+
+
+@router.get("/{user_id}/sessions", summary="List a user's open browser sessions")
+def get_user_sessions(user_id: DbId, session: SessionDep, _admin: UserAdmin) -> list[SessionPublic]:
+    user = _user(session, user_id)
+    return [SessionPublic.of(row) for row in list_active_sessions(session, user_id=user.id, now=utcnow())]
+
+
+@router.delete(
+    "/{user_id}/sessions/{session_id}", status_code=204, summary="End one browser session of a user"
+)
+def delete_user_session(user_id: DbId, session_id: DbId, session: SessionDep, admin: UserAdmin) -> None:
+    user = _user(session, user_id)
+    if not withdraw_session(session, actor=admin.actor(), user=user, session_id=session_id):
+        raise ApiError(
+            404,
+            "session_not_found",
+            "user {user_id} has no open session {session_id}",
+            params={"user_id": user_id, "session_id": session_id},
+        )

@@ -34,10 +34,20 @@ SIDEBARS: dict[Role, tuple[str, ...]] = {
     Role.OFFICER: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
     Role.INVESTIGATOR: ("/", "/complaints", "/recordings", "/verify"),
     Role.SUPERVISOR: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
-    Role.ADMIN: ("/", "/verify", "/admin/zones"),
-    Role.AUDITOR: ("/", "/complaints", "/verify"),
+    Role.ADMIN: ("/", "/verify", "/admin/zones", "/admin/users"),
+    Role.AUDITOR: ("/", "/complaints", "/verify", "/audit"),
 }
-ALL_PAGES = ("/", "/live", "/events", "/complaints", "/recordings", "/verify", "/admin/zones")
+ALL_PAGES = (
+    "/",
+    "/live",
+    "/events",
+    "/complaints",
+    "/recordings",
+    "/verify",
+    "/audit",
+    "/admin/zones",
+    "/admin/users",
+)
 SUB_PAGES = {"/complaints": ("/complaints/1",)}
 """Pages reached from a linked page, not from the sidebar: open exactly when their section is."""
 

@@ -15,8 +15,8 @@ SIDEBARS: dict[Role, tuple[str, ...]] = {
     Role.OFFICER: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
     Role.INVESTIGATOR: ("/", "/complaints", "/recordings", "/verify"),
     Role.SUPERVISOR: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
-    Role.ADMIN: ("/", "/verify", "/admin/zones"),
-    Role.AUDITOR: ("/", "/complaints", "/verify"),
+    Role.ADMIN: ("/", "/verify", "/admin/zones", "/admin/users"),
+    Role.AUDITOR: ("/", "/complaints", "/verify", "/audit"),
 }
 
 
