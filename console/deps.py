@@ -109,12 +109,14 @@ StationDep = Annotated[Station, Depends(get_station)]
 
 
 def get_db_session(station: StationDep) -> Iterator[Session]:
-    """One session per request; commits when the route returns, rolls back when it raises."""
+    """One session per request; commits when the route returns, rolls back when it raises. Used with
+    ``scope="function"`` (``SessionDep``): the commit happens before the answer is sent, so a client told
+    "done" finds it done, and a failed commit is an error answer (FastAPI's default runs it afterwards)."""
     with station.database.session() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_db_session)]
+SessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
 
 
 def client_address(request: Request) -> str:
