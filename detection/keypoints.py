@@ -178,6 +178,8 @@ class _Net:
                     "INFERENCE_NUM_THREADS": threads,
                     "INFERENCE_PRECISION_HINT": "f32",
                     "PERFORMANCE_HINT": "LATENCY",
+                    # off: OpenVINO's pinning resets the calling thread to every CPU (see openvino_backend)
+                    "ENABLE_CPU_PINNING": False,
                 },
             )
         except Exception as exc:  # OpenVINO raises plain RuntimeErrors: translated once, here

@@ -6,6 +6,8 @@ them these tests skip with the reason. CI runs .ci/setup first, so there they ru
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -116,3 +118,28 @@ def test_the_folder_comes_from_the_config_then_the_environment(
     monkeypatch.setenv(ENV_KEYPOINT_MODELS, str(tmp_path / "env"))
     assert find_keypoint_models_dir(tmp_path / "configured") == tmp_path / "configured"
     assert find_keypoint_models_dir() == tmp_path / "env"
+
+
+def test_key_points_keep_the_thread_on_the_cpus_it_was_given(table_frame: Image) -> None:
+    """The rule runs on the ``detect`` thread, pinned away from the recording CPUs; OpenVINO's own CPU
+    pinning would reset the thread to every CPU when the models are compiled and run."""
+    directory = find_keypoint_models_dir()
+    if directory is None:
+        pytest.skip(
+            "key-point models not installed: run .ci/setup (it extracts them from the mediapipe wheel)"
+        )
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("one CPU: there is no other CPU the runtime could move the thread to")
+    seen: list[set[int]] = []
+
+    def run() -> None:
+        os.sched_setaffinity(0, {cpus[0]})  # this thread only (Linux)
+        fresh = load_keypoint_models(directory)
+        fresh.estimate(table_frame, AT_TABLE, hands_within=10.0)
+        seen.append(set(os.sched_getaffinity(0)))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=120)
+    assert seen == [{cpus[0]}]
