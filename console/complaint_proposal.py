@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console import complaint as rules
+from console.complaint_schema import ComplaintProposals
 from console.deps import Principal
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, media_decision
 from storage.complaint import Attached, finished_segments, list_evidence
@@ -98,7 +99,7 @@ def propose_footage(
     policy: MediaPolicy,
     now: datetime,
     margin: timedelta,
-) -> dict[str, Any]:
+) -> ComplaintProposals:
     start, end = proposal_window(complaint, now, margin)
     place = rules.Place(building=complaint.building, entrance=complaint.entrance, area=complaint.area)
     attached = list_evidence(session, complaint_id=complaint.id)
@@ -115,4 +116,6 @@ def propose_footage(
             entry |= {"footage_hidden": decision.code, "recorded_s": 0.0}
             entry |= {"spans": [], "gaps": [], "segments": [], "events": []}
         result.append(entry)
-    return {"complaint": complaint.number, "window": {"start": start, "end": end}, "cameras": result}
+    return ComplaintProposals.model_validate(
+        {"complaint": complaint.number, "window": {"start": start, "end": end}, "cameras": result}
+    )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from console.complaint import Category, Channel, Outcome
 from console.request_types import DB_INT_MAX, DbId, UtcDatetime
+from console.response_types import IsoDatetime
 from storage.model import ComplaintStatus
 
 TEXT_MAX: Final = 4000
@@ -148,3 +149,74 @@ class ComplaintList(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class AssigneeOption(BaseModel):
+    id: int
+    name: str
+
+
+class ComplaintOptions(BaseModel):
+    channels: list[str]
+    categories: list[str]
+    statuses: list[str]
+    outcomes: dict[str, list[str]] = Field(description="status → the outcomes allowed with it")
+    transitions: dict[str, list[str]] = Field(description="status → the statuses it may change to")
+    places: dict[str, list[str]] = Field(description="building, entrance, area → values known from cameras")
+    assignees: list[AssigneeOption]
+
+
+class TimeRange(BaseModel):
+    start: IsoDatetime
+    end: IsoDatetime
+
+
+class ProposedSpan(TimeRange):
+    segments: int
+
+
+class ProposedGap(TimeRange):
+    reasons: list[str]
+    open: bool
+
+
+class ProposedSegment(TimeRange):
+    id: int
+
+
+class ProposedEvent(BaseModel):
+    id: int
+    kind: str
+    start: IsoDatetime
+    end: IsoDatetime | None
+    review: str
+
+
+class AttachedRange(TimeRange):
+    id: int
+
+
+class CameraFootage(BaseModel):
+    camera_id: str
+    name: str
+    building: str | None
+    entrance: str | None
+    area: str | None
+    enabled: bool
+    match: str = Field(description="entrance | area | building")
+    score: int = Field(
+        description="3 = looks at the place, 2 = same area elsewhere/shared, 1 = same building"
+    )
+    attached: list[AttachedRange]
+    footage_hidden: str | None = Field(description="why the footage is hidden (media-access code), or null")
+    recorded_s: float
+    spans: list[ProposedSpan]
+    gaps: list[ProposedGap]
+    segments: list[ProposedSegment]
+    events: list[ProposedEvent]
+
+
+class ComplaintProposals(BaseModel):
+    complaint: str = Field(description="the complaint number")
+    window: TimeRange
+    cameras: list[CameraFootage]

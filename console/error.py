@@ -10,7 +10,15 @@ dependencies. Its message is an English msgid with named placeholders, translate
     raise ApiError(404, "unknown_camera", "no camera {camera} on this station", params={"camera": camera_id})
 
 (or pass a ready :class:`console.i18n.Message`). Never bake values into the msgid with an f-string: the
-catalog lookup would miss. Plain ``HTTPException`` and validation errors are translated to the same shape.
+catalog lookup would miss.
+
+Domain errors that answer the same way wherever they are raised are mapped once, in :data:`DOMAIN_ERRORS`
+(error class → status, code, message, params taken from the exception): routes let them propagate, and
+one handler turns them into the :class:`ApiError` of their entry (a subclass uses its nearest base's)::
+
+    UnknownSessionError: ErrorMapping(404, "unknown_session", own_message),
+
+Plain ``HTTPException`` and validation errors are translated to the same shape.
 Browser pages (paths outside ``/api``) get a rendered error page in the same language instead, and an
 anonymous browser is redirected to the login page by :class:`LoginRequiredError`.
 """
@@ -20,6 +28,7 @@ from __future__ import annotations
 import gettext
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -28,7 +37,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from console.complaint import ComplaintRuleError
 from console.i18n import Message, request_language
+from console.live import UnknownCameraError, UnknownSessionError
 from console.station import Station
 
 logger = logging.getLogger(__name__)
@@ -98,6 +109,63 @@ class ApiError(HTTPException):
         self.code = code
         self.cause = cause
         self.extra = extra or {}
+
+
+def own_message(exc: Any) -> Message:
+    """The translatable ``message`` a domain error carries (:class:`console.live.LiveError`, ...)."""
+    message: Message = exc.message
+    return message
+
+
+def own_code(exc: Any) -> str:
+    """The API error code a domain error carries (:class:`console.complaint.ComplaintRuleError`)."""
+    code: str = exc.code
+    return code
+
+
+def _no_params(_exc: Any) -> Mapping[str, object]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMapping:
+    """How one domain error family answers over HTTP.
+
+    ``message``: an English msgid whose placeholders ``params(exc)`` fills, or a function giving the
+    exception's own :class:`Message`. ``status`` and ``code`` may also be functions of the exception.
+    """
+
+    status: int | Callable[[Any], int]
+    code: str | Callable[[Any], str]
+    message: str | Callable[[Any], Message]
+    params: Callable[[Any], Mapping[str, object]] = _no_params
+
+    def api_error(self, exc: Exception) -> ApiError:
+        status = self.status if isinstance(self.status, int) else self.status(exc)
+        code = self.code if isinstance(self.code, str) else self.code(exc)
+        if isinstance(self.message, str):
+            return ApiError(status, code, self.message, params=self.params(exc))
+        return ApiError(status, code, self.message(exc))
+
+
+def _complaint_rule_status(exc: Any) -> int:
+    return 409 if own_code(exc) == "transition_not_allowed" else 422
+
+
+DOMAIN_ERRORS: Final[Mapping[type[Exception], ErrorMapping]] = {
+    ComplaintRuleError: ErrorMapping(_complaint_rule_status, own_code, own_message),
+    UnknownCameraError: ErrorMapping(404, "unknown_camera", own_message),
+    UnknownSessionError: ErrorMapping(404, "unknown_session", own_message),
+}
+
+
+def domain_api_error(exc: Exception) -> ApiError:
+    """The :class:`ApiError` of a registered domain error (its class's entry, else its nearest base's)."""
+    for cls in type(exc).__mro__:
+        mapping = DOMAIN_ERRORS.get(cls)
+        if mapping is not None:
+            return mapping.api_error(exc)
+    raise TypeError(f"{type(exc).__name__} is not in DOMAIN_ERRORS")
 
 
 class LoginRequiredError(Exception):
@@ -189,6 +257,21 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=422)
 
 
+def _domain_error_handler(
+    handle_http_error: Callable[[Request, Exception], Awaitable[Response]],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Answer a registered domain error as its ApiError, through the app's current HTTPException handler
+    (so that wrappers installed later, such as :func:`console.denial_audit.audit_denials`, see it too)."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        answer: Callable[[Request, Exception], Awaitable[Response]] = request.app.exception_handlers.get(
+            HTTPException, handle_http_error
+        )
+        return await answer(request, domain_api_error(exc))
+
+    return handle
+
+
 async def _login_required(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, LoginRequiredError):
         raise TypeError("handler registered for LoginRequiredError")
@@ -218,6 +301,9 @@ def install_error_handlers(
     handle_http_error = _http_error_handler(render_page_error)
     app.add_exception_handler(HTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    handle_domain_error = _domain_error_handler(handle_http_error)
+    for error_class in DOMAIN_ERRORS:
+        app.add_exception_handler(error_class, handle_domain_error)
     app.add_exception_handler(LoginRequiredError, _login_required)
     app.add_exception_handler(Exception, _unexpected)
     return handle_http_error

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console import complaint as rules
-from console.complaint import Category, Channel, ComplaintRuleError
+from console.complaint import Category, Channel
 from console.complaint_presenter import detail_of, present, user_names
 from console.complaint_proposal import propose_footage
 from console.complaint_schema import (
@@ -29,6 +29,8 @@ from console.complaint_schema import (
     ComplaintCreate,
     ComplaintDetail,
     ComplaintList,
+    ComplaintOptions,
+    ComplaintProposals,
     ComplaintUpdate,
     EvidenceCreate,
     EvidenceRelease,
@@ -157,33 +159,30 @@ def _complaint(session: Session, complaint_id: int) -> Complaint:
         ) from exc
 
 
-def _rule_error(exc: ComplaintRuleError) -> ApiError:
-    status = 409 if exc.code in ("transition_not_allowed",) else 422
-    return ApiError(status, exc.code, exc.message)
-
-
 # --- reading --------------------------------------------------------------------------------------
 
 
 @router.get("/options", summary="Channels, categories, outcomes, workflow and places known from cameras")
-def get_options(session: SessionDep, _user: Reader) -> dict[str, Any]:
+def get_options(session: SessionDep, _user: Reader) -> ComplaintOptions:
     places = known_places(session)
     assignees = session.execute(
         select(User.id, User.display_name, User.username, User.role).where(User.disabled.is_(False))
     )
-    return {
-        "channels": [c.value for c in Channel],
-        "categories": [c.value for c in Category],
-        "statuses": [s.value for s in ComplaintStatus],
-        "outcomes": {s.value: sorted(o.value for o in outs) for s, outs in rules.OUTCOMES.items()},
-        "transitions": {s.value: sorted(t.value for t in to) for s, to in rules.TRANSITIONS.items()},
-        "places": {key: sorted(values) for key, values in places.items()},
-        "assignees": [
-            {"id": uid, "name": display or name}
-            for uid, display, name, role in assignees
-            if Permission.COMPLAINTS_EDIT in permissions_for(role)
-        ],
-    }
+    return ComplaintOptions.model_validate(
+        {
+            "channels": [c.value for c in Channel],
+            "categories": [c.value for c in Category],
+            "statuses": [s.value for s in ComplaintStatus],
+            "outcomes": {s.value: sorted(o.value for o in outs) for s, outs in rules.OUTCOMES.items()},
+            "transitions": {s.value: sorted(t.value for t in to) for s, to in rules.TRANSITIONS.items()},
+            "places": {key: sorted(values) for key, values in places.items()},
+            "assignees": [
+                {"id": uid, "name": display or name}
+                for uid, display, name, role in assignees
+                if Permission.COMPLAINTS_EDIT in permissions_for(role)
+            ],
+        }
+    )
 
 
 @router.get("", summary="List complaints (newest first): filters, free-text search, paging")
@@ -254,7 +253,7 @@ def get_proposals(
     station: StationDep,
     user: Reader,
     margin_min: Annotated[int, Query(ge=0, le=180)] = 10,
-) -> dict[str, Any]:
+) -> ComplaintProposals:
     """Cameras that cover the complaint's place; for each, its footage in the window (spans, gaps,
     segments, events) only where the media-access rule lets this user see it (purpose ``timeline``), else
     ``footage_hidden`` with the refusal's code."""
@@ -276,15 +275,12 @@ def post_complaint(
     body: ComplaintCreate, session: SessionDep, station: StationDep, user: Editor
 ) -> ComplaintDetail:
     now = utcnow()
-    try:
-        rules.check_incident_window(
-            received_at=body.received_at,
-            incident_start=body.incident_start,
-            incident_end=body.incident_end,
-            now=now,
-        )
-    except ComplaintRuleError as exc:
-        raise _rule_error(exc) from exc
+    rules.check_incident_window(
+        received_at=body.received_at,
+        incident_start=body.incident_start,
+        incident_end=body.incident_end,
+        now=now,
+    )
     building = canonical_place(session, "building", body.building)
     entrance = canonical_place(session, "entrance", body.entrance)
     area = canonical_place(session, "area", body.area)
@@ -361,15 +357,12 @@ def patch_complaint(
     complaint = _complaint(session, complaint_id)
     values = _field_changes(session, body)
     if {"received_at", "incident_start", "incident_end"} & values.keys():
-        try:
-            rules.check_incident_window(
-                received_at=values.get("received_at", complaint.received_at),
-                incident_start=values.get("incident_start", complaint.incident_start),
-                incident_end=values.get("incident_end", complaint.incident_end),
-                now=now,
-            )
-        except ComplaintRuleError as exc:
-            raise _rule_error(exc) from exc
+        rules.check_incident_window(
+            received_at=values.get("received_at", complaint.received_at),
+            incident_start=values.get("incident_start", complaint.incident_start),
+            incident_end=values.get("incident_end", complaint.incident_end),
+            now=now,
+        )
     changed = update_complaint(
         session,
         complaint=complaint,
@@ -392,15 +385,12 @@ def post_status(
 ) -> ComplaintDetail:
     now = utcnow()
     complaint = _complaint(session, complaint_id)
-    try:
-        plan = rules.plan_transition(
-            complaint.status,
-            body.status,
-            outcome=body.outcome.value if body.outcome else None,
-            note=body.note,
-        )
-    except ComplaintRuleError as exc:
-        raise _rule_error(exc) from exc
+    plan = rules.plan_transition(
+        complaint.status,
+        body.status,
+        outcome=body.outcome.value if body.outcome else None,
+        note=body.note,
+    )
     if plan.to_status is ComplaintStatus.IN_PROGRESS and complaint.assignee_id is None:
         assign_complaint(
             session,
@@ -480,10 +470,7 @@ def _check_attach(
     now = utcnow()
     if rules.is_closed(complaint.status):
         raise ApiError(409, "complaint_closed", "reopen the complaint before attaching footage")
-    try:
-        rules.check_attach_range(start_utc=body.start, end_utc=body.end, now=now)
-    except ComplaintRuleError as exc:
-        raise _rule_error(exc) from exc
+    rules.check_attach_range(start_utc=body.start, end_utc=body.end, now=now)
     camera = session.get(Camera, body.camera_id)
     if camera is None:
         raise ApiError(

@@ -43,7 +43,6 @@ from console.live import (
     LiveStats,
     OfferError,
     UnknownCameraError,
-    UnknownSessionError,
     UserViewerLimitError,
     ViewerLimitError,
 )
@@ -237,8 +236,8 @@ async def post_offer(body: OfferCreate, station: StationDep, user: Viewer, live:
             user_id=user.user_id,
             username=user.username,
         )
-    except UnknownCameraError as exc:
-        raise ApiError(404, "unknown_camera", exc.message) from exc
+    except UnknownCameraError:
+        raise  # answered as mapped in console.error, not as the camera without a stream below
     except UserViewerLimitError as exc:
         limit = station.settings.config.console.live_views_per_user
         raise ApiError(409, "too_many_own_viewers", exc.message, extra={"limit": limit}) from exc
@@ -294,10 +293,7 @@ def _audit_view(station: Station, user: Principal, answer: LiveAnswer) -> None:
 
 @router.delete("/api/live/sessions/{session_id}", status_code=204, summary="Stop watching")
 async def delete_session(session_id: str, live: LiveDep, user: Viewer) -> Response:
-    try:
-        await live.close_session(session_id, user_id=user.user_id, reason="viewer_left")
-    except UnknownSessionError as exc:
-        raise ApiError(404, "unknown_session", exc.message) from exc
+    await live.close_session(session_id, user_id=user.user_id, reason="viewer_left")
     return Response(status_code=204)
 
 
@@ -314,10 +310,7 @@ async def beacon_close_session(
         raise ApiError(401, "not_authenticated", "sign in first", headers={"WWW-Authenticate": "Bearer"})
     if not is_valid_csrf(request.cookies.get(SESSION_COOKIE, ""), csrf_token):
         raise ApiError(403, "csrf_failed", "missing or wrong CSRF token")
-    try:
-        await live.close_session(session_id, user_id=user.user_id, reason="page_unload")
-    except UnknownSessionError as exc:
-        raise ApiError(404, "unknown_session", exc.message) from exc
+    await live.close_session(session_id, user_id=user.user_id, reason="page_unload")
     return Response(status_code=204)
 
 
@@ -339,8 +332,6 @@ def get_snapshot(
     _check_live_media(session, station, user, camera_id, MediaPurpose.SNAPSHOT)
     try:
         snapshot = live.snapshot(camera_id, stream, max_width=width)
-    except UnknownCameraError as exc:
-        raise ApiError(404, "unknown_camera", exc.message) from exc
     except SnapshotUnavailableError as exc:
         raise ApiError(
             503,

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
@@ -47,6 +47,7 @@ from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_
 from console.page import render_page
 from console.permission import Permission, may_open_page
 from console.request_types import DbId, UtcDatetime
+from console.response_types import IsoDatetime
 from console.thumbnail import ThumbnailError, segment_thumbnail
 from storage.layout import SegmentPathError, resolve_relative
 from storage.model import AuditEntry, Camera, Segment, SegmentStatus, utcnow
@@ -82,21 +83,75 @@ def _policy(station: StationDep) -> MediaPolicy:
     return MediaPolicy.of(station.settings.config.console)
 
 
+class CameraPublic(BaseModel):
+    id: str
+    name: str
+    building: str | None
+    entrance: str | None
+    area: str | None
+    enabled: bool
+    in_config: bool
+
+
+class SpanPublic(BaseModel):
+    start: IsoDatetime
+    end: IsoDatetime
+    segments: int
+
+
+class GapPublic(BaseModel):
+    start: IsoDatetime
+    end: IsoDatetime
+    reasons: list[str] = Field(description="reasons logged for the gap (empty: nothing logged)")
+    open: bool = Field(description="the recorder still reports this gap as ongoing")
+
+
+class TimelineEvent(BaseModel):
+    id: int
+    kind: str
+    start: IsoDatetime
+    end: IsoDatetime | None
+    zone: str | None
+    review: str
+
+
+class Timeline(BaseModel):
+    camera: str
+    start: IsoDatetime
+    end: IsoDatetime
+    recorded_s: float
+    spans: list[SpanPublic]
+    gaps: list[GapPublic]
+    events: list[TimelineEvent]
+
+
+class ViewSegment(BaseModel):
+    id: int
+    start: IsoDatetime
+    end: IsoDatetime
+    bytes: int
+    codec: str | None
+    width: int | None
+    height: int | None
+    growing: bool = Field(description="the file is still being written; played as far as it reaches")
+    url: str
+    thumbnail_url: str
+
+
+class ViewPublic(BaseModel):
+    view_id: int
+    camera: str
+    start: IsoDatetime
+    end: IsoDatetime
+    expires_at: IsoDatetime
+    segments: list[ViewSegment]
+    gaps: list[GapPublic]
+
+
 @router.get("/cameras", summary="Cameras with recordings")
-def get_cameras(session: SessionDep, _user: CurrentUser) -> list[dict[str, Any]]:
+def get_cameras(session: SessionDep, _user: CurrentUser) -> list[CameraPublic]:
     cameras = session.scalars(select(Camera).order_by(Camera.id)).all()
-    return [
-        {
-            "id": c.id,
-            "name": c.name,
-            "building": c.building,
-            "entrance": c.entrance,
-            "area": c.area,
-            "enabled": c.enabled,
-            "in_config": c.in_config,
-        }
-        for c in cameras
-    ]
+    return [CameraPublic.model_validate(c, from_attributes=True) for c in cameras]
 
 
 @router.get("/timeline", summary="Recorded spans, gaps with reasons and events of one camera")
@@ -107,7 +162,7 @@ def get_timeline(
     camera: Annotated[str, Query(min_length=1, max_length=32)],
     start: UtcDatetime,
     end: UtcDatetime,
-) -> dict[str, Any]:
+) -> Timeline:
     _check_range(start, end, MAX_TIMELINE_SPAN)
     check_media_access(
         session,
@@ -120,28 +175,30 @@ def get_timeline(
     spans = _spans(session, camera, start, end, live)
     holes = camera_holes(session, camera_id=camera, spans=spans, start_utc=start, end_utc=end, now=now)
     events = events_overlapping(session, camera_id=camera, start_utc=start, end_utc=end)
-    return {
-        "camera": camera,
-        "start": start,
-        "end": end,
-        "recorded_s": sum((s.end_utc - s.start_utc).total_seconds() for s in spans),
-        "spans": [{"start": s.start_utc, "end": s.end_utc, "segments": s.segments} for s in spans],
-        "gaps": [
-            {"start": h.start_utc, "end": h.end_utc, "reasons": list(h.reasons), "open": h.open}
-            for h in holes
-        ],
-        "events": [
-            {
-                "id": e.id,
-                "kind": e.kind,
-                "start": e.start_utc,
-                "end": e.end_utc,
-                "zone": e.zone,
-                "review": e.review,
-            }
-            for e in events
-        ],
-    }
+    return Timeline.model_validate(
+        {
+            "camera": camera,
+            "start": start,
+            "end": end,
+            "recorded_s": sum((s.end_utc - s.start_utc).total_seconds() for s in spans),
+            "spans": [{"start": s.start_utc, "end": s.end_utc, "segments": s.segments} for s in spans],
+            "gaps": [
+                {"start": h.start_utc, "end": h.end_utc, "reasons": list(h.reasons), "open": h.open}
+                for h in holes
+            ],
+            "events": [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "start": e.start_utc,
+                    "end": e.end_utc,
+                    "zone": e.zone,
+                    "review": e.review,
+                }
+                for e in events
+            ],
+        }
+    )
 
 
 def _spans(
@@ -200,9 +257,7 @@ def _segment_urls(segment_id: int, view_id: int) -> dict[str, str]:
 
 
 @router.post("/views", status_code=201, summary="Open an audited playback view of one camera and range")
-def post_view(
-    body: ViewCreate, session: SessionDep, station: StationDep, user: CurrentUser
-) -> dict[str, Any]:
+def post_view(body: ViewCreate, session: SessionDep, station: StationDep, user: CurrentUser) -> ViewPublic:
     _check_range(body.start, body.end, MAX_VIEW_SPAN)
     grant = check_media_access(
         session,
@@ -227,31 +282,33 @@ def post_view(
     holes = camera_holes(
         session, camera_id=body.camera, spans=spans, start_utc=body.start, end_utc=body.end, now=now
     )
-    return {
-        "view_id": grant.audit_id,
-        "camera": body.camera,
-        "start": body.start,
-        "end": body.end,
-        "expires_at": now + VIEW_TTL,
-        "segments": [
-            {
-                "id": s.id,
-                "start": s.start_utc,
-                "end": s.end_utc if footage is None else footage.end_utc,
-                "bytes": s.bytes if footage is None else footage.bytes,
-                "codec": s.codec,
-                "width": s.width,
-                "height": s.height,
-                "growing": footage is not None,
-                **_segment_urls(s.id, grant.audit_id),
-            }
-            for s, footage in segments
-        ],
-        "gaps": [
-            {"start": h.start_utc, "end": h.end_utc, "reasons": list(h.reasons), "open": h.open}
-            for h in holes
-        ],
-    }
+    return ViewPublic.model_validate(
+        {
+            "view_id": grant.audit_id,
+            "camera": body.camera,
+            "start": body.start,
+            "end": body.end,
+            "expires_at": now + VIEW_TTL,
+            "segments": [
+                {
+                    "id": s.id,
+                    "start": s.start_utc,
+                    "end": s.end_utc if footage is None else footage.end_utc,
+                    "bytes": s.bytes if footage is None else footage.bytes,
+                    "codec": s.codec,
+                    "width": s.width,
+                    "height": s.height,
+                    "growing": footage is not None,
+                    **_segment_urls(s.id, grant.audit_id),
+                }
+                for s, footage in segments
+            ],
+            "gaps": [
+                {"start": h.start_utc, "end": h.end_utc, "reasons": list(h.reasons), "open": h.open}
+                for h in holes
+            ],
+        }
+    )
 
 
 def _view_request(
