@@ -105,12 +105,20 @@ RECORDING_PAGE_PERMISSIONS = frozenset({Permission.RECORDINGS_VIEW, Permission.C
 """Who opens the recordings page: investigators see every range, officers a recent window (see
 :mod:`console.media_access`)."""
 
+EXPORT_LIST_PERMISSIONS = frozenset({Permission.EXPORTS_CREATE, Permission.AUDIT_VIEW})
+"""Who opens the exports page and lists packages: those who build them (investigators, supervisors) and
+auditors (who may list every package but download none: downloading needs ``exports.create``)."""
+
+EXPORT_LIST_ALL_PERMISSIONS = frozenset({Permission.RECORDINGS_VIEW, Permission.AUDIT_VIEW})
+"""Who lists every user's packages, not only their own: investigators, supervisors and auditors."""
+
 PAGE_LINKS: tuple[PageLink, ...] = (
     PageLink("home", "/", "Overview", "home"),
     PageLink("live", "/live", "Live view", "live", frozenset({Permission.LIVE_VIEW})),
     PageLink("events", "/events", "Events", "events", frozenset({Permission.EVENTS_VIEW})),
     PageLink("complaints", "/complaints", "Complaints", "complaints", COMPLAINT_READ_PERMISSIONS),
     PageLink("recordings", "/recordings", "Recordings", "recordings", RECORDING_PAGE_PERMISSIONS),
+    PageLink("exports", "/exports", "Exports", "exports", EXPORT_LIST_PERMISSIONS),
     PageLink("verify", "/verify", "Verify package", "audit"),
     PageLink("audit", "/audit", "Audit log", "log", frozenset({Permission.AUDIT_VIEW})),
     PageLink("zones", "/admin/zones", "Detection zones", "zones", frozenset({Permission.CAMERAS_MANAGE})),

@@ -4,20 +4,37 @@ cameras and a range (``POST /api/exports``), and download it.
 Building goes through :mod:`console.export` (media access for every camera, purpose ``export``) and runs
 the cut in a worker thread. Downloading needs ``exports.create``, the package must be ready, and the
 file is found only through the ``exports`` row (relative path, :func:`storage.layout.resolve_relative`).
-Every download is audited (``evidence.download``).
+Every download is audited (``evidence.download``); the file is offered as ``complaint-<number>-<time>.zip``
+when the package is filed under a complaint (:func:`package_download_name`).
+
+``GET /api/exports`` lists packages newest first for the exports page (``/exports``): who built each, when,
+for which complaint, cameras and ranges, its state and SHA-256 fingerprint. Builders see their own by
+default; ``scope=all`` lists everyone's, for the roles of
+:data:`console.permission.EXPORT_LIST_ALL_PERMISSIONS`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from console.deps import Principal, SessionDep, StationDep, audit_as, require
+from console.deps import (
+    CurrentUser,
+    Principal,
+    SessionDep,
+    StationDep,
+    audit_as,
+    audit_route_denied,
+    require,
+    role_name,
+)
 from console.error import ApiError
 from console.export import (
     MAX_EXPORT_CAMERAS,
@@ -30,8 +47,8 @@ from console.export import (
     run_export,
 )
 from console.i18n import Message
-from console.permission import Permission
-from console.request_types import DbId, UtcDatetime
+from console.permission import EXPORT_LIST_ALL_PERMISSIONS, EXPORT_LIST_PERMISSIONS, Permission
+from console.request_types import NUL_FREE, DbId, DbOffset, UtcDatetime
 from storage.complaint import ComplaintNotFoundError, get_complaint
 from storage.export import (
     ExportError,
@@ -42,13 +59,16 @@ from storage.export import (
     UnknownCameraError,
     check_export_range,
 )
+from storage.export_list import ExportFilter, ExportRow, list_exports
 from storage.layout import SegmentPathError, resolve_relative
-from storage.model import Export, utcnow
+from storage.model import Complaint, Export, utcnow
 
 router = APIRouter(tags=["exports"])
 Exporter = Annotated[Principal, require(Permission.EXPORTS_CREATE)]
 NO_FOOTAGE_ATTACHED = "camera {camera} recorded nothing in the attached time range"
 NO_FOOTAGE_IN_RANGE = "camera {camera} recorded nothing in the requested time range"
+MAX_PAGE = 200
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 class ExportCreate(BaseModel):
@@ -234,4 +254,120 @@ def get_export_download(
         resource_id=str(export_id),
         detail={"sha256": sha256, "complaint_id": export.complaint_id},
     )
-    return FileResponse(path, media_type="application/zip", filename=path.name)
+    complaint = session.get(Complaint, export.complaint_id) if export.complaint_id else None
+    name = package_download_name(complaint.number if complaint else None, export.created_at, path.name)
+    return FileResponse(path, media_type="application/zip", filename=name)
+
+
+def package_download_name(complaint_number: str | None, created_at: datetime, file_name: str) -> str:
+    """The name a downloaded package is offered under (pure): ``complaint-<number>-<UTC time>.zip`` when it
+    is filed under a complaint, else its file's own name. Only ``A-Z a-z 0-9 _ -`` survive from the number,
+    so the name is safe on every file system."""
+    safe = _UNSAFE_IN_NAME.sub("-", complaint_number or "").strip("-")[:32]
+    if not safe:
+        return file_name
+    return f"complaint-{safe}-{created_at:%Y%m%dT%H%M%SZ}.zip"
+
+
+class ExportClipPublic(BaseModel):
+    camera: str
+    start: datetime | None
+    end: datetime | None
+
+
+class ExportPublic(BaseModel):
+    export_id: int
+    created_at: datetime = Field(description="when it was built (UTC)")
+    created_by: str = Field(description="display name of the user who built it")
+    username: str
+    complaint_id: int | None
+    complaint_number: str | None
+    reason: str
+    clips: list[ExportClipPublic] = Field(description="cameras and requested ranges (empty once failed)")
+    status: str = Field(description="pending, ready, failed or expired")
+    bytes: int | None
+    sha256: str | None = Field(description="SHA-256 of the package file")
+    expires_at: datetime | None = Field(description="when a ready package's file is deleted (UTC)")
+    download_url: str | None
+
+
+class ExportPagePublic(BaseModel):
+    items: list[ExportPublic]
+    total: int
+    limit: int
+    offset: int
+    scope: Literal["mine", "all"]
+
+
+def manifest_clips(manifest: str | None) -> list[ExportClipPublic]:
+    """The cameras and requested ranges of a package's manifest; empty when there is none or it is not
+    readable as expected."""
+    try:
+        clips = json.loads(manifest or "{}").get("clips") or []
+        return [
+            ExportClipPublic(
+                camera=str(clip["camera"]["id"]),
+                start=clip.get("requested", {}).get("start_utc"),
+                end=clip.get("requested", {}).get("end_utc"),
+            )
+            for clip in clips
+        ]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return []
+
+
+def _export_public(row: ExportRow, retention: timedelta, can_download: bool) -> ExportPublic:
+    export = row.export
+    ready = export.status == "ready"
+    return ExportPublic(
+        export_id=export.id,
+        created_at=export.created_at,
+        created_by=row.display_name or row.username,
+        username=row.username,
+        complaint_id=export.complaint_id,
+        complaint_number=row.complaint_number,
+        reason=export.reason,
+        clips=manifest_clips(export.manifest),
+        status=export.status,
+        bytes=export.bytes,
+        sha256=export.sha256 or None,
+        expires_at=export.created_at + retention if ready else None,
+        download_url=f"/api/exports/{export.id}/download" if ready and can_download else None,
+    )
+
+
+@router.get("/api/exports", summary="Evidence packages, newest first")
+def list_export_packages(
+    request: Request,
+    session: SessionDep,
+    station: StationDep,
+    user: CurrentUser,
+    scope: Literal["mine", "all"] = "mine",
+    complaint: Annotated[str | None, Query(max_length=32, description="complaint number"), NUL_FREE] = None,
+    start: UtcDatetime | None = None,
+    end: UtcDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[DbOffset, Query()] = 0,
+) -> ExportPagePublic:
+    wanted = EXPORT_LIST_ALL_PERMISSIONS if scope == "all" else EXPORT_LIST_PERMISSIONS
+    if not wanted & user.permissions:
+        audit_route_denied(session, request, user, f"may not list evidence packages (scope {scope})")
+        raise ApiError(
+            403,
+            "forbidden",
+            "the {role} role may not list these evidence packages",
+            params={"role": role_name(user.role)},
+        )
+    if start is not None and end is not None and end <= start:
+        raise ApiError(422, "invalid_range", "end must be after start")
+    where = ExportFilter(
+        created_by=user.user_id if scope == "mine" else None,
+        complaint_number=complaint.strip() if complaint and complaint.strip() else None,
+        start=start,
+        end=end,
+    )
+    page = list_exports(session, where=where, limit=limit, offset=offset)
+    retention = timedelta(days=station.settings.config.console.export_retention_days)
+    can_download = user.can(Permission.EXPORTS_CREATE)
+    items = [_export_public(row, retention, can_download) for row in page.items]
+    return ExportPagePublic(items=items, total=page.total, limit=limit, offset=offset, scope=scope)

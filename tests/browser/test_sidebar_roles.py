@@ -32,10 +32,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 WIDTHS_PX = (1024, 390)
 SIDEBARS: dict[Role, tuple[str, ...]] = {
     Role.OFFICER: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
-    Role.INVESTIGATOR: ("/", "/complaints", "/recordings", "/verify"),
-    Role.SUPERVISOR: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
+    Role.INVESTIGATOR: ("/", "/complaints", "/recordings", "/exports", "/verify"),
+    Role.SUPERVISOR: ("/", "/live", "/events", "/complaints", "/recordings", "/exports", "/verify"),
     Role.ADMIN: ("/", "/verify", "/admin/zones", "/admin/users"),
-    Role.AUDITOR: ("/", "/complaints", "/verify", "/audit"),
+    Role.AUDITOR: ("/", "/complaints", "/exports", "/verify", "/audit"),
 }
 ALL_PAGES = (
     "/",
@@ -43,6 +43,7 @@ ALL_PAGES = (
     "/events",
     "/complaints",
     "/recordings",
+    "/exports",
     "/verify",
     "/audit",
     "/admin/zones",

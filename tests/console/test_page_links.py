@@ -13,10 +13,10 @@ from tests.support.console import make_user, running_station, sign_in
 
 SIDEBARS: dict[Role, tuple[str, ...]] = {
     Role.OFFICER: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
-    Role.INVESTIGATOR: ("/", "/complaints", "/recordings", "/verify"),
-    Role.SUPERVISOR: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
+    Role.INVESTIGATOR: ("/", "/complaints", "/recordings", "/exports", "/verify"),
+    Role.SUPERVISOR: ("/", "/live", "/events", "/complaints", "/recordings", "/exports", "/verify"),
     Role.ADMIN: ("/", "/verify", "/admin/zones", "/admin/users"),
-    Role.AUDITOR: ("/", "/complaints", "/verify", "/audit"),
+    Role.AUDITOR: ("/", "/complaints", "/exports", "/verify", "/audit"),
 }
 
 
