@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from console.deps import Principal
+from console.error import ApiError
 from console.export_retention import check_package_quota
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.station import Station
@@ -136,21 +137,29 @@ def _check_ranges(
     reason: str | None,
     complaint_number: str | None,
 ) -> None:
+    """Every camera's range is checked, so a refusal is audited for each camera it concerns (not only the
+    first); the first refusal is raised."""
     policy = MediaPolicy.of(station.settings.config.console)
+    refused: ApiError | None = None
     for camera_id, start, end in ranges:
-        check_media_access(
-            session,
-            principal,
-            MediaRequest(
-                camera_id=camera_id,
-                start_utc=start,
-                end_utc=end,
-                purpose=MediaPurpose.EXPORT,
-                reason=reason,
-                complaint_number=complaint_number,
-            ),
-            policy=policy,
-        )
+        try:
+            check_media_access(
+                session,
+                principal,
+                MediaRequest(
+                    camera_id=camera_id,
+                    start_utc=start,
+                    end_utc=end,
+                    purpose=MediaPurpose.EXPORT,
+                    reason=reason,
+                    complaint_number=complaint_number,
+                ),
+                policy=policy,
+            )
+        except ApiError as exc:
+            refused = refused or exc
+    if refused is not None:
+        raise refused
 
 
 def run_export(station: Station, principal: Principal, plan: ExportPlan) -> ExportOutcome:

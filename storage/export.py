@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config.schema import is_slug
@@ -331,6 +331,19 @@ def set_export_sha256(session: Session, export_id: int, sha256: str) -> Export:
     export.sha256 = sha256
     session.flush()
     return export
+
+
+def record_export_sha256(session: Session, export_id: int, sha256: str) -> bool:
+    """Record the package file's SHA-256 unless it is recorded already; True when this call recorded it.
+    One conditional UPDATE, so two fingerprints of the same package at once (the background task and a
+    first download) record and audit it once."""
+    result = session.execute(
+        update(Export).where(Export.id == export_id, Export.sha256.is_(None)).values(sha256=sha256)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    set_export_sha256(session, export_id, sha256)  # already set: the same hash, or a ValueError
+    return False
 
 
 def fail_export(session: Session, export_id: int, detail: str) -> Export:

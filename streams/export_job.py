@@ -37,8 +37,8 @@ from storage.export import (
     find_gaps,
     find_segments,
     finish_export,
+    record_export_sha256,
     require_camera,
-    set_export_sha256,
 )
 from storage.model import Complaint
 from storage.segment import find_segment
@@ -328,7 +328,8 @@ def fingerprint_package(db: Database, *, export_id: int, path: Path, user_id: in
             digest.update(chunk)
     sha256 = digest.hexdigest()
     with db.session() as session:
-        set_export_sha256(session, export_id, sha256)
+        if not record_export_sha256(session, export_id, sha256):
+            return sha256  # fingerprinted already (the background task and a first download at once)
         append_audit(
             session,
             action="evidence.package_hash",

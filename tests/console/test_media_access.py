@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, decide_media_access
 from console.permission import Permission, permissions_for
-from storage.model import Role, utcnow
+from storage.model import AuditEntry, Role, utcnow
 from tests.support.station_media import MediaStation
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -221,6 +222,21 @@ EXPECTED: dict[str, dict[str, bool]] = {
 
 
 @pytest.mark.timeout(180)
+def test_an_export_refused_for_a_missing_reason_is_audited_for_every_camera(
+    media_station: MediaStation,
+) -> None:
+    start = utcnow().replace(microsecond=0) - timedelta(minutes=30)
+    for camera in ("b5-e1", "b5-bins"):
+        media_station.record(camera, start, count=1)
+    investigator = media_station.login("investigator")
+    body = {"cameras": ["b5-e1", "b5-bins"], "start": _iso(start), "end": _iso(start + timedelta(seconds=2))}
+    refused = investigator.post("/api/exports", json=body)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "reason_required", refused.text
+    with media_station.station.database.session() as session:
+        denied = session.scalars(select(AuditEntry).where(AuditEntry.action == "media.denied")).all()
+        assert sorted(str(row.resource_id) for row in denied) == ["b5-bins", "b5-e1"]
+
+
 def test_every_media_path_for_every_role(media_station: MediaStation) -> None:
     now = utcnow().replace(microsecond=0)
     recent = now - timedelta(minutes=30)

@@ -318,8 +318,13 @@ def test_export_cuts_one_clip_per_given_range(database: Database, recorded: Path
     assert len({c["file"] for c in manifest["clips"]}) == 3
     sha256 = fingerprint_package(database, export_id=outcome.export_id, path=outcome.package.path)
     assert sha256 == hashlib.sha256(outcome.package.path.read_bytes()).hexdigest()
+    # a second fingerprint (the background task and a first download at once) records and audits nothing new
+    again = fingerprint_package(database, export_id=outcome.export_id, path=outcome.package.path)
+    assert again == sha256
     with database.session() as session:
         assert session.get_one(Export, outcome.export_id).sha256 == sha256
+        hashed = session.scalars(select(AuditEntry).where(AuditEntry.action == "evidence.package_hash")).all()
+        assert len(hashed) == 1, "the package hash is audited once per export"
 
 
 @pytest.mark.parametrize(
