@@ -34,6 +34,7 @@ from typing import Any, BinaryIO, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from storage.evidence.error import PackageUnreadableError
+from storage.evidence.finding import Finding
 from storage.evidence.report import VerificationReport
 from storage.evidence.verifier import verify_package
 from storage.signing import load_public_key_pem, public_key_pem
@@ -144,7 +145,11 @@ def _answer(name: Path, done: subprocess.CompletedProcess[bytes]) -> Verificatio
         raise VerifyCrashError(f"the check ended without a report (exit status {done.returncode})")
     if "unreadable" in answer:
         raise PackageUnreadableError(str(answer["unreadable"]))
-    return report_from_wire(answer["report"])
+    try:
+        return report_from_wire(answer["report"])
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("verifying %s: the worker's report cannot be read: %s", name, exc)
+        raise VerifyCrashError("the check ended with a report that cannot be read") from exc
 
 
 def report_to_wire(report: VerificationReport) -> dict[str, Any]:
@@ -152,7 +157,8 @@ def report_to_wire(report: VerificationReport) -> dict[str, Any]:
 
 
 def report_from_wire(data: dict[str, Any]) -> VerificationReport:
-    return VerificationReport(**{**data, "path": Path(data["path"])})
+    findings = [Finding.from_dict(finding) for finding in data["findings"]]
+    return VerificationReport(**{**data, "path": Path(data["path"]), "findings": findings})
 
 
 # --- the child ------------------------------------------------------------------------------------------

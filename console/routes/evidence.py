@@ -2,11 +2,13 @@
 
 ``POST /api/evidence/verify`` takes the ZIP as a multipart upload, checks it with
 :func:`storage.evidence.verify_package`, trusting this station's key only, audits the check, and answers
-exactly what is wrong. Its ``verdict`` is ``valid`` only for a package of this station; an intact package
-signed by any other key is ``signer_unknown`` (anyone can sign a package with a key of their own), and the
-check cannot be relaxed. Text from the package comes back with its control characters escaped. The same
-check is ``station verify PACKAGE.zip``. The upload is written once: the form parser
-spools it to a temporary file (in ``$TMPDIR``), and the check reads that file where it lies. Its size is
+exactly what is wrong: each finding with its stable ``code``, its values and its ``text`` in the request's
+language, and a ``summary`` of what the manifest says (:mod:`console.package_summary`). Its ``verdict`` is
+``valid`` only for a package of this station; an intact package signed by any other key is
+``signer_unknown`` (anyone can sign a package with a key of their own), and the check cannot be relaxed.
+Text from the package comes back with its control characters escaped. The same check is
+``station verify PACKAGE.zip``. The upload is written once: the form parser spools it to a temporary file
+(in ``$TMPDIR``), and the check reads that file where it lies. Its size is
 capped by ``console.max_upload_mb`` before any of it is read (:mod:`console.body_limit`).
 
 The check runs in a worker process (:class:`console.verify_worker.VerifyWorker`): a few at a time (else 429
@@ -16,6 +18,7 @@ what is wrong with it (``invalid``, or 422 ``not_a_package``), never with a serv
 
 from __future__ import annotations
 
+import gettext
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -25,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from console.deps import CurrentUser, LanguageDep, PageUser, SessionDep, StationDep, audit_as
 from console.error import ApiError
+from console.package_summary import FindingPublic, PackageSummaryPublic, present_findings, summarize_package
 from console.page import render_page
 from console.station import Station
 from console.verify_worker import VerifyBusyError, VerifyCrashError, VerifyTimeoutError
@@ -51,16 +55,24 @@ class VerificationPublic(BaseModel):
     valid: bool = Field(description="verdict is valid")
     intact: bool = Field(description="no errors: the signature and every hash match (whoever signed)")
     signer_trusted: bool = Field(description="signed by this station's key")
-    errors: list[str]
-    warnings: list[str]
-    passed: list[str]
+    findings: list[FindingPublic] = Field(description="errors, then warnings, then passed checks, translated")
+    summary: PackageSummaryPublic | None = Field(description="what the manifest says (None: unreadable)")
+    errors: list[str] = Field(description="the errors in English (as the CLI prints them)")
+    warnings: list[str] = Field(description="the warnings in English")
+    passed: list[str] = Field(description="the passed checks in English")
     package_key_fingerprint: str | None
     station_key_fingerprint: str
     station: str | None = Field(description="the station name the manifest gives (not proof of anything)")
     cameras: list[str]
 
     @classmethod
-    def of(cls, report: VerificationReport, *, station_key_fingerprint: str) -> VerificationPublic:
+    def of(
+        cls,
+        report: VerificationReport,
+        *,
+        station_key_fingerprint: str,
+        translations: gettext.NullTranslations,
+    ) -> VerificationPublic:
         manifest = report.manifest or {}
         station = manifest.get("station")
         name = station.get("name") if isinstance(station, dict) else None
@@ -69,6 +81,8 @@ class VerificationPublic(BaseModel):
             valid=report.valid,
             intact=report.intact,
             signer_trusted=report.signer_trusted,
+            findings=present_findings(report, translations),
+            summary=summarize_package(report, station_key_fingerprint=station_key_fingerprint),
             errors=_shown(report.errors),
             warnings=_shown(report.warnings),
             passed=_shown(report.passed),
@@ -106,6 +120,7 @@ def post_verify(
     station: StationDep,
     user: CurrentUser,
     session: SessionDep,
+    language: LanguageDep,
     package: Annotated[UploadFile, File(description="the evidence package (ZIP)")],
 ) -> VerificationPublic:
     name = Path(package.filename or "package.zip").name
@@ -122,7 +137,11 @@ def post_verify(
             "package_key": report.key_fingerprint,
         },
     )
-    return VerificationPublic.of(report, station_key_fingerprint=station.key.fingerprint)
+    return VerificationPublic.of(
+        report,
+        station_key_fingerprint=station.key.fingerprint,
+        translations=station.catalogs.get(language),
+    )
 
 
 def _check(station: Station, name: str, package: UploadFile) -> VerificationReport:

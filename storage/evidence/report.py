@@ -1,6 +1,9 @@
 """The result of checking an evidence package: its :class:`Verdict` and the :class:`VerificationReport`
 that says what was checked and what is wrong.
 
+Each check's result is a :class:`~storage.evidence.finding.Finding` (a code and its values);
+:attr:`VerificationReport.errors`, ``warnings`` and ``passed`` are their English sentences.
+
 The verdict has three values. ``INVALID``: something is wrong. ``SIGNER_UNKNOWN``: the package is intact and
 consistently signed, but by a key nobody vouched for: anyone can make such a package with a key of their
 own, so it proves nothing about who made it. ``VALID``: intact and signed by a trusted key. Everything a
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.control_char import escape_control_chars
+from storage.evidence.finding import Finding, FindingLevel
 
 
 class Verdict(StrEnum):
@@ -29,25 +33,51 @@ class VerificationReport:
     """What was checked and what is wrong.
 
     ``intact``: no errors. ``valid``: intact and signed by a trusted key (:attr:`verdict` is ``VALID``).
-    The messages are raw (they may hold text from the package): show them through :meth:`render` or
-    :func:`storage.control_char.escape_control_chars`.
+    The findings and their messages are raw (they may hold text from the package): show them through
+    :meth:`render` or :func:`storage.control_char.escape_control_chars`.
     """
 
     path: Path
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    passed: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     key_fingerprint: str | None = None
     signer_trusted: bool = False
 
+    def add(self, level: FindingLevel, code: str, **params: object) -> None:
+        self.findings.append(Finding.of(level, code, **params))
+
+    def error(self, code: str, **params: object) -> None:
+        self.add(FindingLevel.ERROR, code, **params)
+
+    def warning(self, code: str, **params: object) -> None:
+        self.add(FindingLevel.WARNING, code, **params)
+
+    def passing(self, code: str, **params: object) -> None:
+        self.add(FindingLevel.PASSED, code, **params)
+
+    def messages(self, level: FindingLevel) -> list[str]:
+        """The English sentences of the findings of one level, in the order found."""
+        return [finding.message for finding in self.findings if finding.level is level]
+
+    @property
+    def errors(self) -> list[str]:
+        return self.messages(FindingLevel.ERROR)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.messages(FindingLevel.WARNING)
+
+    @property
+    def passed(self) -> list[str]:
+        return self.messages(FindingLevel.PASSED)
+
     @property
     def intact(self) -> bool:
-        return not self.errors
+        return not any(finding.level is FindingLevel.ERROR for finding in self.findings)
 
     @property
     def verdict(self) -> Verdict:
-        if self.errors:
+        if not self.intact:
             return Verdict.INVALID
         return Verdict.VALID if self.signer_trusted else Verdict.SIGNER_UNKNOWN
 

@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from storage.evidence.error import PackageUnreadableError
+from storage.evidence.finding import Finding, FindingLevel
 from storage.evidence.manifest import (
     ENVELOPE_NAMES,
     MANIFEST_FORMAT,
@@ -113,7 +114,7 @@ class _Members:
         spans = locate_members(handle, infos, members_end=archive.start_dir)
         self.by_name: dict[str, zipfile.ZipInfo] = {}
         self.spans: dict[str, MemberSpan] = {}
-        self.problems: dict[str, str] = {}
+        self.problems: dict[str, Finding] = {}
         self.duplicates: list[str] = []
         for info, span in zip(infos, spans, strict=True):
             if info.filename in self.by_name:
@@ -122,7 +123,9 @@ class _Members:
             self.spans[info.filename] = span
             problem = span.problem or _member_problem(info)
             if problem is None and info.filename in ENVELOPE_NAMES and span.size > MAX_SMALL_MEMBER_BYTES:
-                problem = f"{span.size} bytes, more than the {MAX_SMALL_MEMBER_BYTES} it may have"
+                problem = _error(
+                    "member_too_large", name=info.filename, size=span.size, limit=MAX_SMALL_MEMBER_BYTES
+                )
             if problem is not None:
                 self.problems[info.filename] = problem
         self.hashes: dict[str, tuple[int, str]] = {}
@@ -147,17 +150,19 @@ class _Members:
         return self.hashes[name]
 
 
-def _member_problem(info: zipfile.ZipInfo) -> str | None:
+def _error(code: str, **params: object) -> Finding:
+    return Finding.of(FindingLevel.ERROR, code, **params)
+
+
+def _member_problem(info: zipfile.ZipInfo) -> Finding | None:
     """Why a member cannot be an evidence package's, from its directory entry (None: it can)."""
+    name = info.filename
     if info.flag_bits & _ENCRYPTED_FLAG:
-        return "encrypted: the members of an evidence package are not encrypted"
+        return _error("member_encrypted", name=name)
     if info.compress_type != zipfile.ZIP_STORED:
-        return (
-            f"compressed (method {info.compress_type}): every member of an evidence package is stored "
-            "(method 0); it is not unpacked"
-        )
+        return _error("member_compressed", name=name, method=info.compress_type)
     if info.file_size != info.compress_size:
-        return f"stored, yet declares {info.file_size} bytes unpacked and {info.compress_size} stored"
+        return _error("member_size_mismatch", name=name, unpacked=info.file_size, stored=info.compress_size)
     return None
 
 
@@ -209,11 +214,12 @@ def _verify_archive(
     report: VerificationReport, members: _Members, trusted_keys: Sequence[Ed25519PublicKey]
 ) -> VerificationReport:
     path = report.path
-    report.errors.extend(f"{name}: appears more than once in the ZIP" for name in members.duplicates)
-    report.errors.extend(
-        f"{name!r}: unsafe file name in the ZIP" for name in members.by_name if not _is_safe_name(name)
-    )
-    report.errors.extend(f"{name}: {problem}" for name, problem in members.problems.items())
+    for name in members.duplicates:
+        report.error("member_duplicate", name=name)
+    for name in members.by_name:
+        if not _is_safe_name(name):
+            report.error("member_unsafe_name", name=repr(name))
+    report.findings.extend(members.problems.values())
     if MANIFEST_NAME not in members.by_name:
         raise PackageUnreadableError(f"{path}: no {MANIFEST_NAME}: not an evidence package")
     if ENVELOPE_NAMES & members.problems.keys():
@@ -249,24 +255,23 @@ def _check_signature(
     """Verify the signature with the key in the package; returns that key (None when it is unusable)."""
     public_key: Ed25519PublicKey | None = None
     if key_pem is None:
-        report.errors.append(f"{PUBLIC_KEY_NAME}: missing from the package")
+        report.error("key_missing", file=PUBLIC_KEY_NAME)
     else:
         try:
             public_key = load_public_key_pem(key_pem)
         except PublicKeyError as exc:
-            report.errors.append(f"{PUBLIC_KEY_NAME}: cannot be read: {exc}")
+            report.error("key_unreadable", file=PUBLIC_KEY_NAME, detail=str(exc))
     if public_key is not None:
         report.key_fingerprint = fingerprint(public_key)
     if signature is None:
-        report.errors.append(f"{SIGNATURE_NAME}: missing: the manifest is not signed")
+        report.error("signature_missing", file=SIGNATURE_NAME)
     elif public_key is not None and verify_signature(public_key, signature, manifest_data):
-        report.passed.append(
-            f"{SIGNATURE_NAME}: valid Ed25519 signature over {MANIFEST_NAME} by key {report.key_fingerprint}"
+        report.passing(
+            "signature_valid", file=SIGNATURE_NAME, manifest=MANIFEST_NAME, key=report.key_fingerprint
         )
     elif public_key is not None:
-        report.errors.append(
-            f"{SIGNATURE_NAME}: signature does not match {MANIFEST_NAME} with the package's public key "
-            f"({report.key_fingerprint}): the manifest or the signature was altered"
+        report.error(
+            "signature_mismatch", file=SIGNATURE_NAME, manifest=MANIFEST_NAME, key=report.key_fingerprint
         )
     return public_key
 
@@ -277,38 +282,29 @@ def _check_signer(report: VerificationReport, trusted_keys: Sequence[Ed25519Publ
     signer = report.key_fingerprint
     if signer in trusted:
         report.signer_trusted = True
-        report.passed.append(f"signer: the package is signed by trusted station key {signer}")
+        report.passing("signer_trusted", key=signer)
     elif trusted:
-        report.warnings.append(
-            f"signer unknown: the package is signed by key {signer}, which is not a trusted station key "
-            f"({', '.join(trusted)}): its signature shows the package is unchanged since it was signed, "
-            "not who signed it"
-        )
+        report.warning("signer_untrusted", key=signer, trusted=", ".join(trusted))
     else:
-        report.warnings.append(
-            f"signer unknown: no trusted station key to compare key {signer} with: its signature shows the "
-            "package is unchanged since it was signed, not who signed it"
-        )
+        report.warning("signer_no_trusted_key", key=signer)
 
 
 def _parse_manifest(report: VerificationReport, data: bytes) -> dict[str, Any] | None:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except RecursionError:
-        report.errors.append(f"{MANIFEST_NAME}: nested too deeply; cannot check the files")
+        report.error("manifest_nested_too_deeply", file=MANIFEST_NAME)
         return None
     except ValueError as exc:  # not UTF-8, not JSON, or a number of more digits than Python converts
-        report.errors.append(f"{MANIFEST_NAME}: not valid JSON ({exc}); cannot check the files")
+        report.error("manifest_not_json", file=MANIFEST_NAME, detail=str(exc))
         return None
     if _depth(manifest) > MAX_MANIFEST_DEPTH:
-        report.errors.append(
-            f"{MANIFEST_NAME}: nested more than {MAX_MANIFEST_DEPTH} levels deep; cannot check the files"
-        )
+        report.error("manifest_too_deep", file=MANIFEST_NAME, limit=MAX_MANIFEST_DEPTH)
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        report.errors.append(
-            f"{MANIFEST_NAME}: unknown format {_excerpt(found)} (expected {MANIFEST_FORMAT})"
+        report.error(
+            "manifest_unknown_format", file=MANIFEST_NAME, found=_excerpt(found), expected=MANIFEST_FORMAT
         )
         return None
     return manifest
@@ -346,17 +342,25 @@ def _check_shape(report: VerificationReport, manifest: dict[str, Any]) -> None:
     for key, value in manifest.items():
         wanted = MANIFEST_FIELDS.get(key)
         if wanted is None:
-            report.errors.append(f"{MANIFEST_NAME}: unknown field {_excerpt(key)} (not in {MANIFEST_FORMAT})")
+            report.error(
+                "manifest_unknown_field", file=MANIFEST_NAME, field=_excerpt(key), format=MANIFEST_FORMAT
+            )
         elif not isinstance(value, wanted) or isinstance(value, bool):
             expected = " or ".join(_JSON_TYPE_NAMES[kind] for kind in wanted)
-            report.errors.append(
-                f"{MANIFEST_NAME}: field {key!r} is {_json_type(value)}, expected {expected}"
+            report.error(
+                "manifest_field_type",
+                file=MANIFEST_NAME,
+                field=repr(key),
+                actual=_json_type(value),
+                expected=expected,
             )
     clips = manifest.get("clips")
     for index, clip in enumerate(clips if isinstance(clips, list) else []):
         camera = clip.get("camera") if isinstance(clip, dict) else None
         if not isinstance(camera, dict):
-            report.errors.append(f"{MANIFEST_NAME}: clip {index + 1} is malformed: {_excerpt(clip)}")
+            report.error(
+                "manifest_clip_malformed", file=MANIFEST_NAME, index=index + 1, excerpt=_excerpt(clip)
+            )
 
 
 def _json_type(value: object) -> str:
@@ -371,54 +375,61 @@ def _check_fingerprint(
     if public_key is None:
         return
     if declared != report.key_fingerprint:
-        report.errors.append(
-            f"{PUBLIC_KEY_NAME}: fingerprint {report.key_fingerprint} differs from the manifest's {declared}"
+        report.error(
+            "fingerprint_mismatch", file=PUBLIC_KEY_NAME, key=report.key_fingerprint, declared=declared
         )
     else:
-        report.passed.append(f"{PUBLIC_KEY_NAME}: fingerprint matches the manifest ({declared})")
+        report.passing("fingerprint_match", file=PUBLIC_KEY_NAME, declared=declared)
 
 
 def _check_files(report: VerificationReport, members: _Members, manifest: dict[str, Any]) -> None:
     listed = manifest.get("files")
     if not isinstance(listed, list) or not listed:
-        report.errors.append(f"{MANIFEST_NAME}: lists no files")
+        report.error("manifest_no_files", file=MANIFEST_NAME)
         return
     if len(listed) > MAX_MEMBERS:
-        report.errors.append(
-            f"{MANIFEST_NAME}: lists {len(listed)} files, more than the {MAX_MEMBERS} a package may hold"
-        )
+        report.error("manifest_too_many_files", file=MANIFEST_NAME, count=len(listed), limit=MAX_MEMBERS)
         return
     seen: set[str] = set()
     for entry in listed:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            report.errors.append(f"{MANIFEST_NAME}: malformed file entry {_excerpt(entry)}")
+            report.error("manifest_file_entry_malformed", file=MANIFEST_NAME, excerpt=_excerpt(entry))
             continue
         name: str = entry["name"]
         if name in seen:
-            report.errors.append(f"{name}: listed more than once in the manifest")
+            report.error("file_listed_twice", name=name)
             continue
         seen.add(name)
         if name not in members.by_name:
-            report.errors.append(f"{name}: listed in the manifest but missing from the package")
+            report.error("file_missing", name=name)
         elif name not in members.problems:  # a member that cannot be read is reported already
             _check_one_file(report, members, name, entry)
     for name in sorted(set(members.by_name) - seen - ENVELOPE_NAMES):
         if not name.endswith("/"):
-            report.errors.append(f"{name}: in the package but not listed in the signed manifest (added file)")
+            report.error("file_added", name=name)
 
 
 def _check_one_file(report: VerificationReport, members: _Members, name: str, entry: dict[str, Any]) -> None:
     try:
         size, digest = members.hash(name)
     except _ZIP_ERRORS as exc:
-        report.errors.append(f"{name}: cannot be read: {exc}")
+        report.error("file_unreadable", name=name, detail=str(exc))
         return
-    problems = []
-    if size != entry.get("size"):
-        problems.append(f"size expected {_excerpt(entry.get('size'), quote=False)} bytes, actual {size}")
-    if digest != entry.get("sha256"):
-        problems.append(f"SHA-256 expected {_excerpt(entry.get('sha256'), quote=False)}, actual {digest}")
-    if problems:
-        report.errors.append(f"{name}: altered: " + "; ".join(problems))
+    expected_size = _excerpt(entry.get("size"), quote=False)
+    expected_sha256 = _excerpt(entry.get("sha256"), quote=False)
+    size_differs, hash_differs = size != entry.get("size"), digest != entry.get("sha256")
+    if size_differs and hash_differs:
+        report.error(
+            "file_altered_size_and_hash",
+            name=name,
+            expected_size=expected_size,
+            actual_size=size,
+            expected_sha256=expected_sha256,
+            actual_sha256=digest,
+        )
+    elif size_differs:
+        report.error("file_altered_size", name=name, expected=expected_size, actual=size)
+    elif hash_differs:
+        report.error("file_altered_hash", name=name, expected=expected_sha256, actual=digest)
     else:
-        report.passed.append(f"{name}: {size} bytes, SHA-256 {digest}")
+        report.passing("file_ok", name=name, size=size, sha256=digest)

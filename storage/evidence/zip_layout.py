@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
+from storage.evidence.finding import Finding, FindingLevel
+
 MAX_MEMBERS: Final = 4096  # a package holds one clip per camera and four more files
 MAX_DIRECTORY_BYTES: Final = 4 << 20  # 4096 entries of ~1 KiB each
 LOCAL_HEADER: Final = struct.Struct("<4s2B4HL2L2H")
@@ -51,7 +53,7 @@ class MemberSpan:
     header_offset: int
     data_offset: int
     end: int
-    problem: str | None = None
+    problem: Finding | None = None
 
     @property
     def size(self) -> int:
@@ -119,25 +121,31 @@ def locate_members(
 def _locate(handle: BinaryIO, info: zipfile.ZipInfo, members_end: int) -> MemberSpan:
     name, offset = info.filename, info.header_offset
     if offset < 0 or offset + LOCAL_HEADER.size > members_end:
-        return MemberSpan(name, offset, offset, offset, "its local header lies outside the ZIP's members")
+        return MemberSpan(name, offset, offset, offset, _problem("member_header_outside", name=name))
     handle.seek(offset)
     fields = LOCAL_HEADER.unpack(handle.read(LOCAL_HEADER.size))
     name_length, extra_length = fields[-2], fields[-1]
     data_offset = offset + LOCAL_HEADER.size + name_length + extra_length
     end = data_offset + info.compress_size
     if fields[0] != LOCAL_HEADER_MAGIC:
-        return MemberSpan(name, offset, data_offset, data_offset, "no local header where the directory says")
+        return MemberSpan(name, offset, data_offset, data_offset, _problem("member_no_header", name=name))
     if handle.read(name_length) != _encoded_name(info):
-        return MemberSpan(name, offset, data_offset, data_offset, "its local header names another file")
+        return MemberSpan(
+            name, offset, data_offset, data_offset, _problem("member_header_mismatch", name=name)
+        )
     if end > members_end:
         return MemberSpan(
             name,
             offset,
             data_offset,
             data_offset,
-            f"its {info.compress_size} bytes run past the end of the ZIP's members (byte {members_end})",
+            _problem("member_past_end", name=name, size=info.compress_size, end=members_end),
         )
     return MemberSpan(name, offset, data_offset, end)
+
+
+def _problem(code: str, **params: object) -> Finding:
+    return Finding.of(FindingLevel.ERROR, code, **params)
 
 
 def _encoded_name(info: zipfile.ZipInfo) -> bytes:
@@ -152,7 +160,7 @@ def _encoded_name(info: zipfile.ZipInfo) -> bytes:
 
 def _mark_overlaps(spans: list[MemberSpan]) -> list[MemberSpan]:
     """The spans with a problem added to every member whose bytes (header included) overlap another's."""
-    problems: dict[int, str] = {}
+    problems: dict[int, Finding] = {}
     order = sorted(
         (i for i, span in enumerate(spans) if span.problem is None), key=lambda i: spans[i].header_offset
     )
@@ -160,8 +168,10 @@ def _mark_overlaps(spans: list[MemberSpan]) -> list[MemberSpan]:
     for index in order:
         span = spans[index]
         if reach is not None and span.header_offset < spans[reach].end:
-            problems[index] = f"its bytes overlap those of {spans[reach].name!r}"
-            problems.setdefault(reach, f"its bytes overlap those of {span.name!r}")
+            problems[index] = _problem("member_overlap", name=span.name, other=repr(spans[reach].name))
+            problems.setdefault(
+                reach, _problem("member_overlap", name=spans[reach].name, other=repr(span.name))
+            )
         if reach is None or span.end > spans[reach].end:
             reach = index
     return [
