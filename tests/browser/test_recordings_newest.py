@@ -135,6 +135,27 @@ def test_the_recordings_page_plays_the_minute_being_recorded(
             errors = page.evaluate("document.getElementById('recordings-error').textContent")
             assert errors == ""
             page.screenshot(path=str(artifacts_dir() / "recordings-newest.png"), full_page=True)
+            # defect 9: a click on the bar where nothing is recorded (after the newest footage) says so on the
+            # tile instead of a black picture; a click on the footage takes the message away
+            bar = page.locator("[data-testid=timeline-b5-e1]")
+            box = bar.bounding_box()
+            bar.click(position={"x": box["width"] * 0.97, "y": box["height"] / 2})
+            note = page.locator("[data-testid=note-b5-e1]")
+            note.wait_for(state="visible", timeout=5000)
+            assert note.inner_text() == "Нет записи в это время"
+            bar.click(position={"x": box["width"] * (target - 1.0) / 3600, "y": box["height"] / 2})
+            note.wait_for(state="hidden", timeout=5000)
+            # a new search (three hours earlier, nothing recorded): the clock shows the new range, not the
+            # previous playback position
+            earlier = page_start - timedelta(hours=3)
+            page.fill("[data-testid=jump-start]", f"{earlier:%Y-%m-%dT%H:%M}")
+            page.click("[data-testid=show]")
+            wait_until(
+                page,
+                "document.querySelector('[data-testid=position]').textContent"
+                f".includes('{earlier:%d.%m.%Y}, {earlier:%H:%M}:00')",
+                timeout_s=10,
+            )
             print(
                 f"\nrecordings page: footage up to {behind_s:.2f} s before opening; "
                 f"played to {time.time() - played_to:.2f} s before now while following"

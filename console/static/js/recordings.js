@@ -32,7 +32,9 @@ async function show(event) {
   const overview = Boolean(form.length.selectedOptions[0] && form.length.selectedOptions[0].dataset.overview);
   document.getElementById("overview-hint").hidden = !overview;
   origin = start.getTime();
-  if (group) group.stop();
+  // the clock shows the new range from the start, not where the previous search was playing
+  document.getElementById("position").textContent = fmt(start);
+  if (group) { group.stop(); group.players.forEach((p) => p.video.pause()); }
   const container = document.getElementById("players");
   container.replaceChildren();
   container.style.setProperty("--columns", String(Math.min(cameras.length, 2) || 1));
@@ -48,9 +50,18 @@ async function show(event) {
     video.muted = true;
     video.playsInline = true;
     video.hidden = overview;
+    const note = document.createElement("p"); // over the picture: a clicked moment has no footage
+    note.className = "tile-note";
+    note.dataset.testid = `note-${camera}`;
+    note.textContent = L.text.no_footage_here;
+    note.hidden = true;
+    const screen = document.createElement("div");
+    screen.className = "screen";
+    screen.hidden = overview;
+    screen.append(video, note);
     const bar = document.createElement("div");
     bar.dataset.testid = `timeline-${camera}`;
-    tile.append(title, video, bar);
+    tile.append(title, screen, bar);
     container.append(tile);
     const range = { camera, start: start.toISOString(), end: end.toISOString() };
     const options = { gapLabel: L.text.gap, recordedLabel: L.text.recorded, format: fmt };
@@ -67,9 +78,10 @@ async function show(event) {
       const view = await api("/api/recordings/views", { method: "POST", body });
       if (stale()) return;
       bars.push(renderTimeline(bar, timeline, {
-        ...options, onSeek: (s) => group && group.seek(s), preview: (s) => thumbnailAt(view, start.getTime() + s * 1000, (end - start) / 200),
+        ...options, onSeek: seekTo, preview: (s) => thumbnailAt(view, start.getTime() + s * 1000, (end - start) / 200),
       }));
       const player = new SegmentPlayer(video, view);
+      player.note = note;
       const opened = await player.open();
       if (stale()) return;
       if (opened) players.push(player); else title.textContent = `${camera}: ${L.text.no_footage}`;
@@ -83,7 +95,13 @@ async function show(event) {
   if (players.length) {
     const firstStart = Math.min(...players.map((p) => (p.segments[0] ? p.segments[0].t0 : 0)));
     group.seek(firstStart);
+    document.getElementById("position").textContent = fmt(new Date(origin + firstStart * 1000));
+    for (const player of players) {
+      // the note goes once the player shows footage again (a click on a recorded span, a skipped gap)
+      player.video.addEventListener("timeupdate", () => { if (hasFootage(player, player.video.currentTime)) player.note.hidden = true; });
+    }
     players[0].video.addEventListener("timeupdate", () => {
+      if (stale()) return; // a player of an earlier search (its last timeupdate comes after a new one began)
       const t = players[0].video.currentTime;
       bars.forEach((b) => b.setPosition(t));
       document.getElementById("position").textContent = fmt(new Date(origin + t * 1000));
@@ -93,6 +111,19 @@ async function show(event) {
   url.searchParams.set("start", form.start.value);
   url.searchParams.set("cameras", cameras.join(","));
   window.history.replaceState(null, "", url);
+}
+
+// whether a player has a recorded segment at this position (seconds from the range start)
+function hasFootage(player, seconds) {
+  return player.segments.some((s) => s.t0 <= seconds && seconds < s.t1);
+}
+
+// a click on a bar: every player goes there; a tile with nothing recorded then says so (not a black picture)
+function seekTo(seconds) {
+  if (!group) return;
+  group.seek(seconds);
+  for (const player of group.players) player.note.hidden = hasFootage(player, seconds);
+  document.getElementById("position").textContent = fmt(new Date(origin + seconds * 1000));
 }
 
 // the keyframe thumbnail of the view's segment that holds this instant (ms since the epoch), or of the
