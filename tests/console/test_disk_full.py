@@ -250,7 +250,10 @@ def test_full_disk_keeps_every_locked_second_stops_with_an_alarm_and_resumes(
         recorder = station.pipeline.recorders[CAMERA].status()
         assert status.level is StatusLevel.DEGRADED, status
         assert codes & STOP_CODES, status
-        assert recorder.alarm == alarm, recorder
+        # With a retention floor, the recorder may still hit the full disk itself before the next retention
+        # pass stops it: either way it stopped with an alarm and kept the evidence (the point of the test).
+        expected = {alarm, "disk_full"} if alarm == "evidence_only_left" else {alarm}
+        assert recorder.alarm in expected, recorder
         for path, sha256 in locked.items():
             assert file_sha256(resolve_relative(station.settings.recordings_dir, path)) == sha256, path
 
