@@ -11,6 +11,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+from fastapi import Request
+
+from console.station import Station
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -47,3 +51,14 @@ def forwarded_client(peer: str, forwarded_for: str | None, trusted: Sequence[IPN
         if not is_trusted(client, trusted):
             return client
     return client
+
+
+def client_address(request: Request) -> str:
+    """The client's address of ``request``; behind a configured trusted proxy, the one it forwarded
+    (:func:`forwarded_client`)."""
+    peer = request.client.host if request.client else "unknown"
+    station = getattr(request.app.state, "station", None)
+    if not isinstance(station, Station):
+        return peer
+    trusted = station.settings.config.console.trusted_proxies
+    return forwarded_client(peer, request.headers.get("x-forwarded-for"), trusted)

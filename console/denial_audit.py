@@ -25,7 +25,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from console.client_address import forwarded_client
+from console.client_address import client_address
 from console.error import ApiError
 from console.station import Station
 from storage.audit import append_audit
@@ -63,11 +63,7 @@ def denial_row(request: Request, exc: HTTPException, source: str) -> dict[str, A
 
 def _write(station: Station, request: Request, exc: HTTPException) -> None:
     principal = getattr(request.state, PRINCIPAL_STATE, None)
-    peer = request.client.host if request.client else "unknown"
-    trusted = station.settings.config.console.trusted_proxies
-    source = getattr(principal, "source", None) or forwarded_client(
-        peer, request.headers.get("x-forwarded-for"), trusted
-    )
+    source = getattr(principal, "source", None) or client_address(request)
     row = denial_row(request, exc, source)
     if principal is None and not station.audit_throttle.should_audit(
         ("denied", source, str(row["reason"])), time.monotonic()

@@ -33,7 +33,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from console.account import Actor
-from console.client_address import forwarded_client
+from console.client_address import client_address as client_address  # re-exported for routes
 from console.credential import csrf_token_for, is_valid_csrf, token_hash
 from console.denial_audit import PRINCIPAL_STATE, mark_denial_audited
 from console.error import ApiError, LoginRequiredError
@@ -117,17 +117,6 @@ def get_db_session(station: StationDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
-
-
-def client_address(request: Request) -> str:
-    """The client's address; behind a configured trusted proxy, the one it forwarded
-    (:func:`console.client_address.forwarded_client`)."""
-    peer = request.client.host if request.client else "unknown"
-    station = getattr(request.app.state, "station", None)
-    if not isinstance(station, Station):
-        return peer
-    trusted = station.settings.config.console.trusted_proxies
-    return forwarded_client(peer, request.headers.get("x-forwarded-for"), trusted)
 
 
 def _principal(user: User, request: Request, **kwargs: Any) -> Principal:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from console.deps import Principal
 from console.error import ApiError
 from console.export_retention import check_package_quota
+from console.export_retention import exports_dir as exports_dir  # re-exported for routes
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.station import Station
 from storage.complaint import find_complaint_by_number, list_evidence
@@ -65,10 +66,6 @@ def plan_evidence_clips(
         else:
             merged.append((camera_id, start, end))
     return tuple(merged)
-
-
-def exports_dir(station: Station) -> Path:
-    return station.settings.data_dir / "exports"
 
 
 def plan_complaint_export(

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from contextlib import AsyncExitStack
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 from anyio import to_thread
@@ -38,6 +39,10 @@ logger = logging.getLogger(__name__)
 EXPIRY_EVERY_S: Final = 3600.0
 
 
+def exports_dir(station: Station) -> Path:
+    return station.settings.data_dir / "exports"
+
+
 def expire_packages(station: Station, *, now: datetime | None = None) -> int:
     """Delete the files of packages past their retention; returns how many (blocking)."""
     now = now or utcnow()
@@ -45,9 +50,7 @@ def expire_packages(station: Station, *, now: datetime | None = None) -> int:
     with station.database.session() as session:
         packages = packages_on_disk(session, created_before=now)
         doomed = plan_export_expiry(packages, now=now, retention_days=days)
-        count = apply_export_expiry(
-            session, doomed, exports_dir=station.settings.data_dir / "exports", now=now
-        )
+        count = apply_export_expiry(session, doomed, exports_dir=exports_dir(station), now=now)
     if count:
         logger.info("%d evidence package(s) older than %d days deleted", count, days)
     return count

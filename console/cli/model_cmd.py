@@ -121,15 +121,7 @@ def _export_pt(source: Path, out: Path, imgsz: int) -> int:
         try:
             model = yolo(str(copy))
             exported = Path(model.export(format="onnx", imgsz=imgsz, simplify=True))
-        except (
-            RuntimeError,
-            ValueError,
-            TypeError,
-            KeyError,
-            AttributeError,
-            OSError,
-            UnpicklingError,
-        ) as exc:
+        except EXPORT_ERRORS as exc:
             print(
                 f"station model export: {source}: not an Ultralytics model it can export: {exc}",
                 file=sys.stderr,
