@@ -36,9 +36,5 @@ def users_page(request: Request, station: StationDep, user: PageUser, language: 
         "users.html",
         language=language,
         user=user,
-        context={
-            "active": "users",
-            "roles": roles,
-            "me": user.user_id,
-        },
+        context={"active": "users", "roles": roles},
     )

@@ -5,84 +5,15 @@
 // GET /api/exports/{id}/download, which records the download in the audit log and names the file after
 // the complaint the package is filed under.
 
-import { api } from "./api.js";
-import { formatStation, stationToUtc } from "./stationtime.js";
+import { cell, format, listPage } from "./listpage.js";
+import { formatStation } from "./stationtime.js";
 
 const config = JSON.parse(document.getElementById("exports-config").textContent);
 const S = config.strings;
 const zone = config.timezone;
 const lang = config.lang;
-const PAGE_SIZE = 50;
-const FILTERS = ["scope", "complaint", "from", "to"];
-
-const form = document.getElementById("exports-filters");
-const rows = document.getElementById("exports-rows");
-const empty = document.getElementById("exports-empty");
-const shown = document.getElementById("exports-shown");
-const errorBox = document.getElementById("exports-error");
-const prev = document.getElementById("exports-prev");
-const next = document.getElementById("exports-next");
-
-const state = { offset: 0, total: 0, loading: 0 };
-
-function format(text, values) {
-  return text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
-}
-
-function showError(error) {
-  errorBox.textContent = error ? (error.message || String(error)) : "";
-}
-
-// --- filters <-> URL and API query ------------------------------------------------------------------
-
-function readUrl() {
-  const params = new URLSearchParams(window.location.search);
-  for (const name of FILTERS) {
-    const field = form.elements[name];
-    if (field && field.type !== "hidden") field.value = params.get(name) || "";
-  }
-  const scope = form.elements.scope;
-  if (scope && !scope.value) scope.value = config.defaultScope;
-  const page = Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1);
-  state.offset = (page - 1) * PAGE_SIZE;
-}
-
-function writeUrl() {
-  const params = new URLSearchParams();
-  for (const name of FILTERS) {
-    const field = form.elements[name];
-    const value = field && field.type !== "hidden" ? field.value.trim() : "";
-    if (value) params.set(name, value);
-  }
-  if (state.offset) params.set("page", String(state.offset / PAGE_SIZE + 1));
-  const query = params.toString();
-  window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
-}
-
-// The filters as the API takes them (UTC times), or null when the period is backwards.
-function apiFilters() {
-  const params = new URLSearchParams();
-  params.set("scope", form.elements.scope.value || config.defaultScope);
-  const complaint = form.elements.complaint.value.trim();
-  if (complaint) params.set("complaint", complaint);
-  const from = form.elements.from.value;
-  const to = form.elements.to.value;
-  const start = from ? stationToUtc(from, zone) : null;
-  const end = to ? stationToUtc(to, zone) : null;
-  if (start && end && end <= start) return null;
-  if (start) params.set("start", start.toISOString());
-  if (end) params.set("end", end.toISOString());
-  return params;
-}
 
 // --- the table --------------------------------------------------------------------------------------
-
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text ?? "—";
-  if (className) td.className = className;
-  return td;
-}
 
 // "3f2a 9c01 …": a fingerprint read aloud or compared by eye, four hex digits at a time.
 function fingerprint(sha256) {
@@ -146,13 +77,11 @@ function row(item) {
   const tr = document.createElement("tr");
   tr.dataset.testid = "export-row";
   tr.dataset.id = String(item.export_id);
-  const clips = cell(clipsText(item), "exports-clips");
-  clips.classList.add("pre-line");
   tr.append(
     cell(formatStation(item.created_at, zone, lang, true), "exports-time"),
     cell(item.created_by, "nowrap"),
     cell(item.complaint_number, "nowrap"),
-    clips,
+    cell(clipsText(item), "exports-clips pre-line"),
     statusCell(item),
     cell(size(item.bytes), "nowrap"),
     cell(fingerprint(item.sha256), "fingerprint"),
@@ -161,67 +90,29 @@ function row(item) {
   return tr;
 }
 
-function render(page) {
-  state.total = page.total;
-  rows.replaceChildren(...page.items.map(row));
-  empty.hidden = page.items.length > 0;
-  shown.textContent = page.items.length
-    ? format(S.shown, { first: page.offset + 1, last: page.offset + page.items.length, total: page.total })
-    : "";
-  prev.disabled = state.offset === 0;
-  next.disabled = state.offset + PAGE_SIZE >= page.total;
-}
-
-async function load() {
-  const params = apiFilters();
-  if (!params) {
-    showError({ message: S.range });
-    return;
-  }
-  params.set("limit", String(PAGE_SIZE));
-  params.set("offset", String(state.offset));
-  const ticket = ++state.loading;
-  shown.textContent = S.loading;
-  try {
-    const page = await api(`/api/exports?${params}`);
-    if (ticket !== state.loading) return;
-    showError(null);
-    render(page);
-  } catch (error) {
-    if (ticket === state.loading) showError(error);
-  }
-}
-
 // --- wiring -----------------------------------------------------------------------------------------
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  state.offset = 0;
-  writeUrl();
-  load();
-});
-form.addEventListener("reset", () => {
-  window.setTimeout(() => {
+const { form } = listPage({
+  prefix: "exports",
+  endpoint: "/api/exports",
+  filters: ["scope", "complaint", "from", "to"],
+  strings: S,
+  zone,
+  query(params, form) {
+    params.set("scope", form.elements.scope.value || config.defaultScope);
+    const complaint = form.elements.complaint.value.trim();
+    if (complaint) params.set("complaint", complaint);
+  },
+  row,
+  onRead(form) {
+    const scope = form.elements.scope;
+    if (scope && !scope.value) scope.value = config.defaultScope;
+  },
+  onReset(form) {
     const scope = form.elements.scope;
     if (scope && scope.type !== "hidden") scope.value = config.defaultScope;
-    state.offset = 0;
-    writeUrl();
-    load();
-  });
+  },
 });
 if (form.elements.scope && form.elements.scope.type !== "hidden") {
   form.elements.scope.addEventListener("change", () => form.requestSubmit());
 }
-prev.addEventListener("click", () => {
-  state.offset = Math.max(0, state.offset - PAGE_SIZE);
-  writeUrl();
-  load();
-});
-next.addEventListener("click", () => {
-  if (state.offset + PAGE_SIZE < state.total) state.offset += PAGE_SIZE;
-  writeUrl();
-  load();
-});
-
-readUrl();
-load();
