@@ -318,17 +318,12 @@ class AuditPage:
     total: int
 
 
-def _like_escaped(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _filtered(where: AuditFilter) -> Select[AuditEntry]:
     query = select(AuditEntry)
     if where.username:
-        pattern = f"%{_like_escaped(where.username.lower())}%"
-        query = query.where(func.lower(AuditEntry.username).like(pattern, escape="\\"))
+        query = query.where(func.lower(AuditEntry.username).contains(where.username.lower(), autoescape=True))
     if where.action:
-        query = query.where(AuditEntry.action.like(f"{_like_escaped(where.action)}%", escape="\\"))
+        query = query.where(AuditEntry.action.startswith(where.action, autoescape=True))
     if where.resource_type:
         query = query.where(AuditEntry.resource_type == where.resource_type)
     if where.resource_id:

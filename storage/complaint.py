@@ -169,10 +169,6 @@ def search_terms(text: str | None) -> list[tuple[str, ...]]:
     return terms
 
 
-def _like(word: str) -> str:
-    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def refresh_search(complaint: Complaint) -> None:
     """Recompute the complaint's search text from its fields."""
     complaint.search_public = search_text(complaint.number, complaint.description)
@@ -448,7 +444,7 @@ def _filtered(query: Select[Complaint], filters: ComplaintFilter) -> Select[Comp
         columns.append(Complaint.search_personal)
     for alternatives in search_terms(filters.text):
         query = query.where(
-            or_(*(column.like(_like(word), escape="\\") for word in alternatives for column in columns))
+            or_(*(column.contains(word, autoescape=True) for word in alternatives for column in columns))
         )
     if filters.mine_user_id is not None:
         query = query.where(

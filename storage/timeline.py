@@ -54,13 +54,19 @@ def merge_spans(
     ranges: Iterable[tuple[datetime, datetime]], *, tolerance: timedelta = JOIN_TOLERANCE
 ) -> list[Span]:
     """Merge ``(start, end)`` ranges that touch or overlap (within ``tolerance``); pure."""
+    return _merge_counted([(start, end, 1) for start, end in ranges], tolerance)
+
+
+def _merge_counted(ranges: list[tuple[datetime, datetime, int]], tolerance: timedelta) -> list[Span]:
+    """Merge ``(start, end, segments)`` ranges that touch or overlap (within ``tolerance``), adding up their
+    segments; a span counts one at least."""
     spans: list[Span] = []
-    for start, end in sorted(ranges):
+    for start, end, count in sorted(ranges):
         if spans and start <= spans[-1].end_utc + tolerance:
             last = spans[-1]
-            spans[-1] = Span(last.start_utc, max(last.end_utc, end), last.segments + 1)
+            spans[-1] = Span(last.start_utc, max(last.end_utc, end), last.segments + count)
         else:
-            spans.append(Span(start, end, 1))
+            spans.append(Span(start, end, max(count, 1)))
     return spans
 
 
@@ -79,16 +85,9 @@ def add_footage(
     extra = [(max(a, start_utc), min(b, end_utc)) for a, b in ranges if a < end_utc and b > start_utc]
     if not extra:
         return list(spans)
-    merged: list[Span] = []
-    for start, end, count in sorted(
-        [(s.start_utc, s.end_utc, s.segments) for s in spans] + [(a, b, 0) for a, b in extra]
-    ):
-        if merged and start <= merged[-1].end_utc + tolerance:
-            last = merged[-1]
-            merged[-1] = Span(last.start_utc, max(last.end_utc, end), last.segments + count)
-        else:
-            merged.append(Span(start, end, max(count, 1)))
-    return merged
+    return _merge_counted(
+        [(s.start_utc, s.end_utc, s.segments) for s in spans] + [(a, b, 0) for a, b in extra], tolerance
+    )
 
 
 def _as_utc(value: datetime | str) -> datetime:

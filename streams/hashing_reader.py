@@ -133,9 +133,10 @@ class HashingReader:
         if self._finished is None:
             if self._size is not None:
                 self._fill_hole(self._size)
-            while self._size is None and (chunk := os.pread(self._fd, READ_CHUNK_BYTES, self._hashed)):
-                self._update(chunk)
-                self._hashed += len(chunk)
+            else:
+                while chunk := os.pread(self._fd, READ_CHUNK_BYTES, self._hashed):
+                    self._update(chunk)
+                    self._hashed += len(chunk)
             self._submit()
             self._wait()
             self._finished = self._digest.hexdigest()

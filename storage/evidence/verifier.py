@@ -54,8 +54,10 @@ MAX_SMALL_MEMBER_BYTES: Final = 16 << 20  # manifest, signature, key: anything l
 MAX_MANIFEST_DEPTH: Final = 32  # ours nests 5 levels deep
 EXCERPT_CHARS: Final = 200  # of a manifest value quoted in an error
 _ENCRYPTED_FLAG: Final = 0x01
-# What zipfile raises on a hostile directory: besides BadZipFile, a negative seek (ValueError), a name that
-# is not UTF-8 (UnicodeDecodeError), a short record (struct.error, EOFError), an unknown method.
+# What reading a hostile package raises: BadZipFile (ours included); OSError (a seek before the start);
+# ValueError (a name that is not UTF-8: UnicodeDecodeError); NotImplementedError (zipfile refuses a directory
+# entry whose "version needed to extract" is above 6.3). struct.error and EOFError (a short record) are
+# guarded against by length checks today, here and in zipfile; caught so that a gap there reads as unreadable.
 _ZIP_ERRORS: Final = (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, NotImplementedError)
 
 
