@@ -6,6 +6,7 @@ configured when it names one of them in another case (so "ПАРКОВКА" file
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final, Literal
 
 from sqlalchemy import select
@@ -36,12 +37,13 @@ def known_places(session: Session) -> dict[PlaceKey, set[str]]:
     return places
 
 
-def canonical_place(session: Session, key: PlaceKey, value: str | None) -> str | None:
-    """``value`` cleaned and, when it names a configured place in another case, spelled as configured."""
+def canonical_place(places: Mapping[PlaceKey, set[str]], key: PlaceKey, value: str | None) -> str | None:
+    """``value`` cleaned and, when it names a configured place (``places``, from :func:`known_places`) in
+    another case, spelled as configured."""
     cleaned = clean_text(value)
     if cleaned is None:
         return None
-    for known in known_places(session)[key]:
+    for known in places[key]:
         if known.casefold() == cleaned.casefold():
             return known
     return cleaned

@@ -211,14 +211,15 @@ def get_complaints(
     offset: Annotated[DbOffset, Query()] = 0,
 ) -> ComplaintList:
     now = utcnow()
+    places = known_places(session)  # one query for the three place filters
     page = list_complaints(
         session,
         filters=ComplaintFilter(
             statuses=[s.value for s in status or []],
             category=category.value if category else None,
-            building=canonical_place(session, "building", building),
-            entrance=canonical_place(session, "entrance", entrance),
-            area=canonical_place(session, "area", area),
+            building=canonical_place(places, "building", building),
+            entrance=canonical_place(places, "entrance", entrance),
+            area=canonical_place(places, "area", area),
             received_from=received_from,
             received_to=received_to,
             assignee_id=assignee_id,
@@ -281,9 +282,10 @@ def post_complaint(
         incident_end=body.incident_end,
         now=now,
     )
-    building = canonical_place(session, "building", body.building)
-    entrance = canonical_place(session, "entrance", body.entrance)
-    area = canonical_place(session, "area", body.area)
+    places = known_places(session)
+    building = canonical_place(places, "building", body.building)
+    entrance = canonical_place(places, "entrance", body.entrance)
+    area = canonical_place(places, "area", body.area)
     if not (building or area):
         raise ApiError(422, "place_required", "give the place: a building (and entrance) or an area")
     config = station.settings.config
@@ -319,9 +321,11 @@ def _field_changes(session: Session, body: ComplaintUpdate) -> dict[str, Any]:
     for key in ("reporter_name", "reporter_contact"):
         if key in values:
             values[key] = clean_text(values[key])
-    for place in PLACE_KEYS:
-        if place in values:
-            values[place] = canonical_place(session, place, values[place])
+    present = [place for place in PLACE_KEYS if place in values]
+    if present:
+        places = known_places(session)
+        for place in present:
+            values[place] = canonical_place(places, place, values[place])
     for key in ("channel", "category"):
         if values.get(key) is not None:
             values[key] = str(values[key])
