@@ -219,7 +219,7 @@ class LitteringRule:
         owner = by_id.get(obj.owner) if obj.owner is not None else None
         if owner is None and obj.owner_last_box is not None and t_s - obj.owner_last_t_s <= config.relink_s:
             for person in people:
-                fresh = self._first_seen.get(person.track_id, t_s) >= obj.owner_last_t_s - 0.5
+                fresh = self._began_after_owner(obj, person, t_s)
                 if fresh and _iou(person.xyxy, obj.owner_last_box) >= 0.3 and self._may_be_owner(obj, person):
                     obj.owner, owner = person.track_id, person
                     break
@@ -230,7 +230,7 @@ class LitteringRule:
             for person in people:
                 look = self._looks.get(person.track_id)
                 near = _distance_h(obj.box, person.xyxy) <= config.owner_distance_h
-                fresh = self._first_seen.get(person.track_id, t_s) >= obj.owner_last_t_s - 0.5
+                fresh = self._began_after_owner(obj, person, t_s)
                 if near and fresh and look is not None and _same_look(look, obj.owner_look, config.same_look):
                     obj.owner, owner = person.track_id, person
                     break
@@ -239,6 +239,10 @@ class LitteringRule:
         obj.owner_last_box, obj.owner_last_t_s = owner.xyxy, t_s
         obj.owner_path.append(owner.bottom_centre)
         return _distance_h(obj.box, owner.xyxy) <= config.owner_distance_h
+
+    def _began_after_owner(self, obj: _Object, person: Track, t_s: float) -> bool:
+        """Did ``person``'s track begin after the owner's was last seen (half a second's slack)?"""
+        return self._first_seen.get(person.track_id, t_s) >= obj.owner_last_t_s - 0.5
 
     def _may_be_owner(self, obj: _Object, person: Track) -> bool:
         """Someone who takes up the owner's lost track where the owner was last seen (the frame's edge, a

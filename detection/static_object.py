@@ -261,10 +261,10 @@ class StaticObjectModel:
                 continue
             box = (x * sx, y * sy, (x + w) * sx, (y + h) * sy)
             blob = self._match(box, frac, t_s)
-            self._masks[blob.blob_id] = labels == label
-            if blob.first_static_t_s == t_s and self._is_ghost(frame, labels == label):
+            mask = self._masks[blob.blob_id] = labels == label
+            if blob.first_static_t_s == t_s and self._is_ghost(frame, mask):
                 blob.ghost = True
-                self._absorb(frame, labels == label)
+                self._absorb(frame, mask)
             seen.append(blob)
         for blob_id in [b for b, blob in self._blobs.items() if blob.last_seen_t_s < t_s - 3.0]:
             del self._blobs[blob_id]

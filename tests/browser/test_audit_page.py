@@ -22,8 +22,8 @@ from config.settings import Settings
 from console.app import create_app
 from storage.audit import append_audit
 from storage.model import AuditEntry, Role
-from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, save_screenshot
-from tests.support.console import DEFAULT_PASSWORD, make_user, station_config
+from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, save_screenshot, sign_in_page
+from tests.support.console import make_user, station_config
 from tests.support.served_console import served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -73,11 +73,7 @@ def test_auditor_filters_verifies_and_exports(served: tuple[str, FastAPI], tmp_p
                 locale="ru-RU", viewport={"width": 1440, "height": 900}, accept_downloads=True
             )
             page = context.new_page()
-            page.goto(f"{base}/login?lang=ru")
-            page.fill("#username", "auditor")
-            page.fill("#password", DEFAULT_PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            sign_in_page(page, base, "auditor")
             page.click("nav a[href='/audit']")
             page.wait_for_url(f"{base}/audit")
             page.locator("[data-testid=audit-row]").first.wait_for()

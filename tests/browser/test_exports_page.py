@@ -23,8 +23,8 @@ from console.credential import new_api_token, token_hash, token_prefix
 from console.station import Station
 from storage.api_token import create_api_token
 from storage.model import AuditEntry, Role, utcnow
-from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, save_screenshot
-from tests.support.console import DEFAULT_PASSWORD, make_user
+from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, save_screenshot, sign_in_page
+from tests.support.console import make_user
 from tests.support.segments import insert_segment_rows, write_segment_set
 from tests.support.served_console import served_app
 from tests.support.station_media import media_settings
@@ -113,11 +113,7 @@ def test_investigator_downloads_a_package_again(
                 locale="ru-RU", viewport={"width": 1440, "height": 900}, accept_downloads=True
             )
             page = context.new_page()
-            page.goto(f"{base}/login?lang=ru")
-            page.fill("#username", "investigator")
-            page.fill("#password", DEFAULT_PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            sign_in_page(page, base, "investigator")
             page.click("nav a[href='/exports']")
             page.wait_for_url(f"{base}/exports")
             row = page.locator("[data-testid=export-row]").first

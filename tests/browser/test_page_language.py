@@ -20,8 +20,8 @@ from config.settings import Settings
 from console.app import create_app
 from console.station import Station
 from storage.model import Role
-from tests.support.browser import CHROMIUM, launch_chromium, require_chromium
-from tests.support.console import DEFAULT_PASSWORD, make_user, station_config
+from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, sign_in_page
+from tests.support.console import make_user, station_config
 from tests.support.page_content import add_content
 from tests.support.served_console import served_app
 
@@ -101,11 +101,7 @@ def served_station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def open_signed_in(browser: Any, base: str, username: str, lang: str) -> Any:
     context = browser.new_context(locale=f"{lang}-KZ", viewport={"width": 1024, "height": 800})
     page = context.new_page()
-    page.goto(f"{base}/login?lang={lang}")
-    page.fill("#username", username)
-    page.fill("#password", DEFAULT_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    sign_in_page(page, base, username, lang=lang)
     # the overview's camera must have been tried (and failed) before its cause can show
     page.wait_for_timeout(1500)
     return context, page

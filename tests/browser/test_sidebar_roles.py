@@ -22,8 +22,8 @@ from console.app import create_app
 from console.routes import page as page_routes
 from console.station import Station
 from storage.model import Role
-from tests.support.browser import CHROMIUM, launch_chromium, require_chromium
-from tests.support.console import DEFAULT_PASSWORD, make_user, station_config
+from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, sign_in_page
+from tests.support.console import make_user, station_config
 from tests.support.page_content import add_content
 from tests.support.served_console import served_app
 
@@ -94,14 +94,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             launched.close()
 
 
-def sign_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login?lang=ru")
-    page.fill("#username", username)
-    page.fill("#password", DEFAULT_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-
-
 def overflow_px(page: Any, width_px: int) -> int:
     page.set_viewport_size({"width": width_px, "height": 800})
     page.wait_for_timeout(150)
@@ -127,7 +119,7 @@ def test_sidebar_matches_what_the_role_may_open(served_station: str, browser: An
     context = browser.new_context(locale="ru-RU", viewport={"width": 1024, "height": 800})
     try:
         page = context.new_page()
-        sign_in(page, base, role.value)
+        sign_in_page(page, base, role.value)
         links = page.eval_on_selector_all(
             "[data-testid=sidebar-nav] a", "links => links.map(a => a.getAttribute('href'))"
         )
@@ -158,7 +150,7 @@ def test_printed_page_shows_the_content_without_the_frame(
     context = browser.new_context(locale="ru-RU", viewport={"width": 390, "height": 800})
     try:
         page = context.new_page()
-        sign_in(page, served_station, Role.SUPERVISOR.value)
+        sign_in_page(page, served_station, Role.SUPERVISOR.value)
         page.screenshot(path=str(tmp_path / "narrow.png"), full_page=True)
         page.emulate_media(media="print")
         assert not page.is_visible(".sidebar")
@@ -181,7 +173,7 @@ def test_overview_refreshes_its_parts_without_a_reload(
     context = browser.new_context(locale="ru-RU", viewport={"width": 1024, "height": 800})
     try:
         page = context.new_page()
-        sign_in(page, base, Role.OFFICER.value)
+        sign_in_page(page, base, Role.OFFICER.value)
         assert page.get_attribute("#overview-parts", "data-refresh-s") == "2"
         page.evaluate("() => { window.notReloaded = true; }")
         assert "Новая камера" not in (page.text_content("#overview-parts") or "")

@@ -13,34 +13,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from console.app import create_app
 from storage.evidence.verifier import verify_package
 from storage.lock import active_locks
 from storage.model import utcnow
-from storage.user import create_user
-from tests.support.console import running_station
 from tests.support.evidence import flip_byte
 from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.mp4 import probe_file
 from tests.support.rtsp_server import RtspServer, rtsp_server, rtsp_server_factory  # noqa: F401
 from tests.support.rtsp_station import SEGMENT_S, rtsp_station_config, wait_for_footage
-from tests.support.station_media import ROLES, MediaStation, password_hash
+from tests.support.station_media import MediaStation, started_media_station
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(150)]
 
 
 @pytest.fixture
 def recording_station(tmp_path: Path, rtsp_server: RtspServer) -> Iterator[MediaStation]:  # noqa: F811
-    app = create_app(Settings(config=rtsp_station_config(tmp_path / "data", rtsp_server), config_path=None))
-    with TestClient(app, base_url="http://testserver") as client:
-        media = MediaStation(app=app, client=client)
-        with running_station(client).database.session() as session:
-            for username, role in ROLES.items():
-                user = create_user(session, username=username, role=role, password_hash=password_hash())
-                media.user_ids[username] = user.id
+    settings = Settings(config=rtsp_station_config(tmp_path / "data", rtsp_server), config_path=None)
+    with started_media_station(settings) as media:
         yield media
 
 

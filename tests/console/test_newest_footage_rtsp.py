@@ -14,24 +14,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from config.schema import CameraConfig, Location, RecordingConfig, StationConfig, StationInfo, StorageConfig
 from config.settings import Settings
-from console.app import create_app
 from storage.database import Database
 from storage.evidence.verifier import verify_package
 from storage.layout import resolve_relative
 from storage.lock import create_lock, locks_covering
 from storage.model import Segment, utcnow
-from storage.user import create_user
 from streams.segment_file import scan_fragments
-from tests.support.console import running_station
 from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.mp4 import probe_file
 from tests.support.rtsp_server import RtspServer, rtsp_server, rtsp_server_factory  # noqa: F401
-from tests.support.station_media import ROLES, MediaStation, password_hash
+from tests.support.station_media import MediaStation, started_media_station
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(150)]
 
@@ -55,13 +51,7 @@ def recording_station(tmp_path: Path, rtsp_server: RtspServer) -> Iterator[Media
             )
         ],
     )
-    app = create_app(Settings(config=config, config_path=None))
-    with TestClient(app, base_url="http://testserver") as client:
-        media = MediaStation(app=app, client=client)
-        with running_station(client).database.session() as session:
-            for username, role in ROLES.items():
-                user = create_user(session, username=username, role=role, password_hash=password_hash())
-                media.user_ids[username] = user.id
+    with started_media_station(Settings(config=config, config_path=None)) as media:
         yield media
 
 

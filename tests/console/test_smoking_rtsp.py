@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from config.schema import (
     CameraConfig,
@@ -26,17 +25,14 @@ from config.schema import (
     StorageConfig,
 )
 from config.settings import Settings
-from console.app import create_app
 from detection import smoking_rule
 from detection.frame import Image
 from detection.keypoints import BodyKeypoints
-from storage.user import create_user
 from tests.detection.smoking_scenes import body
-from tests.support.console import running_station
 from tests.support.media import clip_cache  # noqa: F401
 from tests.support.paths import shared_file
 from tests.support.rtsp_server import RtspServerFactory, rtsp_server_factory  # noqa: F401
-from tests.support.station_media import ROLES, MediaStation, password_hash
+from tests.support.station_media import MediaStation, started_media_station
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(240)]
 
@@ -89,13 +85,7 @@ def smoking_station(
             )
         ],
     )
-    app = create_app(Settings(config=config, config_path=None))
-    with TestClient(app, base_url="http://testserver") as client:
-        media = MediaStation(app=app, client=client)
-        with running_station(client).database.session() as session:
-            for username, role in ROLES.items():
-                user = create_user(session, username=username, role=role, password_hash=password_hash())
-                media.user_ids[username] = user.id
+    with started_media_station(Settings(config=config, config_path=None)) as media:
         yield media
 
 

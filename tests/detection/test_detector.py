@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import av
@@ -14,6 +13,7 @@ import pytest
 from detection.dequantize import dequantize_onnx, is_dynamic_int8
 from detection.detector import load_detector
 from detection.error import ModelError, ModelNotFoundError
+from tests.support.affinity import affinity_after
 from tests.support.mot import Counts, load_mot_ground_truth, match_frame
 
 BASELINE_PRECISION, BASELINE_RECALL = 0.918, 0.850  # ../shared/media/README.md, yolo11n 320 px
@@ -102,15 +102,10 @@ def test_inference_keeps_the_thread_on_the_cpus_it_was_given(fp32_model: Path, b
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("one CPU: there is no other CPU a backend could move the thread to")
-    seen: list[set[int]] = []
 
-    def run() -> None:
-        os.sched_setaffinity(0, {cpus[0]})  # this thread only (Linux)
+    def infer() -> None:
         detector = load_detector(fp32_model, backend=backend, min_score=0.25)
         detector.detect(np.zeros((240, 320, 3), np.uint8))  # loads, then infers
-        seen.append(set(os.sched_getaffinity(0)))
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join(timeout=120)
+    seen = affinity_after(cpus[0], infer)
     assert seen == [{cpus[0]}]

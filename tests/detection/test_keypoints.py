@@ -7,7 +7,6 @@ them these tests skip with the reason. CI runs .ci/setup first, so there they ru
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from detection.keypoints import (
 )
 from detection.smoking_rule import SmokingConfig, SmokingModels, plan_smoking, read_keypoints
 from streams.frame_sampler import iter_file_frames
+from tests.support.affinity import affinity_after
 
 # The room clip at 36 s: one person stands at the table, seen from behind, 370 px tall (yolo11n's box).
 AT_TABLE_S = 36.0
@@ -39,13 +39,18 @@ AT_TABLE = (382.0, 7.0, 542.0, 375.0)
 
 
 @pytest.fixture(scope="module")
-def models() -> KeypointModels:
+def models_dir() -> Path:
     directory = find_keypoint_models_dir()
     if directory is None:
         pytest.skip(
             "key-point models not installed: run .ci/setup (it extracts them from the mediapipe wheel)"
         )
-    return load_keypoint_models(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def models(models_dir: Path) -> KeypointModels:
+    return load_keypoint_models(models_dir)
 
 
 @pytest.fixture(scope="module")
@@ -120,26 +125,15 @@ def test_the_folder_comes_from_the_config_then_the_environment(
     assert find_keypoint_models_dir() == tmp_path / "env"
 
 
-def test_key_points_keep_the_thread_on_the_cpus_it_was_given(table_frame: Image) -> None:
+def test_key_points_keep_the_thread_on_the_cpus_it_was_given(models_dir: Path, table_frame: Image) -> None:
     """The rule runs on the ``detect`` thread, pinned away from the recording CPUs; OpenVINO's own CPU
     pinning would reset the thread to every CPU when the models are compiled and run."""
-    directory = find_keypoint_models_dir()
-    if directory is None:
-        pytest.skip(
-            "key-point models not installed: run .ci/setup (it extracts them from the mediapipe wheel)"
-        )
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("one CPU: there is no other CPU the runtime could move the thread to")
-    seen: list[set[int]] = []
 
-    def run() -> None:
-        os.sched_setaffinity(0, {cpus[0]})  # this thread only (Linux)
-        fresh = load_keypoint_models(directory)
-        fresh.estimate(table_frame, AT_TABLE, hands_within=10.0)
-        seen.append(set(os.sched_getaffinity(0)))
+    def estimate() -> None:
+        load_keypoint_models(models_dir).estimate(table_frame, AT_TABLE, hands_within=10.0)
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join(timeout=120)
+    seen = affinity_after(cpus[0], estimate)
     assert seen == [{cpus[0]}]

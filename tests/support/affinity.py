@@ -1,7 +1,11 @@
-"""A thread's CPU affinity as the kernel reports it, for tests of :mod:`streams.affinity`."""
+"""A thread's CPU affinity as the kernel reports it, for tests of :mod:`streams.affinity`, and
+:func:`affinity_after` for tests that a library leaves a pinned thread where it was."""
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -15,3 +19,19 @@ def allowed_cpus(native_id: int) -> set[int]:
         low, _, high = part.partition("-")
         cpus.update(range(int(low), int(high or low) + 1))
     return cpus
+
+
+def affinity_after(cpu: int, work: Callable[[], object], *, timeout_s: float = 120.0) -> list[set[int]]:
+    """Run ``work`` on a new thread pinned to ``cpu``; the thread's CPUs once it is done (``[]`` when
+    ``work`` failed or did not finish within ``timeout_s``)."""
+    seen: list[set[int]] = []
+
+    def run() -> None:
+        os.sched_setaffinity(0, {cpu})  # this thread only (Linux)
+        work()
+        seen.append(set(os.sched_getaffinity(0)))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=timeout_s)
+    return seen

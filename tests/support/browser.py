@@ -3,7 +3,7 @@
 :func:`launch_chromium` starts it through an executable path (e.g. a network-namespace wrapper from
 :mod:`tests.support.netns`) with the flags WebRTC tests need, HOME pointed at a temp dir.
 :func:`artifacts_dir` is where screenshots go: ``$STATION_ARTIFACTS_DIR`` or ``artifacts/`` at the repository
-root (git-ignored).
+root (git-ignored). :func:`sign_in_page` signs a user in through the login form.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.console import DEFAULT_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +60,15 @@ def save_screenshot(page: Any, name: str) -> None:
     docs = REPO_ROOT / "docs"
     docs.mkdir(exist_ok=True)
     shutil.copyfile(target, docs / name)
+
+
+def sign_in_page(page: Any, base: str, username: str, *, lang: str = "ru") -> None:
+    """Sign ``username`` (``DEFAULT_PASSWORD``) in through the login form; returns on the overview."""
+    page.goto(f"{base}/login?lang={lang}")
+    page.fill("#username", username)
+    page.fill("#password", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
 
 
 def launch_chromium(playwright: Any, *, executable: Path, home: Path) -> Any:

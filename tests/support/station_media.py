@@ -12,6 +12,7 @@ directly in the database (no password hashing per test: argon2 is slow on a load
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -165,6 +166,23 @@ class MediaStation:
                     select(Segment.id).where(Segment.camera_id == camera_id).order_by(Segment.start_utc)
                 )
             )
+
+
+@contextlib.contextmanager
+def started_media_station(settings: Settings) -> Iterator[MediaStation]:
+    """The console of ``settings`` started under a TestClient, with one user per role in :data:`ROLES`."""
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver") as client:
+        media = MediaStation(app=app, client=client)
+        with running_station(client).database.session() as session:
+            for username, role in ROLES.items():
+                user = create_user(session, username=username, role=role, password_hash=password_hash())
+                media.user_ids[username] = user.id
+        try:
+            yield media
+        finally:
+            for extra in media._clients:
+                extra.close()
 
 
 @pytest.fixture
