@@ -9,11 +9,13 @@ the shared clips ``pets09_s2l1_campus.mp4`` (768x576, 10 fps, GOP 10) and ``room
   syncer, housekeeper, retention; the media threads pinned per ``recording.media_cpus``, default ``auto``:
   the last CPU) recording all cameras into ``--segment-seconds`` files with a migrated SQLite index;
 - the live registry's keyframe keepers (:meth:`console.live.LiveRegistry.start_keepers`);
-- :class:`console.detection_service.DetectionService` with ``detection.enabled`` and kinds motion + person
-  on the first N cameras at ``--fps``: a ``LiveFrameDecoder`` per camera, the one ``DetectionWorker``, the
-  event recorder, on the CPUs the media threads leave free; the model is ``yolo11n_int8.onnx`` from
-  ``../shared/models`` run from its FP32 copy (``detection.dequantize.fp32_copy``, made by the service under
-  the data dir), backend ``--backend`` (``auto`` picks OpenVINO when installed), ``--detector-threads``.
+- :class:`console.detection_service.DetectionService` with ``detection.enabled`` and ``--kinds`` (motion +
+  person) on the first N cameras at ``--fps``: a ``LiveFrameDecoder`` per camera, the ``DetectionWorker``
+  (``--detection-workers`` threads, auto: one per detection CPU), the event recorder, placed as
+  ``--detection-cpus`` (``all``: every CPU, the station's default) at ``--detection-nice`` (10); the model is
+  ``yolo11n_int8.onnx`` from ``../shared/models`` run from its FP32 copy (``detection.dequantize.fp32_copy``,
+  made by the service under the data dir), backend ``--backend`` (``auto`` picks OpenVINO when installed),
+  ``--detector-threads``, ``--precision`` (``f32``; ``auto``: bfloat16 where the CPU has it natively).
 
 The child waits ``--warmup-s`` after start (connect burst, first keyframes, detector warm-up), then takes
 its window: CPU of every one of its threads from ``/proc/self/task`` (utime + stime, the same counters
@@ -97,7 +99,7 @@ def thread_kind(comm: str, process_comm: str) -> str:
         return "recording"
     if comm.startswith("dec:"):
         return "decoders"
-    if comm in ("detect", "events"):
+    if comm in ("detect", "events") or comm.startswith("detect-"):
         return "worker"
     if comm == process_comm:
         return "unnamed"
@@ -151,7 +153,7 @@ def _station_config(spec: dict[str, Any]) -> dict[str, Any]:
             "url": camera["url"],
             "detection": {
                 "enabled": camera["id"] in detecting,
-                "kinds": ["motion", "person"],
+                "kinds": spec["kinds"],
                 "fps": spec["fps"],
             },
         }
@@ -166,6 +168,10 @@ def _station_config(spec: dict[str, Any]) -> dict[str, Any]:
             "model_path": spec["model"],
             "backend": spec["backend"],
             "threads": spec["threads"],
+            "precision": spec["precision"],
+            "cpus": spec["detection_cpus"],
+            "nice": spec["detection_nice"],
+            "workers": spec["detection_workers"],
         },
     }
 
@@ -237,27 +243,6 @@ class BenchDetectionService(DetectionService):
         super()._start_decoder(camera)
 
 
-def spread_detection_threads(cpus: frozenset[int] | None, nice: int) -> int:
-    """Bench variant ``--detection-cpus all``: move the detection threads (decoders, worker, events) to
-    ``cpus`` (None: leave them where the station put them) at ``nice`` (Linux: per thread). Returns how
-    many threads it moved."""
-    moved = 0
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            comm = (task / "comm").read_text().strip()
-        except OSError:
-            continue
-        if thread_kind(comm, "") not in ("decoders", "worker"):
-            continue
-        tid = int(task.name)
-        if cpus is not None:
-            os.sched_setaffinity(tid, cpus)
-        if nice:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-        moved += 1
-    return moved
-
-
 def child_main(spec_path: Path) -> int:
     """One phase's station process: record every camera, detect on some, print the window's edges on
     stdout (``READY``, ``WINDOW``, ``END``) and write the counters to ``spec['report']``."""
@@ -281,14 +266,6 @@ def child_main(spec_path: Path) -> int:
     detection = service if service.enabled else None
     if detection is not None:
         detection.start()
-        spread = spec.get("detection_cpus", "free") == "all"
-        nice = int(spec.get("detection_nice", 0))
-        if spread or nice:
-            time.sleep(1.0)  # the decoder threads name themselves when they start
-            moved = spread_detection_threads(frozenset(os.sched_getaffinity(0)) if spread else None, nice)
-            logging.getLogger(__name__).warning(
-                "bench: %d detection threads moved (all CPUs %s, nice %d)", moved, spread, nice
-            )
     _say("READY")
     time.sleep(float(spec["warmup_s"]))
     if detection is not None:
@@ -309,15 +286,17 @@ def child_main(spec_path: Path) -> int:
         "media_cpus": sorted(recording.media_cpus) if recording.media_cpus is not None else None,
         "detection_cpus": (
             sorted(os.sched_getaffinity(0))
-            if spec.get("detection_cpus") == "all" or not detection or detection.cpus is None
+            if not detection or detection.cpus is None
             else sorted(detection.cpus)
         ),
+        "detection_workers": detection.workers if detection else 0,
         "affinity": thread_affinity(),
         "detector": (
             {
                 "backend": detection.detector.info.backend,
                 "runs_from": str(detection.detector.info.runs_from),
                 "input": list(detection.detector.info.input_size),
+                "precision": detection.detector.info.precision,
             }
             if detection and detection.detector
             else None
@@ -351,7 +330,7 @@ class Phase:
     window_s: float = 0.0
     rec_cpu_pct: float = 0.0  # recording threads, % of one core
     rec_cpu_s_per_stream_min: float = 0.0
-    det_cpu_pct: float = 0.0  # decoders, worker, events
+    det_cpu_pct: float = 0.0  # decoders, worker, events and the inference runtime's (unnamed) threads
     decoders_cpu_pct: float = 0.0  # dec:* threads: decode, scale, convert to BGR
     worker_cpu_pct: float = 0.0  # detect (motion, detector, tracker, rules) and events
     unnamed_cpu_pct: float = 0.0  # main thread, retention, the inference runtime's own threads
@@ -429,7 +408,7 @@ def summarize(phase: Phase, report: dict[str, Any]) -> None:
     phase.rec_cpu_s_per_stream_min = cpu["recording"] / cameras / (window / 60)
     phase.decoders_cpu_pct = 100 * cpu["decoders"] / window
     phase.worker_cpu_pct = 100 * cpu["worker"] / window
-    phase.det_cpu_pct = phase.decoders_cpu_pct + phase.worker_cpu_pct
+    phase.det_cpu_pct = phase.decoders_cpu_pct + phase.worker_cpu_pct + 100 * cpu["unnamed"] / window
     phase.unnamed_cpu_pct = 100 * cpu["unnamed"] / window
     phase.other_cpu_pct = 100 * cpu["other"] / window
     phase.process_cpu_pct = 100 * (after["process_cpu_s"] - before["process_cpu_s"]) / window
@@ -574,9 +553,12 @@ def run_phase(
         "model": str(args.model),
         "backend": args.backend,
         "threads": args.detector_threads,
+        "precision": args.precision,
+        "kinds": args.kinds.split(","),
         "decode": args.decode,
         "detection_cpus": args.detection_cpus,
         "detection_nice": args.detection_nice,
+        "detection_workers": args.detection_workers,
         "warmup_s": args.warmup_s,
         "seconds": args.seconds,
         "report": str(work / "report.json"),
@@ -723,6 +705,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--media-cpus", default="auto", help="recording.media_cpus: auto (default) or all")
     group.add_argument("--backend", default="auto", help="detection.backend (default auto)")
     group.add_argument("--detector-threads", type=int, default=1, help="detection.threads (default 1)")
+    group.add_argument(
+        "--precision", choices=("f32", "auto"), default="f32", help="detection.precision (default f32)"
+    )
+    group.add_argument(
+        "--kinds", default="motion,person", help="detection kinds on the detecting cameras (motion,person)"
+    )
     group.add_argument("--model", type=Path, default=MODEL, help="detection.model_path (its FP32 copy runs)")
     group.add_argument(
         "--decode",
@@ -733,12 +721,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--detection-cpus",
         choices=("free", "all"),
-        default="free",
-        help="free: where the station puts detection (the CPUs the media threads leave); all: every CPU "
-        "(a variant: detection may then use the recording CPU's idle time)",
+        default="all",
+        help="detection.cpus: all (the station's default: every CPU, at --detection-nice) or free (only "
+        "the CPUs the media threads leave)",
     )
     group.add_argument(
-        "--detection-nice", type=int, default=0, help="nice value of the detection threads (variant; 0)"
+        "--detection-nice", type=int, default=10, help="detection.nice of the detection threads (10)"
+    )
+    group.add_argument(
+        "--detection-workers",
+        type=lambda v: v if v == "auto" else int(v),
+        default="auto",
+        help="detection.workers: worker threads (auto: one per detection CPU)",
     )
     group.add_argument("--keep-up", type=float, default=0.9, help="analysed share of --fps that counts")
     group.add_argument("--rec-cpu-tolerance", type=float, default=0.10, help="recording CPU vs N=0")
@@ -765,8 +759,9 @@ def bench_capacity(args: argparse.Namespace) -> list[dict[str, Any]]:
         f"command: `{shlex.join(['.venv/bin/python', 'bench/detect_bench.py', *sys.argv[1:]])}`\n"
         f"{args.record_cameras} cameras recorded ({', '.join(c.name for c in CLIPS)} in turn), "
         f"detection at {args.fps:g} fps on N of them, model {args.model.name} (FP32 copy), backend "
-        f"{args.backend}, {args.detector_threads} detector thread(s), decode {args.decode}, detection CPUs "
-        f"{args.detection_cpus} at nice {args.detection_nice}, media CPUs "
+        f"{args.backend}, {args.detector_threads} detector thread(s) ({args.precision}), kinds "
+        f"{args.kinds}, decode {args.decode}, detection CPUs {args.detection_cpus} at nice "
+        f"{args.detection_nice}, {args.detection_workers} worker(s), media CPUs "
         f"{args.media_cpus}, {args.segment_seconds} s segments, window {args.seconds:.0f} s after "
         f"{args.warmup_s:.0f} s warm-up",
         flush=True,

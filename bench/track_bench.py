@@ -232,6 +232,7 @@ def main() -> int:
     parser.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "openvino"])
     parser.add_argument("--fps", type=float, default=5.0, help="analysed frames per second")
     parser.add_argument("--threads", type=int, default=2, help="detector threads")
+    parser.add_argument("--precision", default="f32", choices=["f32", "auto"], help="detector precision")
     parser.add_argument("--clip", type=Path, default=CLIP)
     parser.add_argument("--truth", type=Path, default=TRUTH, help="MOT ground truth (1-based frames)")
     args = parser.parse_args()
@@ -242,6 +243,7 @@ def main() -> int:
             args.model,
             backend=args.backend,
             threads=args.threads,
+            precision=args.precision,
             min_score=CANDIDATE_SCORE,
             fp32_cache_dir=Path(cache_dir),
         )
@@ -249,8 +251,8 @@ def main() -> int:
         print(
             f"model {args.model.name} (runs from {'an FP32 copy' if fp32 else 'itself'}), "
             f"input {detector.info.input_size[0]}x{detector.info.input_size[1]}, backend "
-            f"{detector.info.backend}, {args.threads} threads, min_score {CANDIDATE_SCORE}; "
-            f"load average {os.getloadavg()[0]:.2f}",
+            f"{detector.info.backend}, {args.threads} threads, {detector.info.precision}, min_score "
+            f"{CANDIDATE_SCORE}; load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
         cache, station, pipeline, seconds = detect_and_run_pipeline(detector, args.clip, args.fps)

@@ -422,6 +422,41 @@ class DetectionConfig(_Model):
     threads: int = Field(
         default=1, ge=1, le=64, title="Detector threads", description="CPU threads one inference may use."
     )
+    precision: Literal["f32", "auto"] = Field(
+        default="f32",
+        title="Detector precision",
+        description="f32: float32 (tested); auto: the fastest precision the CPU computes natively "
+        "(bfloat16 on CPUs with AMX or AVX-512 BF16, OpenVINO only): about 1.7x less CPU per frame there, "
+        "the same people found, but more identity switches on pets09 (docs/benchmarks.md).",
+    )
+    cpus: Literal["free", "all"] = Field(
+        default="all",
+        title="Detection CPUs",
+        description="all: every CPU, the detection threads at a lower priority (detection.nice) so that "
+        "recording, live view and the web console go first; free: only the CPUs that recording.media_cpus "
+        "leaves free.",
+    )
+    workers: int | Literal["auto"] = Field(
+        default="auto",
+        title="Detection workers",
+        description="Threads that analyse different cameras' frames at the same time; auto: one per CPU "
+        "detection may use.",
+    )
+    nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        title="Detection priority",
+        description="Nice value of the detection threads (0: the same as recording; 19: the lowest).",
+    )
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 64:
+            raise ValueError("workers must be auto or a whole number from 1 to 64")
+        return value
+
     confidence: float = Field(
         default=0.5,
         ge=0.05,

@@ -7,9 +7,13 @@ For every enabled camera with ``detection.enabled``: a :class:`streams.frame_dec
 in ``events`` when an event opens and closes, the snapshot JPEG, the footage lock until review, and the
 event's clip, cut from the recorded segments once its post-roll has been written to a closed segment.
 
-These threads run on the CPUs that ``recording.media_cpus`` leaves free, so detection never takes the
-camera and recording threads' CPU. A model that cannot be loaded turns people detection off (motion
-events go on) and says why in the health report; recording is never affected.
+Where they run (``detection.cpus``): ``free``, only the CPUs that ``recording.media_cpus`` leaves free;
+``all`` (default), every CPU, so that detection also uses the recording CPU's idle time. Either way the
+detection threads run at ``detection.nice`` (10): when recording, live view or the web console want a CPU
+they get it first. ``detection.workers`` threads (auto: one per CPU detection may use) analyse different
+cameras' frames at the same time, sharing one detector (an inference request each). A model that cannot
+be loaded turns people detection off (motion events go on) and says why in the health report; recording is
+never affected.
 """
 
 from __future__ import annotations
@@ -32,15 +36,33 @@ from detection.error import DetectionError
 from detection.frame import Frame, Image
 from detection.pipeline import CANDIDATE_SCORE, CameraPipeline
 from detection.smoking_rule import SmokingModels
-from detection.worker import CameraDetectionStats, DetectionWorker
+from detection.worker import CameraDetectionStats, DetectionWorker, thread_names
 from storage.database import Database
-from streams.affinity import available_cpus, pin_current_thread
+from streams.affinity import available_cpus, lower_current_thread_priority, pin_current_thread
 from streams.fanout import FanoutPolicy
 from streams.frame_decoder import DecoderStats, LiveFrameDecoder
 from streams.ingest import IngestManager
 from streams.thread_name import name_current_thread
 
 logger = logging.getLogger(__name__)
+
+
+def detection_cpus(
+    setting: str, available: frozenset[int], media_cpus: frozenset[int] | None
+) -> frozenset[int] | None:
+    """The CPUs the detection threads may use (None: leave them unpinned). ``all``: every available CPU;
+    ``free``: those that recording does not use, when recording is pinned and leaves some."""
+    if setting == "all":
+        return available
+    if media_cpus is None:
+        return None
+    free = available - media_cpus
+    return frozenset(free) if free else None
+
+
+def detection_workers(setting: int | str, cpus: frozenset[int]) -> int:
+    """How many worker threads: the configured number, or under ``auto`` one per CPU detection may use."""
+    return setting if isinstance(setting, int) else max(len(cpus), 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +86,9 @@ class DetectionService:
         self.database = database
         self.ingest = ingest
         config = settings.config
-        free = available_cpus() - (media_cpus or frozenset())
-        self.cpus = frozenset(free) if free and media_cpus is not None else None
+        self.cpus = detection_cpus(config.detection.cpus, available_cpus(), media_cpus)
+        self.nice = config.detection.nice
+        self.workers = detection_workers(config.detection.workers, self.cpus or available_cpus())
         self.cameras = [c for c in config.cameras if c.enabled and c.detection.enabled]
         self.notes: dict[str, list[str]] = {}
         self.model_error: str | None = None
@@ -101,16 +124,20 @@ class DetectionService:
             return
         self.detector = self._load_detector()
         pipelines = {camera.id: self._pipeline(camera) for camera in self.cameras}
-        self.worker = DetectionWorker(pipelines, self.recorder, on_thread_start=self._name_worker)
+        self.worker = DetectionWorker(
+            pipelines, self.recorder, on_thread_start=self._name_worker, threads=self.workers
+        )
         self.recorder.start()
         self.worker.start()
         for camera in self.cameras:
             self._start_decoder(camera)
         logger.info(
-            "detection: %d camera(s), people detection %s, threads on %s",
+            "detection: %d camera(s), people detection %s, %d worker thread(s) on %s at nice %d",
             len(self.cameras),
             f"with {self.detector.info.path.name} ({self.detector.info.backend})" if self.detector else "off",
+            self.workers,
             "every CPU" if self.cpus is None else f"CPU {sorted(self.cpus)}",
+            self.nice,
         )
 
     def stop(self) -> None:
@@ -121,9 +148,15 @@ class DetectionService:
         if self.cameras:
             self.recorder.stop()
 
-    def _name_worker(self) -> None:
-        name_current_thread("detect")
-        pin_current_thread(self.cpus, "detect")
+    def _name_worker(self, index: int) -> None:
+        name = thread_names(index + 1)[index]
+        name_current_thread(name)
+        self._place_thread(name)
+
+    def _place_thread(self, label: str) -> None:
+        """A detection thread's CPUs and priority (see the module docstring)."""
+        pin_current_thread(self.cpus, label)
+        lower_current_thread_priority(self.nice, label)
 
     def _load_detector(self) -> ObjectDetector | None:
         config = self.settings.config
@@ -142,14 +175,17 @@ class DetectionService:
         result: list[ObjectDetector | Exception] = []
 
         def load() -> None:
-            # Loaded on a thread already pinned, so the runtime's own threads start on the same CPUs.
-            pin_current_thread(self.cpus, "detector")
+            # Loaded on a thread already placed, so the runtime's own threads start on the same CPUs, at the
+            # same priority.
+            self._place_thread("detector")
             try:
                 result.append(
                     load_detector(
                         path,
                         backend=config.detection.backend,
                         threads=config.detection.threads,
+                        parallel=self.workers,
+                        precision=config.detection.precision,
                         min_score=CANDIDATE_SCORE,
                         fp32_cache_dir=model_cache_dir(self.settings.data_dir),
                     )
@@ -208,7 +244,7 @@ class DetectionService:
             fps=camera.detection.fps,
             deliver=deliver,
             overloaded=_bind(worker.is_overloaded, camera.id),
-            on_thread_start=lambda: pin_current_thread(self.cpus, f"dec:{camera.id}"),
+            on_thread_start=lambda: self._place_thread(f"dec:{camera.id}"),
         )
         decoder.start()
         self.decoders[camera.id] = decoder

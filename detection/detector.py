@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from detection.backend import load_backend
-from detection.backend.base import InferenceBackend
+from detection.backend.base import BackendOptions, InferenceBackend, Precision
 from detection.box import Detections
 from detection.dequantize import fp32_copy
 from detection.error import ModelError, ModelNotFoundError
@@ -32,6 +32,7 @@ class ModelInfo:
     class_names: tuple[str, ...]
     input_size: tuple[int, int]  # (width, height)
     license: str
+    precision: str = "f32"  # what the backend computes in: "f32" or "bf16"
 
     def class_id(self, name: str) -> int | None:
         try:
@@ -109,6 +110,8 @@ def load_detector(
     *,
     backend: str = "auto",
     threads: int = 2,
+    parallel: int = 1,
+    precision: Precision = "f32",
     min_score: float = 0.4,
     iou: float = 0.45,
     require_classes: tuple[str, ...] = (PERSON,),
@@ -116,6 +119,8 @@ def load_detector(
 ) -> ObjectDetector:
     """Load a YOLO-format detector from ``path`` only (never downloaded). Raises :class:`ModelError` with
     the reason when the file is missing, is not a model, or lacks a class in ``require_classes``.
+    ``parallel``: how many threads may call :meth:`ObjectDetector.detect` at once; ``precision``: see
+    :class:`detection.backend.base.BackendOptions`.
 
     With ``fp32_cache_dir``, a dynamically quantised (INT8) ONNX file runs from an FP32 copy made there
     once: about twice as fast on a desktop CPU with the same boxes (docs/benchmarks.md)."""
@@ -124,7 +129,9 @@ def load_detector(
     if not path.is_file():
         raise ModelError(f"{path}: detector model path is not a file")
     runnable = fp32_copy(path, fp32_cache_dir) if fp32_cache_dir is not None else path
-    loaded = load_backend(backend, runnable, threads=threads)
+    loaded = load_backend(
+        backend, runnable, BackendOptions(threads=threads, parallel=parallel, precision=precision)
+    )
     names = parse_class_names(loaded.metadata.get("names"), path)
     missing = [name for name in require_classes if name not in names]
     if missing:
@@ -137,5 +144,6 @@ def load_detector(
         class_names=names,
         input_size=parse_input_size(loaded, path),
         license=loaded.metadata.get("license", "unknown"),
+        precision=loaded.precision,
     )
     return ObjectDetector(loaded, info, min_score=min_score, iou=iou)

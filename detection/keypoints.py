@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,12 +186,15 @@ class _Net:
         except Exception as exc:  # OpenVINO raises plain RuntimeErrors: translated once, here
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise ModelError(f"{path}: OpenVINO cannot load it: {first}") from exc
-        self._request = self._compiled.create_infer_request()
+        self._local = threading.local()  # one inference request per calling thread (not thread-safe)
         self._outputs = {o.get_any_name(): o for o in self._compiled.outputs}
 
     def run(self, tensor: NDArray[np.float32], *names: str) -> dict[str, NDArray[np.float32]]:
         """The named outputs (copied; the others, such as the pose's segmentation mask, are not read)."""
-        result = self._request.infer({0: tensor}, share_outputs=True)
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        result = request.infer({0: tensor}, share_outputs=True)
         return {name: np.array(result[self._outputs[name]], np.float32) for name in names}
 
 

@@ -1,4 +1,5 @@
-"""The detection worker: one thread (``detect``) that runs every camera's pipeline on its frames.
+"""The detection worker: one or more threads (``detect``, ``detect-2``...) that run every camera's pipeline on
+its frames.
 
 Frames arrive from the decoder threads through :meth:`DetectionWorker.submit`, which never blocks: each
 camera has a bounded queue (``max_queued`` frames) that drops its oldest frame when full, so a slow
@@ -6,8 +7,11 @@ detector costs detection frames, never a recording or live-view packet. The work
 waiting frame is oldest, so one busy camera cannot starve the others. A camera whose queue is full is
 *overloaded*: its decoder then decodes keyframes only until the worker catches up.
 
-One worker and one shared detector (an inference request is not thread-safe; the runtime uses its own
-threads inside one call). Results go to an :class:`EventSink`, which must not block either.
+With several threads, each takes the oldest waiting frame of a camera no other thread is analysing, so one
+camera's frames are analysed one at a time and in order (a pipeline is not thread-safe), while different
+cameras run in parallel. They share one detector, whose backend keeps one inference request per thread;
+inference and most image work release the interpreter lock. Results go to an :class:`EventSink`, which
+must not block and may be called from any worker thread.
 """
 
 from __future__ import annotations
@@ -70,6 +74,12 @@ class _Camera:
     errors: int = 0
     events: Counter[str] = field(default_factory=Counter)
     last_analysed_s: float | None = None
+    busy: bool = False  # a worker thread is analysing one of its frames
+
+
+def thread_names(count: int) -> list[str]:
+    """``detect``, ``detect-2``, ``detect-3``...: the first keeps the name a one-thread station always had."""
+    return ["detect" if i == 0 else f"detect-{i + 1}" for i in range(count)]
 
 
 class DetectionWorker:
@@ -80,11 +90,15 @@ class DetectionWorker:
         *,
         max_queued: int = 3,
         clock: Callable[[], float] = time.monotonic,
-        on_thread_start: Callable[[], None] = lambda: None,
+        on_thread_start: Callable[[int], None] = lambda index: None,
+        threads: int = 1,
     ) -> None:
-        """``on_thread_start`` runs first on the worker thread (the station names and pins it there)."""
+        """``on_thread_start(index)`` runs first on each worker thread (the station names, pins and
+        prioritises it there); ``threads`` worker threads analyse different cameras' frames in parallel."""
         if max_queued < 1:
             raise ValueError("max_queued must be >= 1")
+        if threads < 1:
+            raise ValueError("threads must be >= 1")
         self._cameras = {camera: _Camera(pipeline) for camera, pipeline in pipelines.items()}
         self._sink = sink
         self._max_queued = max_queued
@@ -92,21 +106,35 @@ class DetectionWorker:
         self._on_thread_start = on_thread_start
         self._cond = threading.Condition(threading.Lock())
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name="detect", daemon=True)
+        self._finished = False
+        self._threads = [
+            threading.Thread(target=self._run, args=(index,), name=name, daemon=True)
+            for index, name in enumerate(thread_names(threads))
+        ]
 
     @property
     def cameras(self) -> list[str]:
         return list(self._cameras)
 
+    @property
+    def thread_count(self) -> int:
+        return len(self._threads)
+
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> bool:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        if not any(thread.is_alive() for thread in self._threads):
+            self._finish_all()
+            return True
+        return False
 
     def submit(self, frame: Frame) -> None:
         """Queue a frame; never blocks; the camera's oldest waiting frame goes when its queue is full."""
@@ -168,23 +196,40 @@ class DetectionWorker:
         return out
 
     def _next(self) -> tuple[_Camera, Frame] | None:
+        """The oldest waiting frame of a camera no other thread is analysing; marks that camera busy."""
         with self._cond:
             while not self._stop:
-                waiting = [c for c in self._cameras.values() if c.queue]
+                waiting = [c for c in self._cameras.values() if c.queue and not c.busy]
                 if waiting:
                     camera = min(waiting, key=lambda c: c.queue[0].t_s)
+                    camera.busy = True
                     return camera, camera.queue.popleft()
                 self._cond.wait(timeout=1.0)
             return None
 
-    def _run(self) -> None:
-        self._on_thread_start()
+    def _done(self, camera: _Camera) -> None:
+        with self._cond:
+            camera.busy = False
+            if camera.queue:
+                self._cond.notify()
+
+    def _run(self, index: int) -> None:
+        self._on_thread_start(index)
         while True:
             item = self._next()
             if item is None:
                 break
             camera, frame = item
-            self._process(camera, frame)
+            try:
+                self._process(camera, frame)
+            finally:
+                self._done(camera)
+
+    def _finish_all(self) -> None:
+        """After every thread stopped: close the events still open (once)."""
+        if self._finished:
+            return
+        self._finished = True
         for camera in self._cameras.values():
             last = camera.pipeline.last_t_s
             if last is not None:

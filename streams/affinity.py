@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 from collections.abc import Sequence, Set
 
 from config.verify import cpu_list, unavailable_cpus_message
@@ -73,3 +74,16 @@ def pin_current_thread(cpus: Set[int] | None, label: str) -> None:
         os.sched_setaffinity(0, cpus)
     except OSError as exc:
         logger.warning("%s: cannot run on CPU %s: %s", label, cpu_list(cpus), exc.strerror or exc)
+
+
+def lower_current_thread_priority(nice: int, label: str) -> None:
+    """Give the calling thread (only it: Linux's nice value is per thread) the nice value ``nice`` when that
+    is lower priority than it has; 0 leaves it as it is. A refusal is logged and the thread goes on."""
+    if nice <= 0:
+        return
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError as exc:
+        logger.warning("%s: cannot lower its priority to nice %d: %s", label, nice, exc.strerror or exc)

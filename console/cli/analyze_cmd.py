@@ -60,6 +60,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--backend", default=None, choices=["auto", "onnxruntime", "openvino"])
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the detector (default 2)")
     parser.add_argument(
+        "--precision",
+        default=None,
+        choices=["auto", "f32"],
+        help="detector precision (default: the config's detection.precision, else f32)",
+    )
+    parser.add_argument(
         "--param",
         action="append",
         default=[],
@@ -126,6 +132,7 @@ def _setup(args: argparse.Namespace) -> tuple[CameraPipeline, datetime, list[str
             model,
             backend=args.backend or (config.detection.backend if config else "auto"),
             threads=args.threads,
+            precision=args.precision or (config.detection.precision if config else "f32"),
             min_score=CANDIDATE_SCORE,
             fp32_cache_dir=model_cache_dir(),
         )

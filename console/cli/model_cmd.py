@@ -35,6 +35,7 @@ def register(subparsers: Any) -> None:
     check.add_argument("path", type=Path)
     check.add_argument("--backend", default="auto", choices=["auto", *backend_names()])
     check.add_argument("--threads", type=int, default=2)
+    check.add_argument("--precision", default="f32", choices=["f32", "auto"])
     check.add_argument("--runs", type=int, default=30, help="timed inferences (default 30)")
     check.set_defaults(func=_check)
     export = commands.add_parser(
@@ -48,7 +49,13 @@ def register(subparsers: Any) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        detector = load_detector(args.path, backend=args.backend, threads=args.threads, require_classes=())
+        detector = load_detector(
+            args.path,
+            backend=args.backend,
+            threads=args.threads,
+            precision=args.precision,
+            require_classes=(),
+        )
     except DetectionError as exc:
         print(f"station model check: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -65,7 +72,7 @@ def _check(args: argparse.Namespace) -> int:
     shown = ", ".join(f"{i} {name}" for i, name in enumerate(info.class_names[:12]))
     more = f", ... ({len(info.class_names)} in all)" if len(info.class_names) > 12 else ""
     print(f"model:      {info.path}")
-    print(f"backend:    {info.backend} ({args.threads} threads)")
+    print(f"backend:    {info.backend} ({args.threads} threads, {info.precision})")
     print(f"input:      {width}x{height}")
     print(f"classes:    {shown}{more}")
     people = "yes" if info.class_id("person") is not None else "NO: people detection cannot use it"

@@ -2,8 +2,9 @@
 
 A backend only runs a tensor through a model; letterbox, decode and NMS happen once, in
 :mod:`detection.detector`. To add one: write ``detection/backend/<name>.py`` with a class that satisfies
-:class:`detection.backend.base.InferenceBackend` and a ``load(path, threads)`` factory, and add it to
-``_FACTORIES`` below.
+:class:`detection.backend.base.InferenceBackend` and a ``load(path, options)`` factory taking
+:class:`detection.backend.base.BackendOptions` (threads per inference, threads calling at once, precision),
+and add it to ``_FACTORIES`` below.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
-from detection.backend.base import InferenceBackend
+from detection.backend.base import BackendOptions, InferenceBackend
 from detection.error import BackendUnavailableError
 
-BackendFactory = Callable[[Path, int], InferenceBackend]
+BackendFactory = Callable[[Path, BackendOptions], InferenceBackend]
 
-# name -> module under detection.backend that defines ``load(path, threads)``; imported on first use so a
+# name -> module under detection.backend that defines ``load(path, options)``; imported on first use so a
 # missing runtime only matters to the backend that needs it.
 _FACTORIES: dict[str, str] = {"onnxruntime": "onnxruntime_backend", "openvino": "openvino_backend"}
 
@@ -29,13 +30,13 @@ def backend_names() -> list[str]:
     return list(_FACTORIES)
 
 
-def load_backend(name: str, path: Path, *, threads: int) -> InferenceBackend:
+def load_backend(name: str, path: Path, options: BackendOptions) -> InferenceBackend:
     """Load ``path`` with the named backend ("auto" picks the fastest available for the file kind)."""
     if name == "auto":
         errors: list[str] = []
         for candidate in _PREFERRED.get(path.suffix.lower(), ("onnxruntime",)):
             try:
-                return load_backend(candidate, path, threads=threads)
+                return load_backend(candidate, path, options)
             except BackendUnavailableError as exc:
                 errors.append(str(exc))
         raise BackendUnavailableError("; ".join(errors) or f"no backend reads {path.suffix} files")
@@ -47,4 +48,4 @@ def load_backend(name: str, path: Path, *, threads: int) -> InferenceBackend:
     except ImportError as exc:
         raise BackendUnavailableError(f"backend {name!r} is not installed: {exc}") from exc
     factory: BackendFactory = module.load
-    return factory(path, threads)
+    return factory(path, options)

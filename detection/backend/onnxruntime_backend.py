@@ -1,4 +1,6 @@
-"""ONNX Runtime on the CPU."""
+"""ONNX Runtime on the CPU. One session serves every thread: ``InferenceSession.run`` is thread-safe, and
+with ``intra_op_num_threads`` 1 each call runs on its caller's thread. Always float32 (``precision`` is
+OpenVINO's choice only)."""
 
 from __future__ import annotations
 
@@ -8,20 +10,22 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from detection.backend.base import BackendOptions
 from detection.error import BackendUnavailableError, ModelError
 
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    precision = "f32"
 
-    def __init__(self, path: Path, threads: int) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
+    def __init__(self, path: Path, options: BackendOptions) -> None:
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = options.threads
+        session_options.inter_op_num_threads = 1
+        session_options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(path), sess_options=session_options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:
             raise ModelError(f"{path}: onnxruntime cannot load it as a model: {_first_line(exc)}") from exc
@@ -42,7 +46,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def load(path: Path, threads: int) -> OnnxRuntimeBackend:
+def load(path: Path, options: BackendOptions) -> OnnxRuntimeBackend:
     if path.suffix.lower() != ".onnx":
         raise BackendUnavailableError(f"onnxruntime reads .onnx files, not {path.suffix or 'this file'}")
-    return OnnxRuntimeBackend(path, threads)
+    return OnnxRuntimeBackend(path, options)

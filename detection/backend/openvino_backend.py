@@ -1,7 +1,16 @@
-"""OpenVINO on the CPU (reads .onnx directly, or an IR .xml with its .bin), FP32 inference precision."""
+"""OpenVINO on the CPU (reads .onnx directly, or an IR .xml with its .bin).
+
+Precision ``f32`` (default) computes in float32; ``auto`` lets OpenVINO compute in the fastest precision the
+CPU has natively: bfloat16 on CPUs with AMX or AVX-512 BF16 (about 1.7x less CPU per frame for yolo11n
+320 px on the bench machine and the same people found on pets09, but more identity switches:
+docs/benchmarks.md), float32 on the rest (most desktop CPUs).
+
+An inference request is not thread-safe: each calling thread gets its own, and the model is compiled with
+one execution stream per thread that may call it (``parallel``), so they run side by side."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -9,13 +18,14 @@ import numpy as np
 import openvino as ov
 from numpy.typing import NDArray
 
+from detection.backend.base import BackendOptions
 from detection.error import BackendUnavailableError, ModelError
 
 
 class OpenVinoBackend:
     name = "openvino"
 
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, options: BackendOptions) -> None:
         core = ov.Core()
         try:
             model = core.read_model(str(path))
@@ -26,24 +36,29 @@ class OpenVinoBackend:
         shape = model.inputs[0].get_partial_shape()
         self.input_shape = tuple(d.get_length() if d.is_static else -1 for d in shape)
         self.metadata = _metadata(model, path)
-        # FP32 on purpose: bf16 is faster only on CPUs with AMX, which a police-point desktop lacks.
         config: dict[str, Any] = {
-            "INFERENCE_NUM_THREADS": threads,
-            "INFERENCE_PRECISION_HINT": "f32",
+            "INFERENCE_NUM_THREADS": options.threads * options.parallel,
+            "NUM_STREAMS": options.parallel,
             "PERFORMANCE_HINT": "LATENCY",
             # OpenVINO pins its inference threads by default, which also resets the calling thread's allowed
             # CPUs to all of them: the detector would then run on the CPUs kept for recording
             # (recording.media_cpus). The station places its threads itself.
             "ENABLE_CPU_PINNING": False,
         }
+        if options.precision == "f32":
+            config["INFERENCE_PRECISION_HINT"] = "f32"
         try:
             self._compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:
             raise ModelError(f"{path}: OpenVINO cannot compile it: {_first_line(exc)}") from exc
-        self._request = self._compiled.create_infer_request()
+        self.precision = str(self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+        self._local = threading.local()
 
     def run(self, tensor: NDArray[np.float32]) -> NDArray[np.float32]:
-        result = self._request.infer({0: tensor})
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        result = request.infer({0: tensor})
         return np.asarray(result[self._compiled.outputs[0]], dtype=np.float32)
 
 
@@ -77,7 +92,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def load(path: Path, threads: int) -> OpenVinoBackend:
+def load(path: Path, options: BackendOptions) -> OpenVinoBackend:
     if path.suffix.lower() not in (".onnx", ".xml"):
         raise BackendUnavailableError(f"OpenVINO reads .onnx or .xml files, not {path.suffix or 'this file'}")
-    return OpenVinoBackend(path, threads)
+    return OpenVinoBackend(path, options)

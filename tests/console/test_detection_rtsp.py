@@ -7,6 +7,7 @@ reason is required), which releases the lock; every view is audited."""
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,8 @@ from storage.event import event_detail
 from storage.lock import active_locks
 from storage.model import AuditEntry, Clip, Event, EvidenceLock, Role, utcnow
 from storage.user import create_user
+from streams.affinity import available_cpus
+from tests.support.affinity import allowed_cpus
 from tests.support.console import make_user, running_station, sign_in
 from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.mp4 import probe_file
@@ -76,6 +79,19 @@ def detecting_station(
                 user = create_user(session, username=username, role=role, password_hash=password_hash())
                 media.user_ids[username] = user.id
         yield media
+
+
+def _threads_named(prefix: str) -> list[int]:
+    """Native ids of this process's threads named ``prefix`` or ``prefix-N``."""
+    found = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == prefix or comm.startswith(f"{prefix}-"):
+            found.append(int(task.name))
+    return found
 
 
 def _wait(predicate: object, timeout_s: float, what: str) -> object:
@@ -151,6 +167,11 @@ def test_a_person_in_the_zone_becomes_a_reviewed_event_with_picture_and_clip(
     assert media.login("investigator").get("/api/events").status_code == 403
     health = station.detection.health()
     assert health[0].worker.analysed > 50 and not health[0].stalled
+    # detection.cpus all, workers auto, nice 10: a worker per CPU, each on every CPU at the lower priority
+    workers = _threads_named("detect")
+    assert len(workers) == len(available_cpus())
+    assert all(allowed_cpus(tid) == set(available_cpus()) for tid in workers)
+    assert all(os.getpriority(os.PRIO_PROCESS, tid) == 10 for tid in workers)
     report = officer.get("/api/health").json()["detection"]
     assert report["model_error"] is None and report["model"].endswith("yolo11n_int8.onnx")
     (camera,) = report["cameras"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import av
 import numpy as np
 import onnx
 import pytest
+from numpy.typing import NDArray
 
 from detection.dequantize import dequantize_onnx, is_dynamic_int8
 from detection.detector import load_detector
@@ -109,3 +111,42 @@ def test_inference_keeps_the_thread_on_the_cpus_it_was_given(fp32_model: Path, b
 
     seen = affinity_after(cpus[0], infer)
     assert seen == [{cpus[0]}]
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_threads_detecting_at_once_get_the_boxes_one_thread_gets(
+    fp32_model: Path, pets09: Path, backend: str
+) -> None:
+    """``parallel`` worker threads share one detector: each must get its own picture's boxes (an OpenVINO
+    inference request shared between threads would mix them up)."""
+    detector = load_detector(fp32_model, backend=backend, min_score=0.25, threads=1, parallel=2)
+    with av.open(str(pets09)) as container:
+        decoded = zip(range(60), container.decode(video=0), strict=False)
+        pictures = [np.asarray(f.to_ndarray(format="bgr24"), np.uint8) for i, f in decoded if i % 10 == 0]
+    alone = [detector.detect(p) for p in pictures]
+    together: dict[int, list[NDArray[np.float32]]] = {}
+
+    def run(index: int) -> None:
+        together[index] = [detector.detect(p).xyxy for p in (pictures if index == 0 else pictures[::-1]) * 3]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert set(together) == {0, 1}
+    expected = [a.xyxy for a in alone]
+    for got in together[0][: len(pictures)], together[1][: len(pictures)][::-1]:
+        for want, have in zip(expected, got, strict=True):
+            np.testing.assert_allclose(have, want, atol=1e-3)
+
+
+def test_float32_unless_the_native_precision_is_asked_for(fp32_model: Path) -> None:
+    """``f32`` (the default) is float32 on both backends; ``auto`` is OpenVINO's pick for this CPU (bf16
+    where it computes it natively), and ONNX Runtime stays float32."""
+    import openvino as ov
+
+    assert load_detector(fp32_model, backend="openvino").info.precision == "f32"
+    assert load_detector(fp32_model, backend="onnxruntime", precision="auto").info.precision == "f32"
+    native = "bf16" if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
+    assert load_detector(fp32_model, backend="openvino", precision="auto").info.precision == native

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from streams.affinity import UnavailableCpuError, available_cpus, pin_current_thread, plan_media_cpus
+from streams.affinity import (
+    UnavailableCpuError,
+    available_cpus,
+    lower_current_thread_priority,
+    pin_current_thread,
+    plan_media_cpus,
+)
 from streams.disk_sync import DiskSyncer
 from streams.disk_writer import DiskWriter
 from streams.ingest import IngestWorker
@@ -158,3 +164,19 @@ def test_disk_writer_syncer_and_housekeeper_pin_themselves(tmp_path: Path) -> No
     assert probe.housekept.wait(5)
     housekeeper.stop()
     assert seen == {"writer": set(target), "syncer": set(target), "housekeeper": set(target)}
+
+
+def test_a_thread_lowers_only_its_own_priority() -> None:
+    seen: list[int] = []
+
+    def run() -> None:
+        lower_current_thread_priority(10, "test")
+        lower_current_thread_priority(5, "test")  # never raises it again (that needs a privilege)
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    assert seen == [max(10, before)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
