@@ -11,10 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console import complaint as rules
-from console.complaint_schema import ComplaintDetail, ComplaintPublic, EvidencePublic, HistoryPublic
+from console.complaint_schema import (
+    ComplaintDetail,
+    ComplaintPublic,
+    EvidencePublic,
+    HistoryPublic,
+    StillPublic,
+)
 from console.deps import Principal
 from storage.complaint import Attached, complaint_history, is_overdue, list_evidence
-from storage.model import Complaint, ComplaintHistory, ComplaintStatus, User, utcnow
+from storage.model import Complaint, ComplaintHistory, ComplaintStatus, ComplaintStill, User, utcnow
+from storage.still import list_stills
 
 
 def user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
@@ -86,13 +93,37 @@ def present_evidence(
     )
 
 
+def present_still(still: ComplaintStill, names: dict[int, str]) -> StillPublic:
+    return StillPublic(
+        id=still.id,
+        camera_id=still.camera_id,
+        requested_at=still.requested_utc,
+        frame_at=still.frame_utc,
+        sha256=still.sha256,
+        bytes=still.bytes,
+        width=still.width,
+        height=still.height,
+        source_sha256=still.source_sha256,
+        added_by=still.added_by,
+        added_by_name=names.get(still.added_by) if still.added_by else None,
+        added_at=still.added_at,
+        url=f"/api/complaints/{still.complaint_id}/stills/{still.id}",
+    )
+
+
 def detail_of(session: Session, complaint: Complaint, user: Principal) -> ComplaintDetail:
     now = utcnow()
     history = complaint_history(session, complaint_id=complaint.id)
     evidence = list_evidence(session, complaint_id=complaint.id)
+    stills = list_stills(session, complaint_id=complaint.id)
     names = user_names(
         session,
-        {complaint.assignee_id, *(h.user_id for h in history), *(e.evidence.added_by for e in evidence)},
+        {
+            complaint.assignee_id,
+            *(h.user_id for h in history),
+            *(e.evidence.added_by for e in evidence),
+            *(s.added_by for s in stills),
+        },
     )
     can_edit = rules.may_edit(user.permissions)
     transitions = (
@@ -103,6 +134,7 @@ def detail_of(session: Session, complaint: Complaint, user: Principal) -> Compla
         complaint=present(complaint, user, now, names),
         history=[present_history(h, names) for h in history],
         evidence=[present_evidence(item, user, names, open_case=open_case) for item in evidence],
+        stills=[present_still(still, names) for still in stills],
         allowed_transitions=transitions,
         can_edit=can_edit,
     )

@@ -136,10 +136,29 @@ class EvidencePublic(BaseModel):
     detach_needs_reason: bool = False
 
 
+class StillPublic(BaseModel):
+    """A still frame attached to a complaint: which camera and frame, its JPEG's SHA-256, where to get it."""
+
+    id: int
+    camera_id: str
+    requested_at: datetime
+    frame_at: datetime
+    sha256: str
+    bytes: int
+    width: int
+    height: int
+    source_sha256: str | None
+    added_by: int | None
+    added_by_name: str | None = None
+    added_at: datetime
+    url: str
+
+
 class ComplaintDetail(BaseModel):
     complaint: ComplaintPublic
     history: list[HistoryPublic]
     evidence: list[EvidencePublic]
+    stills: list[StillPublic] = Field(default_factory=list)
     allowed_transitions: list[str]
     can_edit: bool
 

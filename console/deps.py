@@ -14,7 +14,9 @@ authenticated by cookie that changes state (any method but GET/HEAD/OPTIONS) mus
 token in the ``X-CSRF-Token`` header (pages get it from ``<meta name="csrf-token">``). Bearer requests are
 exempt: a browser never sends them on its own. A browser session unused for ``console.idle_timeout_minutes``
 ends (``auth.idle_timeout``); a refused bearer token is audited (``auth.token``, throttled per address and
-token); the client's address honours ``console.trusted_proxies`` (:mod:`console.client_address`).
+token); the client's address honours ``console.trusted_proxies`` (:mod:`console.client_address`). While the
+database does not answer, a request with a credential gets 503 ``database_unavailable`` (it cannot be
+checked), not a 500; an anonymous one goes on.
 
 All dependencies here are sync and touch the database, so FastAPI runs them in its thread pool; routes that
 use ``SessionDep`` should be plain ``def`` too.
@@ -30,6 +32,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from console.account import Actor
@@ -221,11 +224,20 @@ def get_optional_user(request: Request, session: SessionDep, station: StationDep
     session idle past ``console.idle_timeout_minutes`` ends. The user is kept in ``request.state`` for
     :mod:`console.denial_audit`."""
     authorization = request.headers.get("authorization")
-    if authorization:
-        principal: Principal | None = _token_user(request, session, station, authorization)
-    else:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        principal = _session_user(request, session, station, cookie) if cookie else None
+    try:
+        if authorization:
+            principal: Principal | None = _token_user(request, session, station, authorization)
+        else:
+            cookie = request.cookies.get(SESSION_COOKIE)
+            principal = _session_user(request, session, station, cookie) if cookie else None
+    except (OperationalError, InterfaceError) as exc:  # database down: the credential cannot be checked
+        raise ApiError(
+            503,
+            "database_unavailable",
+            "the database does not answer; try again in a few seconds",
+            cause=type(exc).__name__,
+            headers={"Retry-After": "5"},
+        ) from exc
     setattr(request.state, PRINCIPAL_STATE, principal)
     return principal
 

@@ -121,8 +121,12 @@ PAGE_LINKS: tuple[PageLink, ...] = (
     PageLink("exports", "/exports", "Exports", "exports", EXPORT_LIST_PERMISSIONS),
     PageLink("verify", "/verify", "Verify package", "audit"),
     PageLink("audit", "/audit", "Audit log", "log", frozenset({Permission.AUDIT_VIEW})),
+    PageLink("cameras", "/admin/cameras", "Cameras", "cameras", frozenset({Permission.CAMERAS_MANAGE})),
     PageLink("zones", "/admin/zones", "Detection zones", "zones", frozenset({Permission.CAMERAS_MANAGE})),
     PageLink("users", "/admin/users", "Users", "users", frozenset({Permission.USERS_MANAGE})),
+    PageLink(
+        "settings", "/admin/settings", "Station settings", "settings", frozenset({Permission.SETTINGS_MANAGE})
+    ),
 )
 _PAGES_BY_KEY: Mapping[str, PageLink] = MappingProxyType({page.key: page for page in PAGE_LINKS})
 

@@ -360,6 +360,27 @@ class ComplaintEvidence(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ComplaintStill(Base):
+    """A still frame attached to a complaint: one decoded frame of a recorded segment, stored as a JPEG
+    outside the recordings tree (retention never plans it) with its SHA-256, so its integrity is provable."""
+
+    __tablename__ = "complaint_stills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"))
+    requested_utc: Mapped[datetime]  # the instant asked for
+    frame_utc: Mapped[datetime]  # when the frame shown at that instant begins
+    path: Mapped[str] = mapped_column(String(512))  # relative to the stills root
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))  # the segment file's, when it is closed
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Event(Base):
     """A detection hit turned into something for the officer to review."""
 

@@ -12,8 +12,10 @@
   file goes on over the hole, playable, and a closed gap row covers exactly the hole), disk errors
   (``disk_full`` / ``recorder_error``), retention stopping the camera (``evidence_only_left`` /
   ``disk_full``), station stop;
-- index writes go through an ordered outbox: while the database is unreachable the files are still written
-  and the rows follow once it is back (start-up reconcile indexes whatever was lost beyond that);
+- index writes go through an ordered, bounded outbox (:class:`streams.index_queue.IndexQueue`): while the
+  database is unreachable the files are still written and the rows follow once it is back (start-up
+  reconcile indexes whatever was lost beyond that); the housekeeping thread that writes them for every
+  recorder is :class:`streams.housekeeper.Housekeeper`;
 - disk errors close what can be saved (the last complete fragment), raise an alarm in the status and retry
   after ``disk_retry_s`` -- the station never crashes because a disk is full;
 - the file I/O (writes, ``fsync``, hashing, rename at close) runs on the file jobs given (``jobs``: the
@@ -28,15 +30,13 @@ import errno
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from config.schema import StationConfig
@@ -51,9 +51,10 @@ from storage.segment import (
     open_segment_row,
     update_segment_progress,
 )
-from streams.affinity import pin_current_thread
 from streams.disk_writer import INLINE, DiskBacklogError, FileJobs
 from streams.fanout import Fanout, PacketsDropped, StreamStarted, StreamStopped, SubscriptionClosedError
+from streams.housekeeper import HOUSEKEEPING_S, Housekeeper
+from streams.index_queue import MAX_PENDING, RETRY_S, DbOp, IndexQueue
 from streams.live_segment import FragmentMark, LiveFootage, LiveSegment
 from streams.packet import DemuxedPacket, MediaPacket, StreamFormat, demuxed
 from streams.segment_file import SegmentFileError, recover_partial
@@ -166,8 +167,8 @@ class RecorderSettings:
     hole_threshold_s: float = 1.0
     progress_interval_s: float = 10.0  # how often the open row's end and size are updated
     disk_retry_s: float = 10.0
-    db_retry_s: float = 5.0
-    max_pending_db_ops: int = 10_000
+    db_retry_s: float = RETRY_S
+    max_pending_db_ops: int = MAX_PENDING  # see streams.index_queue
     fsync: bool = True
     max_write_backlog_bytes: int = MAX_BACKLOG_BYTES  # per file, while the disk is slow (see disk_writer)
 
@@ -206,6 +207,7 @@ class RecorderStatus:
     alarm: str | None  # disk_full | recorder_error | evidence_only_left | database_unreachable | ...
     last_error: str | None
     last_error_utc: datetime | None
+    db_dropped_ops: int = 0  # index writes dropped: the queue was full, or the database refused them
 
 
 @runtime_checkable
@@ -216,9 +218,6 @@ class ItemSource(Protocol):
     def get(self, timeout_s: float | None = None) -> object | None: ...
 
     def get_many(self, limit: int, timeout_s: float | None = None) -> Sequence[object]: ...
-
-
-DbOp = Callable[[Session], object]
 
 
 @dataclass
@@ -287,9 +286,13 @@ class SegmentRecorder:
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._housekeeper: Housekeeper | None = None
-        self._flushing = threading.Lock()  # one index writer at a time (housekeeper, stop, own thread)
-        self._outbox: deque[tuple[str, DbOp]] = deque()
-        self._db_retry_at = 0.0
+        self._index = IndexQueue(
+            db,
+            owner=camera_id,
+            listener=self,
+            max_pending=self.settings.max_pending_db_ops,
+            retry_s=self.settings.db_retry_s,
+        )
         self._disk_retry_at: float | None = None
         # a file that failed to finish on the file jobs' thread: the camera thread handles it as a disk error
         self._failed_file: SegmentWriteError | None = None
@@ -429,10 +432,10 @@ class SegmentRecorder:
         if not self._jobs.wait_idle(timeout_s):  # the close of the last file queues its index row
             logger.error("%s: the last file was not finished within %.0f s", self.camera_id, timeout_s)
         deadline = time.monotonic() + 5.0
-        while self._outbox and time.monotonic() < deadline:
-            self._db_retry_at = 0.0
-            self._flush_db(wait=True)
-            if self._outbox:
+        while self._index.pending and time.monotonic() < deadline:
+            self._index.retry_now()
+            self._index.flush(wait=True)
+            if self._index.pending:
                 time.sleep(0.2)
         with self._lock:
             self._state = RecorderState.STOPPED
@@ -453,6 +456,7 @@ class SegmentRecorder:
 
     def status(self) -> RecorderStatus:
         now = self._clock()
+        index = self._index.stats()
         with self._lock:
             seg = self._seg
             newest = seg.end_utc if seg is not None else self._newest_end
@@ -475,13 +479,14 @@ class SegmentRecorder:
                 packets_malformed=c["malformed"],
                 timestamp_fixes=c["fixes"],
                 timestamp_holes=c["holes"],
-                db_pending_ops=len(self._outbox),
+                db_pending_ops=index.pending,
                 write_backlog_bytes=seg.writer.backlog_bytes if seg is not None else 0,
                 gap_reason=self._gap_reason if seg is None else None,
                 stop_reason=self._paused,
                 alarm=self._alarm,
                 last_error=self._last_error,
                 last_error_utc=self._last_error_utc,
+                db_dropped_ops=index.dropped_full + index.dropped_refused,
             )
 
     def live_footage(self) -> tuple[LiveFootage, ...]:
@@ -704,6 +709,7 @@ class SegmentRecorder:
             self._queue_db(
                 f"progress {seg.relative}",
                 _progress_op(seg.relative, seg.end_utc, seg.writer.bytes_written, seg.writer.keyframes),
+                droppable=True,  # superseded by the close
             )
 
     def _mark_fragment(self, seg: _Segment, size: int, end: datetime) -> None:
@@ -750,6 +756,7 @@ class SegmentRecorder:
             self._queue_db(
                 f"progress {seg.relative}",
                 _progress_op(seg.relative, end, muxed, seg.writer.keyframes),
+                droppable=True,  # the close writes the same fields (the merge is only slower)
             )
         with self._lock:
             self._seg = None
@@ -986,99 +993,28 @@ class SegmentRecorder:
 
         return op
 
-    def _queue_db(self, what: str, op: DbOp) -> None:
-        with self._lock:
-            if len(self._outbox) >= self.settings.max_pending_db_ops:
-                dropped, _ = self._outbox.popleft()
-                logger.error(
-                    "%s: index outbox full, dropped %s (reconcile will re-index)", self.camera_id, dropped
-                )
-            self._outbox.append((what, op))
+    def _queue_db(self, what: str, op: DbOp, *, droppable: bool = False) -> None:
+        self._index.put(what, op, droppable=droppable)
 
     def _flush_db(self, *, wait: bool = False) -> None:
-        """Write the queued index changes in order: all in one transaction, or, when that one is refused,
-        one at a time so that only the refused change is dropped. Transient errors keep everything queued.
+        """Write the queued index changes (:meth:`streams.index_queue.IndexQueue.flush`)."""
+        self._index.flush(wait=wait)
 
-        ``wait=False`` (the video path): when another recorder is writing to SQLite, keep the changes
-        queued for the next batch instead of waiting for it."""
-        if not self._outbox or time.monotonic() < self._db_retry_at:
-            return
-        if not self._flushing.acquire(blocking=wait):
-            return
-        try:
-            self._flush_db_locked(wait=wait)
-        finally:
-            self._flushing.release()
+    # the IndexListener side (whichever thread flushes) ------------------------------------------------
 
-    def _flush_db_locked(self, *, wait: bool) -> None:
-        lock = self.db.write_lock
-        if lock is None:
-            self._flush_db_serially()
-            return
-        if not lock.acquire(blocking=wait):
-            return
-        try:
-            self._flush_db_serially()
-        finally:
-            lock.release()
+    def on_index_unreachable(self, message: str) -> None:
+        self._note_error(message, alarm="database_unreachable")
 
-    def _flush_db_serially(self) -> None:
-        while self._outbox and time.monotonic() >= self._db_retry_at:
-            if len(self._outbox) > 1:
-                written = self._flush_batch()
-                if written is None:
-                    return  # database unreachable: retry later
-                if written:
-                    continue
-            what, op = self._outbox[0]
-            try:
-                with self.db.session() as session:
-                    op(session)
-            except DBAPIError as exc:
-                if not _is_transient(exc):
-                    self._drop_op(what, exc)
-                    continue
-                self._db_retry_at = time.monotonic() + self.settings.db_retry_s
-                self._note_error(f"database unreachable: {exc.orig or exc}", alarm="database_unreachable")
-                logger.warning("%s: index write '%s' failed, retry later: %s", self.camera_id, what, exc)
-                return
-            except (SQLAlchemyError, LookupError, ValueError) as exc:
-                self._drop_op(what, exc)
-                continue
-            with self._lock:
-                self._outbox.popleft()
-                if self._alarm == "database_unreachable":
-                    self._alarm = None
+    def on_index_refused(self, message: str) -> None:
+        self._note_error(message)
 
-    def _flush_batch(self) -> bool | None:
-        """Every queued op in one transaction: True when written, False when refused (the caller goes op
-        by op), None when the database is unreachable."""
-        batch = list(self._outbox)
-        try:
-            with self.db.session() as session:
-                for _, op in batch:
-                    op(session)
-        except DBAPIError as exc:
-            if not _is_transient(exc):
-                return False
-            self._db_retry_at = time.monotonic() + self.settings.db_retry_s
-            self._note_error(f"database unreachable: {exc.orig or exc}", alarm="database_unreachable")
-            logger.warning("%s: %d index writes failed, retry later: %s", self.camera_id, len(batch), exc)
-            return None
-        except (SQLAlchemyError, LookupError, ValueError):
-            return False
+    def on_index_written(self) -> None:
         with self._lock:
-            for _ in batch:
-                self._outbox.popleft()
             if self._alarm == "database_unreachable":
                 self._alarm = None
-        return True
 
-    def _drop_op(self, what: str, exc: Exception) -> None:
-        logger.error("%s: index write '%s' refused, dropped: %s", self.camera_id, what, exc)
-        self._note_error(f"index write '{what}' refused: {exc}")
-        with self._lock:
-            self._outbox.popleft()
+    def on_housekeeping_failed(self) -> None:
+        self._note_error("recorder housekeeping failed (see log)", alarm="recorder_error")
 
     # ------------------------------------------------------------------ helpers
 
@@ -1096,70 +1032,6 @@ class SegmentRecorder:
                 self._alarm = alarm
             if state is not None:
                 self._state = state
-
-
-# Index rows are written in rounds, not as they come: a round every 0.5 s cost 0.12 s of CPU per stream and
-# minute more than one every 2 s at 64 cameras (fewer, larger transactions; the interpreter held less often).
-# A segment's row appears at most this late; a crash in between is what the start-up reconcile is for.
-HOUSEKEEPING_S = 2.0
-
-
-class Housekeeper:
-    """One thread, ``recorder-housekeeping``, for every attached recorder: each ``interval_s`` it lets each
-    one write its queued index rows and apply retention requests (:meth:`SegmentRecorder.housekeep`).
-
-    One thread for all cameras, not one each: 64 threads waking twice a second to find nothing to do took
-    the interpreter from the ingest threads often enough to cost a fifth of the station's CPU at 64 cameras.
-    """
-
-    def __init__(self, interval_s: float = HOUSEKEEPING_S, *, cpus: Set[int] | None = None) -> None:
-        if interval_s <= 0:
-            raise ValueError("interval_s must be positive")
-        self.interval_s = interval_s
-        self._cpus = cpus  # see streams.affinity
-        self._lock = threading.Lock()
-        self._recorders: tuple[SegmentRecorder, ...] = ()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def add(self, recorder: SegmentRecorder) -> None:
-        with self._lock:
-            self._recorders = (*self._recorders, recorder)
-
-    def remove(self, recorder: SegmentRecorder) -> None:
-        with self._lock:
-            self._recorders = tuple(r for r in self._recorders if r is not recorder)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("housekeeper already started")
-        self._thread = threading.Thread(target=self._run, name="recorder-housekeeping", daemon=True)
-        self._thread.start()
-
-    def run_once(self) -> None:
-        for recorder in self._recorders:
-            try:
-                recorder.housekeep()
-            except Exception:  # one recorder's failure must not stop the others' index writes
-                logger.exception("%s: recorder housekeeping failed", recorder.camera_id)
-                recorder._note_error("recorder housekeeping failed (see log)", alarm="recorder_error")
-
-    def _run(self) -> None:
-        name_current_thread("housekeeping")
-        pin_current_thread(self._cpus, "recorder-housekeeping")
-        while not self._stop.wait(self.interval_s):
-            self.run_once()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-
-def _is_transient(exc: DBAPIError) -> bool:
-    """Connection lost, server down, database locked: worth retrying (constraint violations are not)."""
-    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
 
 
 def _open_segment_op(
@@ -1214,6 +1086,8 @@ def _close_gap_op(camera_id: str, end: datetime) -> DbOp:
 
 
 __all__ = [
+    "HOUSEKEEPING_S",
+    "Housekeeper",
     "ItemSource",
     "RecorderItem",
     "RecorderSettings",

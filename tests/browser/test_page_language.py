@@ -38,7 +38,7 @@ PAGES: dict[Role, tuple[str, ...]] = {
         "/recordings",
         "/verify",
     ),
-    Role.ADMIN: ("/admin/zones", "/complaints"),  # the second one is refused: the error page
+    Role.ADMIN: ("/admin/zones", "/admin/cameras", "/admin/settings", "/complaints"),  # the last: refused
 }
 # Two English words in a row, or one English function word on its own, is an English sentence.
 ENGLISH_RUN = re.compile(r"\b[A-Za-z][a-z]+(?:[ ,;:]+[A-Za-z][a-z]+)+\b")

@@ -34,7 +34,7 @@ SIDEBARS: dict[Role, tuple[str, ...]] = {
     Role.OFFICER: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
     Role.INVESTIGATOR: ("/", "/complaints", "/recordings", "/exports", "/verify"),
     Role.SUPERVISOR: ("/", "/live", "/events", "/complaints", "/recordings", "/exports", "/verify"),
-    Role.ADMIN: ("/", "/verify", "/admin/zones", "/admin/users"),
+    Role.ADMIN: ("/", "/verify", "/admin/cameras", "/admin/zones", "/admin/users", "/admin/settings"),
     Role.AUDITOR: ("/", "/complaints", "/exports", "/verify", "/audit"),
 }
 ALL_PAGES = (
@@ -46,8 +46,10 @@ ALL_PAGES = (
     "/exports",
     "/verify",
     "/audit",
+    "/admin/cameras",
     "/admin/zones",
     "/admin/users",
+    "/admin/settings",
 )
 SUB_PAGES = {"/complaints": ("/complaints/1",)}
 """Pages reached from a linked page, not from the sidebar: open exactly when their section is."""

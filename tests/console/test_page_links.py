@@ -15,7 +15,7 @@ SIDEBARS: dict[Role, tuple[str, ...]] = {
     Role.OFFICER: ("/", "/live", "/events", "/complaints", "/recordings", "/verify"),
     Role.INVESTIGATOR: ("/", "/complaints", "/recordings", "/exports", "/verify"),
     Role.SUPERVISOR: ("/", "/live", "/events", "/complaints", "/recordings", "/exports", "/verify"),
-    Role.ADMIN: ("/", "/verify", "/admin/zones", "/admin/users"),
+    Role.ADMIN: ("/", "/verify", "/admin/cameras", "/admin/zones", "/admin/users", "/admin/settings"),
     Role.AUDITOR: ("/", "/complaints", "/exports", "/verify", "/audit"),
 }
 

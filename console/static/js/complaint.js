@@ -166,6 +166,7 @@ function historyText(h) {
   if (h.action === "assigned" && h.detail) return d.assignee_id ? `${t.assignee}: ${d.assignee || "—"}` : t.assignee_removed;
   if (h.action === "updated" && d.fields) return `${t.changed}: ${d.fields.map((f) => L.field[f] || f).join(", ")}`;
   if (h.action.startsWith("evidence_") && d.camera) return `${d.camera} ${fmt(d.start)} – ${fmt(d.end)}`;
+  if (h.action === "still_attached" && d.camera) return `${d.camera} ${formatStation(d.at, zone, lang, true)} · SHA-256 ${d.sha256}`;
   return "";
 }
 
@@ -200,6 +201,7 @@ async function preview(camera, window) {
 async function loadProposals() {
   const data = await api(`/api/complaints/${id}/proposals`);
   document.getElementById("window").textContent = `${fmt(data.window.start)} – ${fmt(data.window.end)}`;
+  linkRecordings(data);
   const box = document.getElementById("proposals");
   box.replaceChildren();
   if (!data.cameras.length) { box.append(el("p", { class: "empty" }, L.text.no_cameras)); return; }
@@ -241,11 +243,37 @@ async function loadProposals() {
   }
 }
 
+// Stills attached from the recordings page: camera, the frame's own time (seconds), the JPEG's SHA-256.
+function renderStills(detail) {
+  document.getElementById("stills").replaceChildren(...(detail.stills || []).map((still) => el("li", { "data-testid": "still-item" },
+    el("strong", {}, `${L.text.still} · ${still.camera_id}`), ` ${formatStation(still.frame_at, zone, lang, true)} `,
+    el("span", { class: "muted" }, "SHA-256 "), el("code", { "data-testid": "still-sha256" }, still.sha256),
+    still.added_by_name ? el("span", { class: "muted" }, ` · ${still.added_by_name}`) : null, " ",
+    el("a", { href: still.url, target: "_blank", rel: "noopener" }, L.text.still_view))));
+}
+
+// The recordings page for the complaint's cameras (attached ones first, then the proposed ones, up to four)
+// at the incident time, the incident window marked on the timelines, the complaint number as the reason.
+function linkRecordings(proposals) {
+  const link = document.getElementById("open-recordings");
+  if (!link || !current) return;
+  const c = current.complaint;
+  const cameras = [...new Set([
+    ...current.evidence.map((e) => e.camera_id),
+    ...proposals.cameras.filter((p) => !p.footage_hidden).map((p) => p.camera_id),
+  ])].slice(0, 4);
+  link.hidden = cameras.length === 0;
+  link.href = `/recordings?${new URLSearchParams({
+    cameras: cameras.join(","), at: c.incident_start, mark_start: c.incident_start, mark_end: c.incident_end, complaint: c.number,
+  })}`;
+}
+
 function render(detail) {
   current = detail;
   renderFacts(detail.complaint);
   renderActions(detail);
   renderEvidence(detail);
+  renderStills(detail);
   renderHistory(detail);
 }
 

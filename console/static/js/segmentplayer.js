@@ -149,20 +149,37 @@ export class SegmentPlayer {
   }
 }
 
-// Several players on one clock: the first is the master, the others follow when they drift.
+// Several players on one clock: the first is the master, the others follow when they drift. One speed for
+// all (the tolerated drift grows with it: at 8x a quarter second is two frames of wall time).
 export class SyncGroup {
-  constructor(players) {
+  constructor(players, rate = 1) {
     this.players = players;
+    this.setRate(rate);
     this.timer = window.setInterval(() => this.align(), 500);
   }
 
   get master() { return this.players[0]; }
 
+  get paused() { return !this.master || this.master.video.paused; }
+
+  setRate(rate) {
+    this.rate = rate;
+    for (const player of this.players) {
+      player.video.defaultPlaybackRate = rate;
+      player.video.playbackRate = rate;
+    }
+  }
+
+  pause() { for (const player of this.players) player.video.pause(); }
+
+  play() { for (const player of this.players) player.video.play().catch(() => {}); }
+
   align() {
     const master = this.master;
     if (!master) return;
     for (const player of this.players.slice(1)) {
-      if (Math.abs(player.video.currentTime - master.video.currentTime) > 0.25) {
+      if (player.video.playbackRate !== master.video.playbackRate) player.video.playbackRate = master.video.playbackRate;
+      if (Math.abs(player.video.currentTime - master.video.currentTime) > 0.25 * Math.max(1, this.rate || 1)) {
         player.video.currentTime = master.video.currentTime;
       }
       if (master.video.paused !== player.video.paused) {

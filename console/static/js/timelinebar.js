@@ -3,7 +3,8 @@
 // and, when preview(seconds) returns a URL (a keyframe thumbnail of the segment there), that picture: the
 // officer scrubs by eye before playing anything.
 
-export function renderTimeline(container, data, { onSeek, gapLabel = "", recordedLabel = "", format = (d) => d, preview = null } = {}) {
+// ``marks`` ([{start, end, title}]) are windows drawn over the bar (the incident window of a complaint).
+export function renderTimeline(container, data, { onSeek, gapLabel = "", recordedLabel = "", format = (d) => d, preview = null, marks = [] } = {}) {
   const start = new Date(data.start).getTime();
   const end = new Date(data.end).getTime();
   const total = Math.max(end - start, 1);
@@ -23,6 +24,10 @@ export function renderTimeline(container, data, { onSeek, gapLabel = "", recorde
   for (const span of data.spans || []) add("tl-span", span.start, span.end, `${recordedLabel}: ${format(span.start)} – ${format(span.end)}`);
   for (const gap of data.gaps || []) {
     add("tl-gap", gap.start, gap.end, `${gapLabel}: ${format(gap.start)} – ${format(gap.end)} ${(gap.reasons || []).join(", ")}`);
+  }
+  for (const mark of marks) {
+    const el = add("tl-mark", mark.start, mark.end, `${mark.title || ""}: ${format(mark.start)} – ${format(mark.end)}`);
+    el.dataset.testid = "timeline-mark";
   }
   for (const event of data.events || []) {
     const tick = document.createElement("div");

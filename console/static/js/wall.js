@@ -234,12 +234,29 @@ class Tile {
     this.playing = false;
     node.addEventListener("click", () => wall.openFocus(this.camera));
     node.addEventListener("keydown", (event) => { if (event.key === "Enter") wall.openFocus(this.camera); });
+    this.bindReplay(node.querySelector(".tile-replay"));
     this.update(camera);
   }
 
   update(camera) {
     this.camera = camera;
     this.render();
+  }
+
+  // "replay the last N minutes": the recordings page for this camera at now − N min, playing
+  bindReplay(box) {
+    if (!box || !config.replay) return;
+    box.hidden = false;
+    for (const button of box.querySelectorAll("button[data-minutes]")) {
+      const go = (event) => {
+        event.stopPropagation();
+        const at = new Date(Date.now() - Number(button.dataset.minutes) * 60000);
+        const query = new URLSearchParams({ cameras: this.camera.id, at: at.toISOString(), play: "1" });
+        window.location.assign(`/recordings?${query}`);
+      };
+      button.addEventListener("click", go);
+      button.addEventListener("keydown", (event) => { if (event.key === "Enter") event.stopPropagation(); });
+    }
   }
 
   render() {
