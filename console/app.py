@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -26,7 +27,7 @@ from config.settings import Settings
 from console.body_limit import BodyLimitMiddleware, BodyLimits, upload_limit_bytes
 from console.denial_audit import audit_denials
 from console.error import install_error_handlers
-from console.export_retention import open_package_expiry
+from console.export_retention import open_package_expiry, recover_packages
 from console.input_guard import NulGuardMiddleware
 from console.page import render_error_page
 from console.routes import ROUTERS, evidence
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.station = await open_station(settings, stack)
+            await to_thread.run_sync(recover_packages, app.state.station)  # exports a crash interrupted
             await open_package_expiry(app.state.station, stack)
             stack.callback(delattr, app.state, "station")
             yield

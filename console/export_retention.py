@@ -3,6 +3,7 @@
 - :func:`expire_packages` deletes package files older than ``console.export_retention_days`` (the rows and
   their audit entries stay); it runs at start-up, every hour (:func:`open_package_expiry`) and before every
   quota check.
+- :func:`recover_packages` (start-up) fails the exports a crash interrupted and deletes their files.
 - :func:`check_package_quota` refuses a new export (409 ``export_quota``) while the user's packages still on
   disk take ``console.export_quota_mb`` or more. Called once, by :func:`console.export.run_export`.
 """
@@ -33,6 +34,7 @@ from storage.export_quota import (
     plan_export_expiry,
 )
 from storage.model import utcnow
+from streams.export_job import InterruptedExports, recover_interrupted_exports
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,12 @@ def expire_packages(station: Station, *, now: datetime | None = None) -> int:
     if count:
         logger.info("%d evidence package(s) older than %d days deleted", count, days)
     return count
+
+
+def recover_packages(station: Station) -> InterruptedExports:
+    """Start-up: exports a crash interrupted are marked failed and their files deleted (blocking; see
+    :func:`streams.export_job.recover_interrupted_exports`)."""
+    return recover_interrupted_exports(station.database, exports_dir=exports_dir(station))
 
 
 class ExportQuotaError(ApiError):

@@ -1,11 +1,11 @@
 """The recording pipeline of a running station: ingest → recorders → retention, wired in one place.
 
-Start order: reconcile the disk with the index (finish ``.partial`` files of a crash, close the
-``station_stopped`` gap), the disk syncer (the recordings filesystem made durable every fragment interval),
-the disk writer (every segment file's I/O, off the camera threads), ingest, one recorder per recorded camera
-stream, then retention. Stop is the reverse: ingest first (each recorder sees the stream stop and closes its
-file), then the recorders (files finished, pending index rows written, ``station_stopped`` gap opened),
-retention, the disk writer, and a last sync.
+Start order: finish the segment deletions a killed retention pass left half-done, reconcile the disk with the
+index (finish ``.partial`` files of a crash, close the ``station_stopped`` gap), the disk syncer (the
+recordings filesystem made durable every fragment interval), the disk writer (every segment file's I/O, off
+the camera threads), ingest, one recorder per recorded camera stream, then retention. Stop is the reverse:
+ingest first (each recorder sees the stream stop and closes its file), then the recorders (files finished,
+pending index rows written, ``station_stopped`` gap opened), retention, the disk writer, and a last sync.
 """
 
 from __future__ import annotations
@@ -18,8 +18,16 @@ from config.schema import RecordingConfig
 from config.settings import Settings
 from config.verify import cpu_list
 from storage.database import Database
-from storage.retention import RetentionSettings, RetentionStatus, RetentionWorker
+from storage.model import utcnow
+from storage.retention import (
+    FinishedDeletions,
+    RetentionSettings,
+    RetentionStatus,
+    RetentionWorker,
+    finish_interrupted_deletions,
+)
 from streams.affinity import UnavailableCpuError, available_cpus, plan_media_cpus
+from streams.backoff import BackoffPolicy
 from streams.disk_sync import DiskSyncer
 from streams.disk_writer import DiskWriter
 from streams.health import StreamHealth
@@ -65,14 +73,26 @@ def read_pacing(recording: RecordingConfig) -> PacingPolicy:
 class RecordingPipeline:
     """Owns the ingest manager, the recorders and the retention worker of one station."""
 
-    def __init__(self, settings: Settings, database: Database, *, retention_interval_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        retention_interval_s: float = 60.0,
+        backoff: BackoffPolicy | None = None,
+    ) -> None:
+        """``backoff``: the cameras' reconnect delays (default: :class:`streams.backoff.BackoffPolicy`)."""
         self.settings = settings
         self.database = database
         config = settings.config
         self.media_cpus = media_cpus(settings)
         cpus = self.media_cpus
         self.ingest = IngestManager(
-            config.cameras, secrets=settings.secrets, cpus=cpus, pacing=read_pacing(config.recording)
+            config.cameras,
+            secrets=settings.secrets,
+            cpus=cpus,
+            pacing=read_pacing(config.recording),
+            backoff=backoff,
         )
         self.recorders: dict[str, SegmentRecorder] = {}
         self.disk_writer = DiskWriter(cpus=cpus)
@@ -97,11 +117,13 @@ class RecordingPipeline:
             settings.recordings_dir, interval_s=config.recording.fragment_seconds, cpus=cpus
         )
         self.reconcile_report: ReconcileReport | None = None
+        self.finished_deletions: FinishedDeletions | None = None
         self._started = False
 
     def start(self) -> None:
         root = self.settings.recordings_dir
         root.mkdir(parents=True, exist_ok=True)
+        self.finished_deletions = finish_interrupted_deletions(self.database, root=root, now=utcnow())
         self.reconcile_report = reconcile_recordings(
             self.database, root, camera_ids=[c.id for c in self.settings.config.cameras]
         )

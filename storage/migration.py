@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -67,11 +67,29 @@ def check_not_newer(engine: Engine) -> None:
 
 
 def upgrade_to_head(engine: Engine) -> tuple[str | None, str]:
-    """Migrate to the newest schema; returns (revision before, revision after)."""
+    """Migrate to the newest schema; returns (revision before, revision after).
+
+    Every pending revision runs in one transaction, DDL included, so a process killed mid-way leaves the
+    database at the revision it had and the next start-up runs the whole upgrade again
+    (:func:`begin_sqlite_transaction` makes that hold on SQLite too)."""
     check_not_newer(engine)
     before = current_revision(engine)
     cfg = alembic_config(engine)
     with engine.begin() as connection:
+        begin_sqlite_transaction(connection)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
     return before, head_revision()
+
+
+def begin_sqlite_transaction(connection: Connection) -> None:
+    """Open the SQLite transaction now, with its write lock (``BEGIN IMMEDIATE``); nothing on PostgreSQL.
+
+    Python's sqlite3 module (before 3.12's ``autocommit``) opens a transaction only before INSERT, UPDATE,
+    DELETE and REPLACE: ``CREATE`` and ``ALTER TABLE`` outside one commit at once. A migration killed after
+    its ``ALTER TABLE`` and before its data step left the new columns under the old revision, and the next
+    start-up failed on "duplicate column name". Inside an explicit transaction the module adds no BEGIN of its
+    own, and SQLAlchemy's commit and rollback end this one.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

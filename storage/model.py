@@ -91,6 +91,7 @@ class SegmentStatus(StrEnum):
     OPEN = "open"  # being written now
     CLOSED = "closed"  # finished normally, hashed
     RECOVERED = "recovered"  # finalised after a crash, hashed
+    DELETING = "deleting"  # retention decided to delete it and its file goes next (start-up finishes it)
     DELETED = "deleted"  # removed by retention; the row stays so gaps in history are explained
 
 

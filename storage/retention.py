@@ -6,6 +6,10 @@ Footage that overlaps an active evidence lock is never planned. When only protec
 is still needed, the plan says so (``shortfall_bytes``, ``stop_reason``): recording stops rather than
 deleting evidence.
 
+:func:`apply_plan` marks each row ``deleting`` before its file goes and ``deleted`` after it, so a pass killed
+at any point leaves no row that claims a deleted file; :func:`finish_interrupted_deletions` completes such a
+pass when the station starts again.
+
 :class:`RetentionWorker` runs the plan periodically in its own thread, applies it, pauses recording through
 the :class:`RecordingControl` seam when the plan says so, resumes it when space is back, and reports a
 status.
@@ -39,7 +43,13 @@ from storage.disk import (
 from storage.layout import SegmentPathError, resolve_relative
 from storage.lock import LockSpan, active_locks, is_protected, locks_covering
 from storage.model import GapReason, Segment, utcnow
-from storage.segment import FINISHED_STATUSES, mark_segment_deleted, recording_rates
+from storage.segment import (
+    FINISHED_STATUSES,
+    mark_segment_deleted,
+    mark_segment_deleting,
+    recording_rates,
+    segments_being_deleted,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -169,8 +179,12 @@ class ApplyResult:
 def apply_plan(db: Database, plan: Plan, *, root: Path, now: datetime) -> ApplyResult:
     """Delete the planned files and mark their rows ``deleted``; re-checks locks right before each file.
 
-    The file goes first, then the row: a crash in between leaves a row whose file is missing, which the next
-    run deletes again (idempotent), never a row claiming footage that was deleted silently.
+    Each deletion is three steps, so that a station killed at any point leaves nothing half-done: the row
+    is marked ``deleting`` (after the lock check, in the same transaction), the file is unlinked, the row
+    is marked ``deleted``. A crash before the first commit leaves the segment as it was; after it, start-up
+    (:func:`finish_interrupted_deletions`) unlinks the file if it is still there and marks the row. Never a
+    row that claims footage whose file is gone: playback and export would fail on it, reconcile would
+    report it missing, and a pass with enough free space would not come back to it.
     """
     deleted: list[SegmentInfo] = []
     skipped: list[SegmentInfo] = []
@@ -180,15 +194,15 @@ def apply_plan(db: Database, plan: Plan, *, root: Path, now: datetime) -> ApplyR
     for deletion in plan.deletions:
         segment = deletion.segment
         try:
+            path = resolve_relative(root, segment.path)
             with db.session() as session:
                 if not _still_deletable(session, segment, now):
                     skipped.append(segment)
                     continue
-                path = resolve_relative(root, segment.path)
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    missing.append(segment.path)
+                mark_segment_deleting(session, segment_id=segment.segment_id)
+            if not _unlink(path):
+                missing.append(segment.path)
+            with db.session() as session:
                 mark_segment_deleted(session, segment_id=segment.segment_id, at=now)
         except (OSError, SQLAlchemyError, SegmentPathError) as exc:
             logger.error("%s: could not delete segment %s: %s", segment.camera_id, segment.path, exc)
@@ -210,6 +224,52 @@ def apply_plan(db: Database, plan: Plan, *, root: Path, now: datetime) -> ApplyR
         missing_files=tuple(missing),
         errors=tuple(errors),
     )
+
+
+def _unlink(path: Path) -> bool:
+    """Remove ``path``; False when it was already gone."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedDeletions:
+    """What :func:`finish_interrupted_deletions` did."""
+
+    finished: tuple[str, ...]  # rows marked deleted (their file removed, or already gone)
+    errors: tuple[str, ...]  # rows left ``deleting``: the file could not be removed
+
+
+def finish_interrupted_deletions(db: Database, *, root: Path, now: datetime) -> FinishedDeletions:
+    """Finish the deletions a killed retention pass left between its two commits (rows ``deleting``):
+    unlink the file if it is still there and mark the row ``deleted``. Run by the station at start-up,
+    before the recorders and the retention worker start, and by a pass after one that failed to unlink
+    (blocking). The decision was taken, and checked against the evidence locks, before the row was marked;
+    a ``deleting`` row is no footage for playback or export any more."""
+    finished: list[str] = []
+    errors: list[str] = []
+    with db.session() as session:
+        pending = [(row.id, row.camera_id, row.path) for row in segments_being_deleted(session)]
+    for segment_id, camera_id, relative in pending:
+        try:
+            removed = _unlink(resolve_relative(root, relative))
+            with db.session() as session:
+                mark_segment_deleted(session, segment_id=segment_id, at=now)
+        except (OSError, SQLAlchemyError, SegmentPathError) as exc:
+            logger.error("%s: could not finish deleting segment %s: %s", camera_id, relative, exc)
+            errors.append(f"{relative}: {exc}")
+            continue
+        logger.warning(
+            "%s: finished deleting segment %s, interrupted by a crash (%s)",
+            camera_id,
+            relative,
+            "file removed" if removed else "file already gone",
+        )
+        finished.append(relative)
+    return FinishedDeletions(finished=tuple(finished), errors=tuple(errors))
 
 
 def _still_deletable(session: Session, segment: SegmentInfo, now: datetime) -> bool:
@@ -398,6 +458,7 @@ class RetentionWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._paused = False
+        self._unfinished = False  # rows left ``deleting`` by a failed unlink: retried at the next pass
 
     def status(self) -> RetentionStatus:
         with self._status_lock:
@@ -478,7 +539,10 @@ class RetentionWorker:
             default_retention_days=settings.default_retention_days,
             bytes_below_floor=below_floor,
         )
+        if self._unfinished:  # the last pass could not unlink some files: their rows are still ``deleting``
+            self._unfinished = bool(finish_interrupted_deletions(self.db, root=self.root, now=now).errors)
         result = apply_plan(self.db, plan, root=self.root, now=now)
+        self._unfinished = self._unfinished or bool(result.errors)
         alarms = self._alarms(plan, result, now)
         self._control_recording(plan)
         free_after = usage.free_bytes + result.bytes_freed

@@ -3,8 +3,8 @@
 A row is opened (status ``open``) when a file starts and closed (``closed``, or ``recovered`` when start-up
 reconcile finalised it after a crash) with its end, duration, size, SHA-256 and keyframe count. Rows are
 addressed by ``path`` (unique, relative to the recordings root) so a recorder can queue its writes while the
-database is unreachable and replay them later in order. Retention marks rows ``deleted``; they are never
-removed, so history explains what existed.
+database is unreachable and replay them later in order. Retention marks rows ``deleting`` (committed before
+the file goes) and then ``deleted``; they are never removed, so history explains what existed.
 """
 
 from __future__ import annotations
@@ -307,6 +307,18 @@ def add_finished_segment(
     return close_segment(session, path=path, close=close, status=status)
 
 
+def mark_segment_deleting(session: Session, *, segment_id: int) -> None:
+    """Retention's intent, committed before the file goes: the row is no longer footage (playback, export
+    and the timeline skip it) and, should the station die before :func:`mark_segment_deleted`, start-up
+    finds it (:func:`segments_being_deleted`) and finishes the deletion."""
+    segment = session.get(Segment, segment_id)
+    if segment is None:
+        raise SegmentNotFoundError(f"no segment row with id {segment_id}")
+    span = segment.span_id
+    segment.status = SegmentStatus.DELETING.value
+    link_shrunk(session, segment=segment, span=span, old_end=segment.end_utc)
+
+
 def mark_segment_deleted(session: Session, *, segment_id: int, at: datetime) -> None:
     segment = session.get(Segment, segment_id)
     if segment is None:
@@ -315,6 +327,13 @@ def mark_segment_deleted(session: Session, *, segment_id: int, at: datetime) -> 
     segment.status = SegmentStatus.DELETED.value
     segment.deleted_at = at
     link_shrunk(session, segment=segment, span=span, old_end=segment.end_utc)
+
+
+def segments_being_deleted(session: Session) -> Sequence[Segment]:
+    """Rows retention marked ``deleting`` and never finished (the station died in between)."""
+    return session.scalars(
+        select(Segment).where(Segment.status == SegmentStatus.DELETING.value).order_by(Segment.id)
+    ).all()
 
 
 def segments_overlapping(

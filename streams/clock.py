@@ -11,8 +11,13 @@ future. Stamps never go backwards and are never later than the arrival.
 What is reported, never silently absorbed:
 - ``TIMESTAMPS_BACKWARDS`` / ``TIMESTAMPS_JUMP``: the decoding timestamp went back, or forward by more than
   ``max_jump_s`` -> re-anchored at that packet (a discontinuity: the ingest starts a new logical connection).
-- ``CLOCK_SLOW``: stream time fell behind the wall clock by more than ``max_drift_s`` (camera clock slow,
-  frames lost, or delivery delayed) -> re-anchored at the arrival.
+- ``CLOCK_SLOW``: stream time stayed behind the wall clock by more than ``max_drift_s`` for ``slow_hold_s``
+  of arrival time (camera clock slow, or delivery slower than the stream) -> re-anchored at the arrival.
+  A lag that does not last is a late delivery, not a slow clock: the packet keeps its capture time. That is
+  the frame FFmpeg's parser holds and lets go when a read times out (on every stall and link outage), and
+  the backlog a connection that survived a short outage delivers at once; re-anchored at their arrival, the
+  last frame before an outage was stamped half a read timeout late, and the lost span was split into a
+  "frames missing" row and the outage's row (issue 26, network faults).
 - ``CLOCK_FAST``: after the settling period the anchor had to be pulled earlier by more than ``max_drift_s``
   in total (camera clock fast) -> reported (the stamps were already clamped to the arrival).
 """
@@ -44,10 +49,14 @@ class ClockPolicy:
     # a station busy starting 64 cameras read some sessions' first seconds up to 2 s late, and the anchor
     # pulled back once reads caught up was reported as a fast camera clock (a real one keeps drifting)
     settle_s: float = 10.0
+    # a lag above max_drift_s is a slow clock only once it has lasted this long (see the module docstring)
+    slow_hold_s: float = 3.0
 
     def __post_init__(self) -> None:
-        if self.max_drift_s <= 0 or self.max_jump_s <= 0 or self.settle_s < 0:
-            raise ValueError("clock policy needs max_drift_s > 0, max_jump_s > 0 and settle_s >= 0")
+        if self.max_drift_s <= 0 or self.max_jump_s <= 0 or self.settle_s < 0 or self.slow_hold_s < 0:
+            raise ValueError(
+                "clock policy needs max_drift_s > 0, max_jump_s > 0, settle_s >= 0 and slow_hold_s >= 0"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,7 @@ class StreamClock:
     last_ts_utc: datetime
     pulled_s: float = 0.0  # how far the anchor was moved earlier since settling
     tick_s: float = 0.0  # float(time_base): Fraction arithmetic per packet was a measurable share of ingest
+    late_since_utc: datetime | None = None  # arrival since which every packet lagged more than max_drift_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,7 @@ def _reanchor(clock: StreamClock, pts: int, order: int, arrival_utc: datetime) -
         last_order=order,
         last_ts_utc=ts,
         pulled_s=0.0,
+        late_since_utc=None,
     )
 
 
@@ -126,6 +137,7 @@ def plan_stamp(
     lag_s = (arrival_utc - ts).total_seconds()
     found: ClockEvent | None = None
     settled = (arrival_utc - clock.anchored_at_utc).total_seconds() >= policy.settle_s
+    late_since = None
     if lag_s < 0:  # stamped in the future: move the anchor earlier (connect burst, jitter or a fast clock)
         pulled = clock.pulled_s - lag_s if settled else 0.0
         clock = replace(clock, anchor_utc=arrival_utc - offset, pulled_s=pulled)
@@ -134,13 +146,15 @@ def plan_stamp(
             found = ClockEvent.CLOCK_FAST
             clock = replace(clock, pulled_s=0.0)
     elif lag_s > policy.max_drift_s:
-        event = ClockEvent.CLOCK_SLOW
-        clock = _reanchor(clock, pts, order, arrival_utc)
-        return clock, ClockReading(
-            clock.last_ts_utc, (arrival_utc - clock.last_ts_utc).total_seconds(), event
-        )
+        late_since = clock.late_since_utc or arrival_utc
+        if (arrival_utc - late_since).total_seconds() >= policy.slow_hold_s:
+            event = ClockEvent.CLOCK_SLOW
+            clock = _reanchor(clock, pts, order, arrival_utc)
+            return clock, ClockReading(
+                clock.last_ts_utc, (arrival_utc - clock.last_ts_utc).total_seconds(), event
+            )
     ts = max(ts, clock.last_ts_utc)
-    clock = replace(clock, last_order=max(order, clock.last_order), last_ts_utc=ts)
+    clock = replace(clock, last_order=max(order, clock.last_order), last_ts_utc=ts, late_since_utc=late_since)
     return clock, ClockReading(ts, lag_s, found)
 
 
@@ -148,7 +162,8 @@ class Stamper:
     """``plan_stamp`` for one connection, in float UTC seconds, with a fast path for the usual packet.
 
     A packet in order (``0 <= step <= max_jump_s``) whose stamp lags its arrival by
-    ``0 <= lag <= max_drift_s`` changes nothing but the clock's last order and stamp; this is what almost
+    ``0 <= lag <= max_drift_s``, while no late spell is being timed, changes nothing but the clock's last
+    order and stamp; this is what almost
     every packet of a healthy camera does, and it costs a few float operations here. Every other packet
     goes through :func:`plan_stamp` on the equivalent :class:`StreamClock`, so the decisions (and their
     tests) stay there.
@@ -160,6 +175,7 @@ class Stamper:
         "_clock",
         "_last_order",
         "_last_ts_s",
+        "_late",
         "_max_drift_s",
         "_max_jump_s",
         "_policy",
@@ -179,6 +195,7 @@ class Stamper:
         self._tick_s = clock.tick_s
         self._last_order = clock.last_order
         self._last_ts_s = clock.last_ts_utc.timestamp()
+        self._late = clock.late_since_utc is not None
 
     @property
     def clock(self) -> StreamClock:
@@ -193,7 +210,7 @@ class Stamper:
         """(UTC seconds of ``pts``, lag behind the arrival, clock event or None) -- as ``plan_stamp``."""
         order = dts if dts is not None else pts
         step_s = (order - self._last_order) * self._tick_s
-        if 0 <= step_s <= self._max_jump_s:
+        if 0 <= step_s <= self._max_jump_s and not self._late:
             ts = self._anchor_s + (pts - self._anchor_pts) * self._tick_s
             lag = arrival_s - ts
             if 0 <= lag <= self._max_drift_s:

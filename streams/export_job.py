@@ -7,6 +7,11 @@ public key; mark the row ready and
 append an audit entry. Any failure marks the row failed, audits it, and leaves no files behind. The SHA-256 of
 the whole package file is computed while it is written, or afterwards by :func:`fingerprint_package` (the
 console does that once the officer has the package: on two cores it cost 0.6 s of a 1 h export's 4.4 s).
+
+A station killed during an export leaves its row ``pending`` and its package as ``.partial`` (or, killed
+between the rename and the row, complete under its final name but never recorded as ready).
+:func:`recover_interrupted_exports`, run at start-up before anything is served, marks such rows failed,
+audits them and deletes their files.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.schema import StationInfo
@@ -40,7 +46,7 @@ from storage.export import (
     record_export_sha256,
     require_camera,
 )
-from storage.model import Complaint
+from storage.model import Complaint, Export
 from storage.segment import find_segment
 from storage.signing import StationKey
 from streams.clip import ClipFile, ClipLabel, ClipResult, cut_clip
@@ -368,3 +374,57 @@ def _audit_export(
         reason=request.reason,
         detail={"cameras": list(request.camera_ids), **detail},
     )
+
+
+INTERRUPTED = "interrupted: the station stopped before the package was finished"
+
+
+@dataclass(frozen=True)
+class InterruptedExports:
+    """What :func:`recover_interrupted_exports` did."""
+
+    export_ids: tuple[int, ...]  # rows left pending, now failed and audited
+    files_removed: tuple[str, ...]  # names in the exports directory deleted
+
+
+def recover_interrupted_exports(db: Database, *, exports_dir: Path) -> InterruptedExports:
+    """Start-up, before anything is served: every export still ``pending`` was interrupted (no export runs
+    before the station serves, and only the station builds packages). Its files are deleted: the
+    ``.partial`` and also a package already renamed into place, whose row never became ready (it was handed
+    to nobody and nothing vouches for it); any other ``.partial`` in the exports directory too. Then its row
+    is marked failed with an ``evidence.export`` audit entry. Files first: killed in between, the row is
+    still pending and the next start-up does it again. Blocking."""
+    with db.session() as session:
+        ids = tuple(session.scalars(select(Export.id).where(Export.status == "pending").order_by(Export.id)))
+    removed: list[str] = []
+    if exports_dir.is_dir():
+        doomed = {path for export_id in ids for path in exports_dir.glob(f"evidence-{export_id}-*")}
+        doomed |= set(exports_dir.glob("*.partial"))
+        for path in sorted(doomed):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+    with db.session() as session:
+        for export_id in ids:
+            export = fail_export(session, export_id, INTERRUPTED)
+            append_audit(
+                session,
+                action="evidence.export",
+                allowed=True,
+                user_id=export.created_by,
+                username="station",
+                source="station",
+                resource_type="export",
+                resource_id=str(export_id),
+                reason=export.reason,
+                detail={"failed": INTERRUPTED},
+            )
+    if ids or removed:
+        logger.warning(
+            "%d interrupted export(s) marked failed (%s); %d unfinished package file(s) deleted: %s",
+            len(ids),
+            ", ".join(map(str, ids)) or "none",
+            len(removed),
+            ", ".join(removed) or "none",
+        )
+    return InterruptedExports(export_ids=ids, files_removed=tuple(removed))

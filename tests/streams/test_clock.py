@@ -78,8 +78,47 @@ def test_slow_camera_clock_is_reported_then_reanchored() -> None:
     events = [(i, r.event) for i, r in enumerate(readings) if r.event]
     assert events, "drift was absorbed silently"
     assert events[0][1] is ClockEvent.CLOCK_SLOW
-    assert 35 < frames[events[0][0]][1] < 45
-    assert all(r.lag_s <= POLICY.max_drift_s + 0.05 for r in readings)
+    # 2 s behind at 42 s of wall time, still behind 3 s later (slow_hold_s): re-anchored
+    assert 44 < frames[events[0][0]][1] < 46
+    assert all(r.lag_s <= POLICY.max_drift_s + POLICY.slow_hold_s * 0.05 + 0.05 for r in readings)
+
+
+def test_the_frame_released_by_a_read_timeout_keeps_its_capture_time() -> None:
+    # FFmpeg's parser holds the last frame until the next begins; when the link dies, a read timeout
+    # (2.5 s) lets it go: it arrives 2.5 s late and nothing follows. Re-anchored at its arrival, it was
+    # stamped 2.5 s after it was captured, and the lost span began 2.5 s late (issue 26).
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    live = [(i * FRAME, i * 0.04 + 0.01) for i in range(1, 50)]
+    clock, readings = _feed(clock, [*live, (50 * FRAME, 50 * 0.04 + 2.5)])
+    held = readings[-1]
+    assert held.event is None
+    assert held.ts_utc == T0 + timedelta(seconds=50 * 0.04)
+    assert held.lag_s == pytest.approx(2.5)
+    assert clock.anchor_utc == T0
+
+
+def test_the_backlog_after_a_short_outage_keeps_its_capture_times() -> None:
+    # The link is down 4 s and the connection survives: the camera's backlog (the frames it kept, then a
+    # jump over those it dropped) arrives at once when the link returns, then the stream runs live again.
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    before = [(i * FRAME, i * 0.04 + 0.01) for i in range(1, 50)]  # up to 1.96 s
+    backlog = [(i * FRAME, 6.0 + 0.001 * (i - 50)) for i in range(50, 60)]  # captured 2.0-2.36 s
+    live = [(i * FRAME, i * 0.04 + 0.01) for i in range(151, 250)]  # 6.04 s on, on time
+    clock, readings = _feed(clock, before + backlog + live)
+    assert [r.event for r in readings if r.event] == []
+    stamps = [r.ts_utc for r in readings]
+    assert stamps == sorted(stamps)
+    assert stamps[49] == T0 + timedelta(seconds=2.0)  # the first late frame: when it was captured
+    assert stamps[-1] == T0 + timedelta(seconds=249 * 0.04)
+    assert clock.late_since_utc is None
+
+
+def test_without_a_hold_any_lag_beyond_the_drift_is_a_slow_clock() -> None:
+    policy = ClockPolicy(max_drift_s=2.0, slow_hold_s=0.0)
+    clock = start_clock(pts=0, dts=0, time_base=TB, arrival_utc=T0)
+    _, readings = _feed(clock, [(FRAME, 0.04), (2 * FRAME, 2.6)], policy)
+    assert readings[-1].event is ClockEvent.CLOCK_SLOW
+    assert readings[-1].ts_utc == T0 + timedelta(seconds=2.6)
 
 
 def test_fast_camera_clock_is_reported() -> None:
@@ -99,6 +138,8 @@ def test_naive_arrival_is_rejected() -> None:
 def test_invalid_policy_is_rejected() -> None:
     with pytest.raises(ValueError, match="clock policy"):
         ClockPolicy(max_drift_s=0)
+    with pytest.raises(ValueError, match="slow_hold_s"):
+        ClockPolicy(slow_hold_s=-1)
 
 
 def test_a_slow_first_read_that_catches_up_is_not_a_fast_camera_clock() -> None:

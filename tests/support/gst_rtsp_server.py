@@ -14,7 +14,8 @@ Frames are stamped when they are pushed, in decoding order, so B-frames lose the
 ``--file-pts`` keeps it (each frame is shown its file's composition offset after it is decoded), as a camera
 that encodes B-frames sends them.
 
-Prints ``READY <port>`` on stdout once it listens on 127.0.0.1 (``--port 0`` picks a free port).
+Prints ``READY <port>`` on stdout once it listens on 127.0.0.1, or ``--address`` (``--port 0`` picks a free
+port).
 SIGTERM/SIGINT stop it cleanly. This file must stay importable by the venv's tooling (ruff, mypy) even though
 the venv has no ``gi``: the GStreamer imports happen inside ``main()``.
 """
@@ -54,6 +55,7 @@ class Mount:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--mount", action="append", default=[], help="NAME=PATH.mp4")
     parser.add_argument("--auth", default=None, help="USER:PASSWORD required on every mount")
     parser.add_argument("--digest", action="store_true", help="digest instead of basic authentication")
@@ -176,7 +178,7 @@ def main(argv: list[str]) -> int:
         read_access_units(Gst, mount)
     preload_elements(Gst)
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(args.address)
     server.set_service(str(args.port))
     if args.auth:
         user, _, password = args.auth.partition(":")
@@ -212,7 +214,7 @@ def main(argv: list[str]) -> int:
         points.add_factory(f"/{mount.name}", factory)
 
     if server.attach(None) == 0:
-        raise SystemExit(f"cannot listen on 127.0.0.1:{args.port}")
+        raise SystemExit(f"cannot listen on {args.address}:{args.port}")
     loop = GLib.MainLoop()
     stop = threading.Event()
 

@@ -1,7 +1,8 @@
 """Pytest side of the real RTSP test server (``gst_rtsp_server.py`` run by the system interpreter).
 
 ``RtspServer`` starts, kills, restarts (same port) and stalls (SIGSTOP: the sockets stay open, nothing is
-sent) the server process. Fixtures:
+sent) the server process. ``host`` and ``command_prefix`` run it elsewhere than 127.0.0.1, e.g. inside a
+network namespace (``["ip", "netns", "exec", NAME]``, tests/support/veth_link.py). Fixtures:
 
 - ``rtsp_server``: mounts ``cam1`` and ``cam2`` serving the small 640x360 25 fps clip (GOP 25), no auth.
 - ``rtsp_server_factory``: ``rtsp_server_factory({"cam1": path, ...}, auth=("user", "pw"), digest=False,
@@ -18,7 +19,7 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -67,7 +68,7 @@ class RtspServerError(RuntimeError):
 
 
 class RtspServer:
-    """A real RTSP server process on 127.0.0.1 serving ``mounts`` (name -> H.264 MP4 path)."""
+    """A real RTSP server process on ``host`` (127.0.0.1) serving ``mounts`` (name -> H.264 MP4 path)."""
 
     def __init__(
         self,
@@ -78,6 +79,8 @@ class RtspServer:
         file_pts: bool = False,
         port: int = 0,
         log_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        command_prefix: Sequence[str] = (),
     ) -> None:
         if not mounts:
             raise ValueError("an RTSP server needs at least one mount")
@@ -87,6 +90,8 @@ class RtspServer:
         self.file_pts = file_pts
         self.port = port
         self.log_dir = log_dir
+        self.host = host
+        self.command_prefix = tuple(command_prefix)
         self._process: subprocess.Popen[bytes] | None = None
         self._stalled = False
         self.starts = 0
@@ -97,7 +102,8 @@ class RtspServer:
         """Start and wait until it listens; the first start picks a free port, later ones reuse it."""
         if self._process is not None:
             raise RtspServerError("RTSP test server already running")
-        command = [str(SYSTEM_PYTHON), str(SERVER_SCRIPT), "--port", str(self.port)]
+        command = [*self.command_prefix, str(SYSTEM_PYTHON), str(SERVER_SCRIPT), "--port", str(self.port)]
+        command += ["--address", self.host]
         for name, path in self.mounts.items():
             command += ["--mount", f"{name}={path}"]
         if self.auth is not None:
@@ -194,7 +200,7 @@ class RtspServer:
         return self._process.pid
 
     def url(self, mount: str, user: str | None = None, password: str | None = None) -> str:
-        """``rtsp://[user[:password]@]127.0.0.1:PORT/mount``."""
+        """``rtsp://[user[:password]@]HOST:PORT/mount``."""
         if mount.strip("/") not in self.mounts:
             raise KeyError(f"no mount {mount!r} (have {sorted(self.mounts)})")
         userinfo = ""
@@ -203,7 +209,7 @@ class RtspServer:
             if password is not None:
                 userinfo += ":" + quote(password, safe="")
             userinfo += "@"
-        return f"rtsp://{userinfo}127.0.0.1:{self.port}/{mount.strip('/')}"
+        return f"rtsp://{userinfo}{self.host}:{self.port}/{mount.strip('/')}"
 
     def __enter__(self) -> RtspServer:
         self.start()
