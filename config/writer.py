@@ -117,6 +117,14 @@ def add_camera(data: dict[str, Any], camera: Mapping[str, Any]) -> None:
     _camera_list(data).append(dict(camera))
 
 
+def remove_camera(data: dict[str, Any], camera_id: str) -> None:
+    """The change that takes camera ``camera_id`` out of the camera list (its footage, events and evidence
+    are not the config's: the database keeps them, and the camera's row, after the restart)."""
+    entry = _camera_entry(data, camera_id)
+    cameras = _camera_list(data)
+    cameras[:] = [camera for camera in cameras if camera is not entry]
+
+
 def update_camera(data: dict[str, Any], camera_id: str, changes: Mapping[str, Any]) -> None:
     """The change that sets keys of camera ``camera_id``; a mapping value (``location``, ``detection``) is
     merged into the camera's own, a None value removes the key (back to its default)."""

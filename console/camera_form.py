@@ -55,9 +55,11 @@ class CameraCreate(CameraChange):
 
 
 class UrlTest(_Form):
-    """A URL to try; ``camera_id`` names the camera being edited, whose stored password fills ``***``."""
+    """A URL to try; ``camera_id`` names the camera being edited, whose stored password fills ``***``.
+    ``sub_url``, when given, is tried too (after the main stream)."""
 
     url: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
+    sub_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH, description="Empty: not tried")
     password: str | None = Field(default=None, max_length=256)
     transport: Transport = Transport.TCP
     camera_id: str | None = Field(default=None, pattern=SLUG_PATTERN)
@@ -111,6 +113,16 @@ def merge_password(field: str, submitted: str, typed: str | None, stored_url: st
     if password is not None:
         userinfo += ":" + quote(password, safe="")
     return urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def sub_stream_password(sub_url: str, typed: str | None) -> str | None:
+    """The typed password, for a sub-stream address that names a user but writes no password of its own
+    (or the redacted marker): a camera's streams share its account, so the admin types it once."""
+    parts = urlsplit(sub_url)
+    if not typed or parts.username is None:
+        return None
+    password = unquote(parts.password) if parts.password is not None else None
+    return typed if password in (None, REDACTED) else None
 
 
 def has_password(camera: CameraConfig, secrets: Mapping[str, str]) -> bool:

@@ -41,6 +41,10 @@ CAMERA_PERMISSIONS: Final = frozenset(
 OVERDUE_LISTED: Final = 5
 """Up to this many overdue complaints are listed one by one; more become one line with their count."""
 
+OVERDUE_LIST_LINK: Final = "/complaints?overdue=1&mine=0"
+"""The complaints list showing every overdue complaint, not only the user's (the list reads its filters
+from the URL: ``static/js/complaints.js``)."""
+
 
 class NotificationKind(StrEnum):
     CAMERA_OFFLINE = "camera_offline"
@@ -192,7 +196,7 @@ def _overdue_notifications(overdue: Sequence[OverdueComplaint], total: int) -> l
                 kind=NotificationKind.COMPLAINT_OVERDUE,
                 level=NotificationLevel.WARNING,
                 message=Message(COMPLAINTS_OVERDUE, count=total),
-                link="/complaints",
+                link=OVERDUE_LIST_LINK,
                 since=oldest,
                 count=total,
             )

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.schema import CameraConfig
-from storage.model import Camera
+from storage.lock import active_locks
+from storage.model import Camera, Complaint, ComplaintEvidence, ComplaintStatus, Segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +67,32 @@ def sync_cameras(session: Session, cameras: Sequence[CameraConfig]) -> CameraSyn
             result.removed.append(camera_id)
     session.flush()
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRecords:
+    """What the station keeps of a camera, whether or not it stays in the config: shown before an admin
+    removes it (nothing of it is deleted; retention and evidence locks apply as before)."""
+
+    segments: int
+    active_locks: int
+    open_complaints: int
+
+
+def camera_records(session: Session, *, camera_id: str, now: datetime) -> CameraRecords:
+    """Count ``camera_id``'s indexed segments, its evidence locks in force at ``now`` and the open complaints
+    (new or in progress) with footage of it attached."""
+    segments = session.scalar(select(func.count()).select_from(Segment).where(Segment.camera_id == camera_id))
+    complaints = session.scalar(
+        select(func.count(func.distinct(Complaint.id)))
+        .join(ComplaintEvidence, ComplaintEvidence.complaint_id == Complaint.id)
+        .where(
+            ComplaintEvidence.camera_id == camera_id,
+            Complaint.status.in_((ComplaintStatus.NEW.value, ComplaintStatus.IN_PROGRESS.value)),
+        )
+    )
+    return CameraRecords(
+        segments=segments or 0,
+        active_locks=len(active_locks(session, now=now, camera_id=camera_id)),
+        open_complaints=complaints or 0,
+    )

@@ -1,5 +1,5 @@
-"""Camera administration (``cameras.manage``): list, add, edit, disable or enable a camera, and try a URL
-before saving it.
+"""Camera administration (``cameras.manage``): list, add, edit, disable, enable or remove a camera, and try
+a URL (and its sub-stream URL) before saving it.
 
 Every change goes into the station's config file through :mod:`config.writer` (whole file validated,
 atomic replace, previous file kept as ``.bak``); a refused change leaves the file as it was and answers 422
@@ -8,6 +8,13 @@ saved camera change takes effect after a restart: the answers say so (``restart_
 marks cameras whose saved settings differ from the running ones. Passwords never leave the station: URLs
 are answered redacted, an edit that does not type a password keeps the stored one
 (:mod:`console.camera_form`), and the audit log gets redacted URLs only.
+
+Removing a camera takes it out of the config file only, like disabling it takes effect after a restart.
+What was recorded stays, as in the VMSs this follows: the camera's database row (``in_config`` false after
+the restart), its indexed footage (deleted by retention as before), its events, and its evidence (locks keep
+holding; complaints keep their attached footage and can still export it). So a removal is never refused for
+evidence locks or open complaints: the confirmation shows how many stay (``GET .../{id}/records``), the
+answer and the audit entry (``camera.delete``, the redacted before-state) say it too.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError
 from config.error import ConfigError
 from config.schema import CameraConfig, StationConfig, Transport
 from config.secret import camera_url
-from config.writer import add_camera, backup_path, edit_config_file, update_camera
+from config.writer import add_camera, backup_path, edit_config_file, remove_camera, update_camera
 from console.camera_form import (
     CameraChange,
     CameraCreate,
@@ -39,6 +46,7 @@ from console.camera_form import (
     merge_password,
     public_url,
     stored_password,
+    sub_stream_password,
 )
 from console.deps import Principal, SessionDep, StationDep, audit_as, require
 from console.error import ApiError, request_translations
@@ -47,6 +55,8 @@ from console.i18n import Message
 from console.permission import Permission
 from console.saved_config import saved_config
 from console.station import Station
+from storage.camera import camera_records
+from storage.model import utcnow
 from streams.probe import ProbeReason, ProbeResult, probe_stream
 
 logger = logging.getLogger(__name__)
@@ -85,9 +95,35 @@ class CameraAdminPublic(BaseModel):
     restart_pending: bool = Field(description="Saved settings differ from the running ones")
 
 
+class RunningCamera(BaseModel):
+    id: str
+    name: str
+
+
 class CameraList(BaseModel):
     cameras: list[CameraAdminPublic]
     editable: bool = Field(description="False when the station runs without a config file (the demo)")
+    removed_running: list[RunningCamera] = Field(
+        default_factory=list,
+        description="Removed from the config file, still connected until the station restarts",
+    )
+
+
+class CameraRecordsPublic(BaseModel):
+    """What the station keeps of a camera when it is removed from the config: all of it."""
+
+    segments: int = Field(description="Indexed recording segments (deleted by retention as before)")
+    active_locks: int = Field(description="Evidence locks in force (they keep holding)")
+    open_complaints: int = Field(description="Open complaints with its footage attached (kept, exportable)")
+
+
+class RemovedCamera(BaseModel):
+    id: str
+    restart_required: bool = Field(description="Removed from the file; connected until the station restarts")
+    backup: str = Field(description="The previous config file, kept beside it")
+    kept: CameraRecordsPublic = Field(
+        description="Nothing recorded is deleted: footage, events, evidence stay"
+    )
 
 
 class SavedCamera(BaseModel):
@@ -106,6 +142,9 @@ class UrlTestResult(BaseModel):
     fps: float | None
     snapshot: str | None = Field(description="The first picture, as a data: URL (JPEG)")
     elapsed_s: float
+    sub_stream: UrlTestResult | None = Field(
+        default=None, description="The sub-stream URL's result, when one was given"
+    )
 
 
 def _saved_config(station: Station) -> StationConfig:
@@ -157,7 +196,8 @@ def _checked_urls(form: CameraChange, stored: CameraConfig | None) -> tuple[str 
     if form.url is not None:
         url = _checked_url("url", form.url, form.password, stored.url if stored else None)
     if form.sub_url:
-        sub_url = _checked_url("sub_url", form.sub_url, None, stored.sub_url if stored else None)
+        typed = sub_stream_password(form.sub_url, form.password)
+        sub_url = _checked_url("sub_url", form.sub_url, typed, stored.sub_url if stored else None)
     return url, sub_url
 
 
@@ -185,9 +225,71 @@ async def _save(request: Request, station: Station, change: Any) -> StationConfi
 @router.get("", summary="The cameras in the config file (URLs redacted)")
 def list_cameras(station: StationDep, _admin: Admin) -> CameraList:
     saved = _saved_config(station)
+    in_file = {camera.id for camera in saved.cameras}
     return CameraList(
         cameras=[_public(station, camera) for camera in saved.cameras],
         editable=station.settings.config_path is not None,
+        removed_running=[
+            RunningCamera(id=camera.id, name=camera.name)
+            for camera in station.settings.config.cameras
+            if camera.id not in in_file
+        ],
+    )
+
+
+def _saved_camera(station: Station, camera_id: str) -> CameraConfig:
+    found = next((camera for camera in _saved_config(station).cameras if camera.id == camera_id), None)
+    if found is None:
+        raise ApiError(
+            404, "unknown_camera", "no camera {camera} on this station", params={"camera": camera_id[:40]}
+        )
+    return found
+
+
+def _records(session: SessionDep, camera_id: str) -> CameraRecordsPublic:
+    records = camera_records(session, camera_id=camera_id, now=utcnow())
+    return CameraRecordsPublic(
+        segments=records.segments, active_locks=records.active_locks, open_complaints=records.open_complaints
+    )
+
+
+@router.get("/{camera_id}/records", summary="What the station keeps of a camera (shown before removing it)")
+def get_camera_records(
+    camera_id: str, station: StationDep, session: SessionDep, _admin: Admin
+) -> CameraRecordsPublic:
+    return _records(session, _saved_camera(station, camera_id).id)
+
+
+@router.delete(
+    "/{camera_id}",
+    summary="Remove a camera from the config file (disconnected after a restart; its footage stays)",
+    description="Takes the camera out of the config file (validated, atomic, previous file kept). It stays "
+    "connected until the station restarts. Nothing recorded is deleted: the camera's database row, indexed "
+    "footage (retention applies as before), events, evidence locks and complaint attachments stay, so the "
+    "footage can still be found, played and exported; adding a camera with the same id again continues its "
+    "history. Audited as `camera.delete` with the redacted before-state.",
+)
+async def delete_camera(
+    camera_id: str, request: Request, station: StationDep, session: SessionDep, admin: Admin
+) -> RemovedCamera:
+    before = _saved_camera(station, camera_id)
+    kept = _records(session, camera_id)
+    await _save(request, station, lambda data: remove_camera(data, camera_id))
+    audit_as(
+        session,
+        admin,
+        action="camera.delete",
+        resource_type="camera",
+        resource_id=camera_id,
+        detail={"before": audit_view(before), "after": None, "kept": kept.model_dump()},
+    )
+    logger.info(
+        "%s: camera removed from the config by %s (disconnected after a restart; its footage stays)",
+        camera_id,
+        admin.username,
+    )
+    return RemovedCamera(
+        id=camera_id, restart_required=True, backup=str(backup_path(_config_path(station))), kept=kept
     )
 
 
@@ -261,16 +363,24 @@ async def change_camera(
     )
 
 
-def _probe_url(form: UrlTest, station: Station) -> str:
+def _probe_urls(form: UrlTest, station: Station) -> tuple[str, str | None]:
+    """The main and (when given) sub-stream URLs to try, with stored passwords put back."""
     stored = None
     if form.camera_id is not None:
         stored = next((c for c in _saved_config(station).cameras if c.id == form.camera_id), None)
     url = _checked_url("url", form.url, form.password, stored.url if stored else None)
+    sub_url = None
+    if form.sub_url:
+        typed = sub_stream_password(form.sub_url, form.password)
+        sub_url = _checked_url("sub_url", form.sub_url, typed, stored.sub_url if stored else None)
     if stored is not None and not form.password:
         # a password variable not set in this process: the URL is tried as it is
         with contextlib.suppress(ConfigError):
             url = camera_url(stored, url, secrets=station.settings.secrets)
-    return url
+        if sub_url is not None:
+            with contextlib.suppress(ConfigError):
+                sub_url = camera_url(stored, sub_url, secrets=station.settings.secrets)
+    return url, sub_url
 
 
 def _answer(request: Request, result: ProbeResult) -> UrlTestResult:
@@ -314,7 +424,7 @@ async def test_url(
 ) -> UrlTestResult:
     form: UrlTest = _form(request, UrlTest, body)
     try:
-        url = _probe_url(form, station)
+        url, sub_url = _probe_urls(form, station)
     except FieldProblemError as problem:
         raise invalid_fields(request, {problem.field: problem.message}) from None
     transport = form.transport.value
@@ -326,19 +436,35 @@ async def test_url(
         result = await to_thread.run_sync(
             lambda: probe_stream(url, transport=transport, timeout_s=PROBE_TIMEOUT_S)
         )
+        sub_result = None
+        if sub_url is not None:  # one after the other: a test holds one probe slot
+            sub_result = await to_thread.run_sync(
+                lambda: probe_stream(sub_url, transport=transport, timeout_s=PROBE_TIMEOUT_S)
+            )
     finally:
         _PROBES.release()
+    detail: dict[str, Any] = {
+        "url": public_url(url),
+        "ok": result.ok,
+        "reason": result.reason.value if result.reason else None,
+        "detail": result.detail,
+    }
+    if sub_result is not None:
+        detail["sub_stream"] = {
+            "url": public_url(sub_url),
+            "ok": sub_result.ok,
+            "reason": sub_result.reason.value if sub_result.reason else None,
+            "detail": sub_result.detail,
+        }
     audit_as(
         session,
         admin,
         action="camera.url_test",
         resource_type="camera",
         resource_id=form.camera_id or "-",
-        detail={
-            "url": public_url(url),
-            "ok": result.ok,
-            "reason": result.reason.value if result.reason else None,
-            "detail": result.detail,
-        },
+        detail=detail,
     )
-    return _answer(request, result)
+    answer = _answer(request, result)
+    if sub_result is not None:
+        answer.sub_stream = _answer(request, sub_result)
+    return answer

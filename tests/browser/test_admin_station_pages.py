@@ -2,7 +2,9 @@
 password), tests its address (the camera's picture shows), saves it, edits it without retyping the password
 (the stored one is kept and never reaches the page), and disables it; then changes station settings, with
 an out-of-range number refused under its field, and is told honestly what applies now and what after a
-restart. Screenshots: ``docs/admin_cameras.png``, ``docs/admin_settings.png``.
+restart. The URL test also tries a sub-stream address; a camera is removed after a confirmation that shows
+what stays of it (its footage and evidence), and the page says it stays connected until the restart.
+Screenshots: ``docs/admin_cameras.png``, ``docs/admin_settings.png``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,8 @@ import pytest
 from config.loader import load_config
 from config.settings import Settings
 from console.app import create_app
-from storage.model import Role
+from storage.lock import create_lock
+from storage.model import Role, utcnow
 from storage.user import create_user
 from tests.support.browser import CHROMIUM, launch_chromium, require_chromium, save_screenshot, sign_in_page
 from tests.support.rtsp_server import RtspServerFactory
@@ -39,6 +43,7 @@ IMAGE_LOADED_JS = """() => {
 class AdminStation:
     base: str
     config_path: Path
+    app: Any = None
 
 
 def closed_port() -> int:
@@ -65,7 +70,7 @@ def admin_station(tmp_path: Path) -> Iterator[AdminStation]:
     with served_app(app, name="admin-e2e") as base:
         with app.state.station.database.session() as session:
             create_user(session, username="admin", role=Role.ADMIN, password_hash=password_hash())
-        yield AdminStation(base, path)
+        yield AdminStation(base, path, app)
 
 
 def fill_new_camera(page: Any, url: str) -> None:
@@ -177,5 +182,75 @@ def test_admin_adds_tests_edits_and_disables_a_camera_then_changes_settings(
             page.locator(".brand-text small").filter(has_text="ЖК Админ-Восток").wait_for()  # applied now
             form.wait_for()
             save_screenshot(page, "admin_settings.png")
+        finally:
+            browser.close()
+
+
+def test_admin_tests_a_sub_stream_and_removes_a_camera_after_confirming(
+    admin_station: AdminStation, rtsp_server_factory: RtspServerFactory, small_clip: Path, tmp_path: Path
+) -> None:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    server = rtsp_server_factory({"main": small_clip, "sub": small_clip}, auth=("viewer", CAMERA_PASSWORD))
+    base, path = admin_station.base, admin_station.config_path
+    now = utcnow()
+    # footage of the gate kept as evidence
+    with admin_station.app.state.station.database.session() as session:
+        create_lock(
+            session, camera_id="gate", start_utc=now - timedelta(hours=2), end_utc=now, reason="complaint 1"
+        )
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, executable=CHROMIUM, home=tmp_path / "home")
+        try:
+            page = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 1000}).new_page()
+            sign_in_page(page, base, "admin")
+            page.goto(f"{base}/admin/cameras")
+            gate = page.locator("[data-testid=camera-row-gate]")
+            gate.wait_for()
+            assert "записи, события и доказательства остаются" in page.inner_text(
+                "[data-testid=camera-remove-note]"
+            )
+
+            # the URL test tries both addresses: the main one works, the sub-stream's port is closed
+            fill_new_camera(page, server.url("main", "viewer"))
+            page.fill("[data-testid=camera-sub-url]", f"rtsp://viewer@127.0.0.1:{closed_port()}/sub")
+            page.click("[data-testid=camera-test]")
+            sub = page.locator("[data-testid=camera-probe-sub-text]")
+            sub.filter(has_text="Дополнительный поток:").wait_for(timeout=30000)
+            assert page.inner_text("[data-testid=camera-probe-text]").startswith("Основной поток: Подключено")
+            assert page.get_attribute("[data-testid=camera-probe-sub]", "data-ok") == "false"
+            page.fill("[data-testid=camera-sub-url]", server.url("sub", "viewer"))
+            page.click("[data-testid=camera-test]")
+            page.wait_for_function(
+                "() => document.querySelector('[data-testid=camera-probe-sub]').dataset.ok === 'true'"
+                " && document.querySelector('[data-testid=camera-probe-sub-image]').naturalWidth > 0",
+                timeout=30000,
+            )
+            assert CAMERA_PASSWORD not in page.content()
+
+            # removing asks first and shows what stays; cancelling changes nothing
+            before = path.read_text(encoding="utf-8")
+            dialog = page.locator("[data-testid=camera-remove-dialog]")
+            gate.locator("[data-testid=camera-remove]").click()
+            dialog.wait_for()
+            assert page.inner_text("[data-testid=camera-remove-title]") == "Удалить камеру gate?"
+            records = page.locator("[data-testid=camera-remove-records] dd").all_inner_texts()
+            assert records == ["0", "1", "0"]  # segments, evidence locks in force, open complaints
+            page.click("[data-testid=camera-remove-cancel]")
+            dialog.wait_for(state="hidden")
+            assert path.read_text(encoding="utf-8") == before and gate.is_visible()
+
+            gate.locator("[data-testid=camera-remove]").click()
+            page.click("[data-testid=camera-remove-confirm]")
+            status = page.locator("[data-testid=cameras-status]")
+            status.filter(has_text="Камера gate удалена из конфигурации").wait_for()
+            assert "записи и доказательства сохраняются" in status.inner_text()
+            gate.wait_for(state="detached")
+            removed = page.locator("[data-testid=cameras-removed]")
+            assert removed.is_visible() and "Ворота (gate)" in removed.inner_text()
+            assert [camera.id for camera in load_config(path).cameras] == []
+            assert path.with_name("station.yaml.bak").read_text(encoding="utf-8") == before
+            assert GATE_PASSWORD not in page.content()
         finally:
             browser.close()

@@ -1,7 +1,8 @@
 """The admin's camera API against a real config file and a real RTSP server: a URL is tried before it is
 saved (picture and stream format, or a translated reason), a camera is added, edited without retyping its
-password (the stored one is kept) and disabled, each change audited without secrets; bad input is refused
-per field and leaves the file as it was; other roles get 403."""
+password (the stored one is kept), disabled and removed (its footage, evidence and database row stay), each
+change audited without secrets; a sub-stream URL is tried too; bad input is refused per field and leaves the
+file as it was; other roles get 403."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import logging
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,10 @@ from sqlalchemy import select
 from config.loader import load_config
 from config.settings import Settings
 from console.routes import camera_admin
-from storage.model import AuditEntry, Role
+from storage.camera import sync_cameras
+from storage.complaint import ComplaintFields, attach_evidence, create_complaint
+from storage.lock import active_locks
+from storage.model import AuditEntry, Camera, ComplaintEvidence, Role, utcnow
 from tests.support.console import make_user, running_station, sign_in
 from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.rtsp_server import RtspServer, RtspServerFactory, rtsp_server_factory  # noqa: F401
@@ -223,6 +228,8 @@ def test_only_admins_manage_cameras(admin_station: MediaStation, config_path: Pa
     assert client.post("/api/admin/cameras", json=body).status_code == 403
     assert client.patch("/api/admin/cameras/gate", json={"enabled": True}).status_code == 403
     assert client.post("/api/admin/cameras/test", json={"url": "rtsp://127.0.0.1/x"}).status_code == 403
+    assert client.get("/api/admin/cameras/gate/records").status_code == 403
+    assert client.delete("/api/admin/cameras/gate").status_code == 403
     assert client.get("/admin/cameras", headers={"Accept": "text/html"}).status_code == 403
     assert config_path.read_text(encoding="utf-8") == before
 
@@ -253,3 +260,119 @@ def test_url_tests_at_once_are_bounded(admin_station: MediaStation) -> None:
             camera_admin._PROBES.release()
     refused = admin.post("/api/admin/cameras/test", json={"url": f"rtsp://127.0.0.1:{closed_port()}/x"})
     assert refused.status_code == 200 and refused.json()["reason"] == "refused"
+
+
+def test_the_url_test_tries_the_sub_stream_too(
+    admin_station: MediaStation,
+    rtsp_server_factory: RtspServerFactory,  # noqa: F811
+    small_clip: Path,  # noqa: F811
+) -> None:
+    server = rtsp_server_factory({"main": small_clip, "sub": small_clip}, auth=("viewer", CAMERA_PASSWORD))
+    admin = admin_station.login("admin")
+    main = server.url("main", "viewer", CAMERA_PASSWORD)
+    sub = server.url("sub", "viewer", CAMERA_PASSWORD)
+    both = admin.post("/api/admin/cameras/test", json={"url": main, "sub_url": sub})
+    assert both.status_code == 200, both.text
+    assert both.json()["ok"] is True and both.json()["sub_stream"]["ok"] is True
+    assert both.json()["sub_stream"]["width"] == 640 and both.json()["sub_stream"]["snapshot"]
+    only_main = admin.post("/api/admin/cameras/test", json={"url": main, "sub_url": ""})
+    assert only_main.json()["sub_stream"] is None
+    # a sub-stream that does not answer: the main one still works, the answer says which failed, in Russian
+    dead = f"rtsp://viewer:{CAMERA_PASSWORD}@127.0.0.1:{closed_port()}/sub"
+    half = admin.post(
+        "/api/admin/cameras/test", json={"url": main, "sub_url": dead}, headers={"Accept-Language": "ru"}
+    )
+    assert half.json()["ok"] is True and half.json()["sub_stream"]["reason"] == "refused"
+    assert half.json()["sub_stream"]["message"] != half.json()["message"]
+    # a saved camera's redacted sub-stream address is tried with its stored password
+    created = admin.post(
+        "/api/admin/cameras",
+        json={"id": "yard", "name": "Двор", "url": main, "sub_url": sub, "enabled": False},
+    )
+    assert created.status_code == 201, created.text
+    shown = created.json()["camera"]
+    assert shown["sub_url"].startswith("rtsp://viewer:***@") and shown["sub_url"].endswith("/sub")
+    again = admin.post(
+        "/api/admin/cameras/test",
+        json={"url": shown["url"], "sub_url": shown["sub_url"], "camera_id": "yard"},
+    )
+    assert again.json()["sub_stream"]["ok"] is True, again.text
+    bad = admin.post("/api/admin/cameras/test", json={"url": main, "sub_url": "http://127.0.0.1/x"})
+    assert bad.status_code == 422 and "sub_url" in bad.json()["error"]["fields"]
+    tests = audit_details(admin_station, "camera.url_test")
+    assert sum('"sub_stream"' in line for line in tests) == 3
+    for text in [both.text, half.text, again.text, *tests]:
+        assert CAMERA_PASSWORD not in text
+
+
+def test_removing_a_camera_keeps_its_footage_and_evidence(
+    admin_station: MediaStation, config_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    media = admin_station
+    start = (utcnow() - timedelta(minutes=20)).replace(microsecond=0)
+    media.record("gate", start, count=2)
+    segments = media.segment_ids("gate")
+    supervisor = media.user_ids["supervisor"]
+    with media.station.database.session() as session:
+        complaint = create_complaint(
+            session,
+            fields=ComplaintFields(
+                received_at=start,
+                channel="phone",
+                category="noise",
+                incident_start=start,
+                incident_end=start + timedelta(seconds=4),
+            ),
+            created_by=supervisor,
+            now=start,
+            year=start.year,
+            due_at=None,
+        )
+        attach_evidence(
+            session,
+            complaint=complaint,
+            camera_id="gate",
+            start_utc=start,
+            end_utc=start + timedelta(seconds=4),
+            user_id=supervisor,
+            now=utcnow(),
+        )
+    admin = media.login("admin")
+    records = admin.get("/api/admin/cameras/gate/records")
+    assert records.json() == {"segments": 2, "active_locks": 1, "open_complaints": 1}, records.text
+    assert admin.get("/api/admin/cameras/nope/records").status_code == 404
+
+    before = config_path.read_text(encoding="utf-8")
+    removed = admin.delete("/api/admin/cameras/gate")
+    assert removed.status_code == 200, removed.text
+    answer = removed.json()
+    assert answer["id"] == "gate" and answer["restart_required"] is True
+    assert answer["kept"] == records.json()
+    assert [c.id for c in load_config(config_path).cameras] == []
+    assert config_path.with_name("station.yaml.bak").read_text(encoding="utf-8") == before
+    assert oct(config_path.stat().st_mode & 0o777) == "0o640"
+    listed = admin.get("/api/admin/cameras").json()
+    assert listed["cameras"] == [] and listed["removed_running"] == [{"id": "gate", "name": "Ворота"}]
+    assert [c.id for c in media.station.settings.config.cameras] == ["gate"]  # connected until the restart
+    again = admin.delete("/api/admin/cameras/gate")
+    assert again.status_code == 404 and again.json()["error"]["code"] == "unknown_camera"
+
+    # the restart syncs the database with the file: the row stays (not in the config), and so does the rest
+    with media.station.database.session() as session:
+        sync = sync_cameras(session, load_config(config_path).cameras)
+        assert sync.removed == ["gate"]
+        row = session.get(Camera, "gate")
+        assert row is not None and row.in_config is False
+        assert [lock.camera_id for lock in active_locks(session, now=utcnow(), camera_id="gate")] == ["gate"]
+        assert session.scalars(select(ComplaintEvidence.camera_id)).all() == ["gate"]
+    assert media.segment_ids("gate") == segments
+
+    delete = audit_details(media, "camera.delete")
+    assert len(delete) == 1
+    detail = json.loads(delete[0].split(" ", 1)[1])
+    assert detail["after"] is None and detail["before"]["name"] == "Ворота"
+    assert detail["before"]["url"].startswith("rtsp://admin:***@127.0.0.1:")
+    assert detail["kept"] == records.json()
+    for text in [removed.text, *delete, caplog.text]:
+        assert GATE_PASSWORD not in text

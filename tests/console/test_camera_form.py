@@ -1,5 +1,6 @@
 """The camera form's pure decisions: which URLs the console accepts, and which password a saved URL gets
-(a typed one, one written into the URL, or the stored one kept when the form sends ``***`` or none)."""
+(a typed one, one written into the URL, or the stored one kept when the form sends ``***`` or none), and
+when the password typed once also serves the sub-stream address."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from console.camera_form import (
     camera_entry,
     check_stream_url,
     merge_password,
+    sub_stream_password,
 )
 from console.field_error import FieldProblemError
 
@@ -109,3 +111,18 @@ def test_the_audit_view_holds_no_password() -> None:
     view = audit_view(camera)
     assert view is not None and "p%40ss-1" not in str(view) and "sub-pw" not in str(view)
     assert view["url"] == "rtsp://admin:***@10.0.0.5:554/stream1"
+
+
+@pytest.mark.parametrize(
+    ("sub_url", "typed", "used"),
+    [
+        ("rtsp://admin@10.0.0.5/sub", "new-pw", "new-pw"),  # the same account, no password of its own
+        ("rtsp://admin:***@10.0.0.5/sub", "new-pw", "new-pw"),  # shown redacted: the new password too
+        ("rtsp://admin:own@10.0.0.5/sub", "new-pw", None),  # its own password stays
+        ("rtsp://10.0.0.5/sub", "new-pw", None),  # no user: no password
+        ("rtsp://admin@10.0.0.5/sub", None, None),  # nothing typed
+        ("rtsp://admin@10.0.0.5/sub", "", None),
+    ],
+)
+def test_the_typed_password_serves_the_sub_stream(sub_url: str, typed: str | None, used: str | None) -> None:
+    assert sub_stream_password(sub_url, typed) == used

@@ -129,8 +129,8 @@ def test_links_words_and_many_overdue_complaints() -> None:
     summary = plan_notifications(
         permissions=officer, cameras=(), reasons=(), overdue=many, overdue_total=OVERDUE_LISTED + 3
     )
-    assert [(n.kind, n.count, n.since) for n in summary] == [
-        (NotificationKind.COMPLAINT_OVERDUE, OVERDUE_LISTED + 3, T0)
+    assert [(n.kind, n.count, n.since, n.link) for n in summary] == [
+        (NotificationKind.COMPLAINT_OVERDUE, OVERDUE_LISTED + 3, T0, "/complaints?overdue=1&mine=0")
     ]
     assert str(summary[0].message) == f"Overdue complaints: {OVERDUE_LISTED + 3}."
 

@@ -1,4 +1,7 @@
-// Cameras (admins): list, add, edit, disable or enable a camera, and test an address before saving it.
+// Cameras (admins): list, add, edit, disable, enable or remove a camera, and test an address (and the
+// sub-stream's, when one is given) before saving it. Removing asks first in a dialog that shows what stays
+// (GET .../records: footage, evidence locks, open complaints); it takes the camera out of the config file
+// only, and the list names removed cameras still connected until the station restarts.
 //
 // Everything goes through /api/admin/cameras (console/routes/camera_admin.py) with the session's CSRF token
 // (api.js). Addresses come back with the password as ***: saving with *** (or an empty password field)
@@ -21,6 +24,11 @@ const cancelButton = document.getElementById("camera-cancel");
 const probe = document.getElementById("camera-probe");
 const probeImage = document.getElementById("camera-probe-image");
 const probeText = document.getElementById("camera-probe-text");
+const subProbe = document.getElementById("camera-probe-sub");
+const subProbeImage = document.getElementById("camera-probe-sub-image");
+const subProbeText = document.getElementById("camera-probe-sub-text");
+const removedBox = document.getElementById("cameras-removed");
+const removeDialog = document.getElementById("camera-remove-dialog");
 
 const state = { cameras: [], editing: null, editable: true };
 const LOCATION = ["building", "entrance", "floor", "area"];
@@ -117,6 +125,7 @@ function cameraRow(camera) {
   actions.append(
     button(S.edit, "camera-edit", () => edit(camera.id), "btn btn-ghost"),
     button(camera.enabled ? S.disable : S.enable, "camera-toggle", () => toggle(camera)),
+    button(S.remove, "camera-remove", () => remove(camera), "btn btn-ghost"),
   );
   const actionCell = element("td");
   actionCell.append(actions);
@@ -149,6 +158,10 @@ async function load() {
   const answer = await api("/api/admin/cameras");
   state.cameras = answer.cameras;
   state.editable = answer.editable;
+  const removed = answer.removed_running || [];
+  removedBox.hidden = removed.length === 0;
+  removedBox.textContent = removed.length
+    ? format(S.removed_running, { cameras: removed.map((c) => `${c.name} (${c.id})`).join(", ") }) : "";
   if (!state.editable) statusBox.textContent = S.not_editable;
   for (const control of form.querySelectorAll("button, input, select")) control.disabled = !state.editable;
   render();
@@ -163,6 +176,7 @@ function resetForm() {
   formTitle.textContent = S.new_title;
   cancelButton.hidden = true;
   probe.hidden = true;
+  subProbe.hidden = true;
   clearFieldErrors();
 }
 
@@ -234,16 +248,54 @@ async function toggle(camera) {
   statusBox.textContent = format(camera.enabled ? S.disabled_done : S.enabled_done, { id: camera.id });
 }
 
+// Asks first (the dialog shows what stays of the camera), then takes it out of the config file.
+async function remove(camera) {
+  clearFieldErrors();
+  showError(null);
+  const path = `/api/admin/cameras/${encodeURIComponent(camera.id)}`;
+  const records = await attempt(() => api(`${path}/records`));
+  if (!records.ok) return;
+  document.getElementById("camera-remove-title").textContent = format(S.remove_title, { id: camera.id });
+  for (const node of removeDialog.querySelectorAll("[data-records]")) {
+    node.textContent = String(records.value[node.dataset.records]);
+  }
+  removeDialog.returnValue = "";
+  const answer = new Promise((resolve) => {
+    removeDialog.addEventListener("close", () => resolve(removeDialog.returnValue), { once: true });
+  });
+  removeDialog.showModal();
+  if ((await answer) !== "remove") return;
+  const result = await attempt(() => api(path, { method: "DELETE" }));
+  if (!result.ok) return;
+  if (state.editing === camera.id) resetForm();
+  await attempt(load);
+  statusBox.textContent = format(S.removed_done, { id: camera.id });
+}
+
+function showProbe(box, image, text, answer, label) {
+  box.hidden = false;
+  box.className = `admin-probe ${answer.ok ? "probe-ok" : "probe-failed"}`;
+  box.dataset.ok = String(answer.ok);
+  text.textContent = label ? format(label, { message: answer.message }) : answer.message;
+  if (answer.snapshot) {
+    image.src = answer.snapshot;
+    image.hidden = false;
+  }
+}
+
 testButton.addEventListener("click", async () => {
   clearFieldErrors();
   showError(null);
   const body = formBody();
   const request = { url: body.url, transport: body.transport };
+  if (body.sub_url) request.sub_url = body.sub_url;
   if (body.password) request.password = body.password;
   if (state.editing) request.camera_id = state.editing;
   probe.hidden = false;
   probe.className = "admin-probe";
   probeImage.hidden = true;
+  subProbe.hidden = true;
+  subProbeImage.hidden = true;
   probeText.textContent = S.testing;
   testButton.disabled = true;
   const result = await attempt(() => api("/api/admin/cameras/test", { method: "POST", body: request }));
@@ -253,13 +305,9 @@ testButton.addEventListener("click", async () => {
     return;
   }
   const answer = result.value;
-  probe.className = `admin-probe ${answer.ok ? "probe-ok" : "probe-failed"}`;
-  probe.dataset.ok = String(answer.ok);
-  probeText.textContent = answer.message;
-  if (answer.snapshot) {
-    probeImage.src = answer.snapshot;
-    probeImage.hidden = false;
-  }
+  const sub = answer.sub_stream;
+  showProbe(probe, probeImage, probeText, answer, sub ? S.main_stream : null);
+  if (sub) showProbe(subProbe, subProbeImage, subProbeText, sub, S.sub_stream);
 });
 
 cancelButton.addEventListener("click", resetForm);

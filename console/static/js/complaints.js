@@ -1,5 +1,11 @@
 // Complaints list (free-text search, filters with "open / mine" by default, paging, overdue marker) and the
 // registration form.
+//
+// The list's filters live in the page's URL too (readUrlFilters / writeUrlFilters), so a link can open the
+// list filtered (the notifications' "Overdue complaints: N" opens /complaints?overdue=1&mine=0) and a reload
+// or "back" keeps what the user chose. The URL names only what differs from the defaults ("open / mine"):
+// q, status (a status, or "any"), mine=0, overdue=1, from, to (station dates). Place and category stay out of
+// it: those URL parameters prefill the registration form (a complaint opened from an event).
 import { api } from "/static/js/api.js";
 import { formatStation, labels, stationToUtc, utcToStationInput } from "/static/js/stationtime.js";
 
@@ -60,6 +66,48 @@ function renderPager(data) {
   document.getElementById("page-next").disabled = data.offset + data.items.length >= data.total;
 }
 
+const URL_CHECKS = { mine: true, overdue: false }; // checkbox filters kept in the URL, with their defaults
+const URL_FIELDS = ["q", "from", "to"];
+
+function truthy(value) {
+  return ["1", "true", "on", "yes"].includes(String(value).toLowerCase());
+}
+
+// Sets the filter form from the URL: only what the URL names changes; the rest keeps its default.
+function readUrlFilters(form, params) {
+  for (const [name, fallback] of Object.entries(URL_CHECKS)) {
+    form.elements[name].checked = params.has(name) ? truthy(params.get(name)) : fallback;
+  }
+  for (const name of URL_FIELDS) {
+    if (params.has(name)) form.elements[name].value = params.get(name);
+  }
+  const status = params.get("status");
+  if (status !== null) {
+    const wanted = status === "any" ? "" : status;
+    if ([...form.elements.status.options].some((o) => o.value === wanted)) form.elements.status.value = wanted;
+  }
+}
+
+// The filter form's state in the URL (replaceState: no new history entry per keystroke).
+function writeUrlFilters(form) {
+  const params = new URLSearchParams(window.location.search);
+  for (const [name, fallback] of Object.entries(URL_CHECKS)) {
+    const checked = form.elements[name].checked;
+    if (checked === fallback) params.delete(name);
+    else params.set(name, checked ? "1" : "0");
+  }
+  for (const name of URL_FIELDS) {
+    const value = form.elements[name].value.trim();
+    if (value) params.set(name, value);
+    else params.delete(name);
+  }
+  const status = form.elements.status.value;
+  if (status === "open") params.delete("status");
+  else params.set("status", status || "any");
+  const search = params.toString();
+  window.history.replaceState(null, "", search ? `?${search}` : window.location.pathname);
+}
+
 let listed = 0;  // the newest request wins when typing fast
 
 async function loadList() {
@@ -103,6 +151,7 @@ async function loadList() {
 
 function firstPage() {
   offset = 0;
+  writeUrlFilters(document.getElementById("filters"));
   loadList().catch((e) => console.error("complaints:", e));
 }
 
@@ -155,6 +204,7 @@ async function start() {
     form.addEventListener("submit", register);
   }
   const filters = document.getElementById("filters");
+  readUrlFilters(filters, new URLSearchParams(window.location.search));
   filters.addEventListener("change", firstPage);
   filters.addEventListener("submit", (event) => { event.preventDefault(); firstPage(); });
   let typing = null;

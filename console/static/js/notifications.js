@@ -1,45 +1,18 @@
 // The notification bell of the wall and overview (templates/notifications.html): polls /api/notifications,
-// shows their count on the bell and the translated messages with links in its panel, and beeps (WebAudio,
-// no sound file) when a new one appears, if the user turned the sound on (remembered in localStorage).
+// shows their count on the bell and the translated messages with links in its panel, and beeps when a new one
+// appears, if the user turned the sound on (sound.js: one setting and one beep shared with the live wall).
 import { api, pageLanguage } from "./api.js";
+import { announce, bindSoundToggle, forget, remember } from "./sound.js";
 import { formatStation } from "./stationtime.js";
 
-const SOUND_KEY = "station.notifications.sound";
 const LEVELS = ["alarm", "warning", "info"];
 
 const root = document.getElementById("notify");
 
-function soundOn() {
-  try {
-    return window.localStorage.getItem(SOUND_KEY) === "on";
-  } catch (error) {
-    return false;
-  }
-}
-
-function setSound(on) {
-  try {
-    window.localStorage.setItem(SOUND_KEY, on ? "on" : "off");
-  } catch (error) {
-    console.warn("notifications: cannot remember the sound choice", error);
-  }
-}
-
-let audio = null;
-
-function beep() {
-  const Context = window.AudioContext || window.webkitAudioContext;
-  if (!Context) return;
-  audio = audio || new Context();
-  const oscillator = audio.createOscillator();
-  const gain = audio.createGain();
-  oscillator.type = "sine";
-  oscillator.frequency.value = 880;
-  gain.gain.setValueAtTime(0.2, audio.currentTime);
-  gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
-  oscillator.connect(gain).connect(audio.destination);
-  oscillator.start();
-  oscillator.stop(audio.currentTime + 0.4);
+// What a notification announces, in the words the wall uses too (sound.js): the pending-events notification
+// names the newest event, which the wall may have announced already.
+function thingOf(key) {
+  return key.startsWith("events_pending:") ? `event:${key.slice("events_pending:".length)}` : `notification:${key}`;
 }
 
 function itemNode(item, zone) {
@@ -75,14 +48,10 @@ function start() {
   const clock = document.querySelector(".clock");
   const zone = (clock && clock.dataset.timezone) || "UTC";
   const intervalMs = Math.max(2, Number(root.dataset.intervalS) || 10) * 1000;
-  let known = null; // keys shown after the previous poll; null before the first one
+  let shown = null; // what the previous poll showed; null before the first one
   let timer = null;
 
-  sound.checked = soundOn();
-  sound.addEventListener("change", () => {
-    setSound(sound.checked);
-    if (sound.checked) beep(); // a click is the user gesture the browser wants before audio plays
-  });
+  bindSoundToggle(sound);
   bell.addEventListener("click", () => {
     const open = panel.hidden;
     panel.hidden = !open;
@@ -104,10 +73,11 @@ function start() {
     const level = LEVELS.find((l) => items.some((item) => item.level === l));
     if (level) root.dataset.level = level;
     else delete root.dataset.level;
-    const keys = new Set(items.map((item) => item.key));
-    const fresh = known !== null && [...keys].some((key) => !known.has(key));
-    known = keys;
-    if (fresh && soundOn()) beep();
+    const things = items.map((item) => thingOf(item.key));
+    if (shown === null) remember(things); // what is there when the page opens is not new
+    else announce(things);
+    if (shown !== null) forget([...shown].filter((thing) => !things.includes(thing))); // cleared: new if it returns
+    shown = new Set(things);
   }
 
   async function poll() {

@@ -9,10 +9,11 @@
 //
 // Detection events: the page follows GET /api/events/stream (server-sent events, "active": the events going
 // on) and marks the tile of every camera with one (a frame and a badge with the kind) until it ends; with
-// "Sound on new events" ticked (off by default) a short beep, made with the Web Audio API, announces each
-// new one.
+// "Sound on new events" ticked (off by default) a short beep announces each new one. The checkbox is the same
+// setting as the notification panel's "Sound" (sound.js: one setting, one beep per new thing on the page).
 
 import { api, ApiError, csrfToken } from "./api.js";
+import { announce, beepCount, bindSoundToggle } from "./sound.js";
 
 const config = JSON.parse(document.getElementById("wall-config").textContent);
 const S = config.strings;
@@ -312,9 +313,7 @@ class Wall {
     this.focusPlayer = null;
     this.focusCamera = null;
     this.events = [];  // the events going on, as the station last said
-    this.beeps = 0;
-    this.audio = null;
-    this.sound = document.getElementById("wall-sound");
+    bindSoundToggle(document.getElementById("wall-sound"));
     const saved = Number(localStorage.getItem(LAYOUT_KEY));
     this.layout = LAYOUTS.includes(saved) ? saved : 2;
     this.observer = new IntersectionObserver((entries) => {
@@ -492,9 +491,6 @@ class Wall {
       this.setEvents(events);
     });
     window.addEventListener("pagehide", () => source.close());
-    if (this.sound) {
-      this.sound.addEventListener("change", () => { if (this.sound.checked) this.audioContext(); });
-    }
   }
 
   setEvents(events) {
@@ -507,41 +503,11 @@ class Wall {
       link.hidden = events.length === 0;
       link.textContent = format(S.events_now, { count: events.length });
     }
-    if (arrived.length && this.sound && this.sound.checked) this.beep();
+    announce(arrived.map((e) => `event:${e.id}`));
   }
 
   eventKinds(cameraId) {
     return [...new Set(this.events.filter((e) => e.camera_id === cameraId).map((e) => e.kind))];
-  }
-
-  audioContext() {
-    if (!this.audio) {
-      const Context = window.AudioContext || window.webkitAudioContext;
-      if (!Context) return null;
-      this.audio = new Context();
-    }
-    if (this.audio.state === "suspended") this.audio.resume().catch(() => {});
-    return this.audio;
-  }
-
-  // A short two-tone beep (no audio files).
-  beep() {
-    const audio = this.audioContext();
-    if (!audio) return;
-    const now = audio.currentTime;
-    [[880, 0], [660, 0.18]].forEach(([frequency, offset]) => {
-      const oscillator = audio.createOscillator();
-      const gain = audio.createGain();
-      oscillator.type = "sine";
-      oscillator.frequency.value = frequency;
-      gain.gain.setValueAtTime(0.0001, now + offset);
-      gain.gain.exponentialRampToValueAtTime(0.25, now + offset + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, now + offset + 0.15);
-      oscillator.connect(gain).connect(audio.destination);
-      oscillator.start(now + offset);
-      oscillator.stop(now + offset + 0.16);
-    });
-    this.beeps += 1;
   }
 
   // For tests and diagnostics: what each tile shows right now.
@@ -560,7 +526,7 @@ class Wall {
       };
     }
     return { layout: this.layout, page: this.page, focus: this.focusCamera && this.focusCamera.id, tiles,
-      events: this.events.map((e) => e.id), beeps: this.beeps,
+      events: this.events.map((e) => e.id), beeps: beepCount(),
       focusVideo: this.focusPlayer ? { state: this.focusPlayer.state, ...describeVideo(this.focusVideo) } : null };
   }
 }
