@@ -187,13 +187,23 @@ class _Net:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise ModelError(f"{path}: OpenVINO cannot load it: {first}") from exc
         self._local = threading.local()  # one inference request per calling thread (not thread-safe)
+        self._first_use = threading.Lock()  # a thread's first call alone (openvino_backend's docstring)
         self._outputs = {o.get_any_name(): o for o in self._compiled.outputs}
 
     def run(self, tensor: NDArray[np.float32], *names: str) -> dict[str, NDArray[np.float32]]:
         """The named outputs (copied; the others, such as the pose's segmentation mask, are not read)."""
         request = getattr(self._local, "request", None)
         if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
+            with self._first_use:
+                request = self._compiled.create_infer_request()
+                out = self._infer(request, tensor, names)
+                self._local.request = request
+                return out
+        return self._infer(request, tensor, names)
+
+    def _infer(
+        self, request: Any, tensor: NDArray[np.float32], names: tuple[str, ...]
+    ) -> dict[str, NDArray[np.float32]]:
         result = request.infer({0: tensor}, share_outputs=True)
         return {name: np.array(result[self._outputs[name]], np.float32) for name in names}
 

@@ -6,7 +6,10 @@ CPU has natively: bfloat16 on CPUs with AMX or AVX-512 BF16 (about 1.7x less CPU
 docs/benchmarks.md), float32 on the rest (most desktop CPUs).
 
 An inference request is not thread-safe: each calling thread gets its own, and the model is compiled with
-one execution stream per thread that may call it (``parallel``), so they run side by side."""
+one execution stream per thread that may call it (``parallel``), so they run side by side. A thread creates
+its request and runs its first inference one at a time with the others: two threads making their first
+calls at once deadlocked in OpenVINO's Python binding (a C++ static initialiser waiting for the interpreter
+lock that the other thread held), found by pinning both to one CPU."""
 
 from __future__ import annotations
 
@@ -53,11 +56,19 @@ class OpenVinoBackend:
             raise ModelError(f"{path}: OpenVINO cannot compile it: {_first_line(exc)}") from exc
         self.precision = str(self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
         self._local = threading.local()
+        self._first_use = threading.Lock()
 
     def run(self, tensor: NDArray[np.float32]) -> NDArray[np.float32]:
         request = getattr(self._local, "request", None)
         if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
+            with self._first_use:  # see the module docstring
+                request = self._compiled.create_infer_request()
+                output = self._infer(request, tensor)
+                self._local.request = request
+                return output
+        return self._infer(request, tensor)
+
+    def _infer(self, request: Any, tensor: NDArray[np.float32]) -> NDArray[np.float32]:
         result = request.infer({0: tensor})
         return np.asarray(result[self._compiled.outputs[0]], dtype=np.float32)
 

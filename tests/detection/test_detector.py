@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -150,3 +152,56 @@ def test_float32_unless_the_native_precision_is_asked_for(fp32_model: Path) -> N
     assert load_detector(fp32_model, backend="onnxruntime", precision="auto").info.precision == "f32"
     native = "bf16" if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
     assert load_detector(fp32_model, backend="openvino", precision="auto").info.precision == native
+
+
+FIRST_CALLS = """
+import os, sys, threading
+from pathlib import Path
+import numpy as np
+from detection.detector import load_detector
+model, backend = Path(sys.argv[1]), sys.argv[2]
+cpu = min(os.sched_getaffinity(0))
+loaded = []
+def load():  # on a thread pinned to one CPU, as the station's loader thread is
+    os.sched_setaffinity(0, {cpu})
+    loaded.append(load_detector(model, backend=backend, min_score=0.25, threads=1, parallel=2))
+loader = threading.Thread(target=load)
+loader.start()
+loader.join()
+start, done = threading.Barrier(2), []
+def first_call(index):
+    os.sched_setaffinity(0, {cpu})
+    start.wait()
+    loaded[0].detect(np.zeros((240, 320, 3), np.uint8))
+    done.append(index)
+threads = [threading.Thread(target=first_call, args=(i,), daemon=True) for i in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join(60)
+sys.stdout.flush()
+os._exit(0 if len(done) == 2 else 3)
+"""
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_two_threads_making_their_first_calls_at_once_both_finish(fp32_model: Path, backend: str) -> None:
+    """Two workers' very first detections in a process at the same moment, on one CPU: OpenVINO's Python
+    binding once deadlocked there (a C++ static initialiser waiting for the interpreter lock another first
+    call held; seen once on a loaded machine, not reproduced on demand). Each run is a fresh process, the
+    only place a first call happens."""
+    root = Path(__file__).resolve().parents[2]
+    for attempt in range(3):
+        try:
+            result = subprocess.run(
+                [sys.executable, "-c", FIRST_CALLS, str(fp32_model), backend],
+                cwd=root,
+                env={**os.environ, "PYTHONPATH": str(root)},
+                capture_output=True,
+                text=True,
+                timeout=90,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"attempt {attempt + 1}: the process hung (deadlock in a first call)")
+        assert result.returncode == 0, f"attempt {attempt + 1}: {result.returncode} {result.stderr[-2000:]}"
