@@ -39,6 +39,7 @@ from detection.smoking_rule import SmokingModels
 from detection.worker import CameraDetectionStats, DetectionWorker, thread_names
 from storage.database import Database
 from streams.affinity import available_cpus, lower_current_thread_priority, pin_current_thread
+from streams.continuity import StreamBreak
 from streams.fanout import FanoutPolicy
 from streams.frame_decoder import DecoderStats, LiveFrameDecoder
 from streams.ingest import IngestManager
@@ -235,8 +236,11 @@ class DetectionService:
         worker = self.worker
         assert worker is not None
 
-        def deliver(camera_id: str, ts_utc: datetime, image: Image) -> None:
-            worker.submit(Frame(camera_id, ts_utc, image))
+        def deliver(camera_id: str, ts_utc: datetime, image: Image, stream_break: StreamBreak | None) -> None:
+            # The decoder's continuity mark travels with the frame: the pipeline starts afresh on it.
+            worker.submit(
+                Frame(camera_id, ts_utc, image, None if stream_break is None else str(stream_break))
+            )
 
         decoder = LiveFrameDecoder(
             subscription,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -15,11 +15,16 @@ Image = NDArray[np.uint8]
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A BGR ``uint8`` image of shape (height, width, 3) from ``camera`` taken at ``ts_utc``."""
+    """A BGR ``uint8`` image of shape (height, width, 3) from ``camera`` taken at ``ts_utc``.
+
+    ``discontinuity`` says why this frame may not continue the camera's previous one (its source's words:
+    "reconnect", "gap", "backwards", "resize", "start"), None when it does: the pipeline then starts the
+    camera's state that assumes a continuous picture afresh (backgrounds, motion reference, tracks)."""
 
     camera: str
     ts_utc: datetime
     image: Image
+    discontinuity: str | None = None
 
     def __post_init__(self) -> None:
         if self.ts_utc.tzinfo is None:
@@ -37,3 +42,11 @@ class Frame:
     def t_s(self) -> float:
         """Seconds since the epoch: the clock every rule runs on."""
         return self.ts_utc.timestamp()
+
+
+def keep_mark(dropped: Frame, kept: Frame) -> Frame:
+    """``kept`` carrying ``dropped``'s discontinuity mark when it has none of its own: a frame dropped before
+    it was analysed must not take the news of a break in the stream with it."""
+    if dropped.discontinuity is None or kept.discontinuity is not None:
+        return kept
+    return replace(kept, discontinuity=dropped.discontinuity)

@@ -16,6 +16,12 @@ Built on :class:`detection.static_object.StaticObjectModel` (static blobs) and t
   track began after the owner's was last seen.
   Without an owner (none seen) there is no alarm unless ``require_owner`` is off.
 - **Once**: one place alarms once until its object goes; the event ends when the object is gone.
+- **Discontinuity** (:meth:`LitteringRule.restart`: a reconnect, a jump of the stream's clock, a new size;
+  or a change of most of the picture that the static model restarts on by itself): the backgrounds, the
+  evidence, the objects and the track history start afresh, and open events end there. The new backgrounds
+  take in whatever lies in the first frame, so an object that already alarmed and is still there is part
+  of the scene and does not alarm again; one that was hidden then (behind a person) and is found at the
+  same place within ``dwell_s`` of the restart is taken for the same object and stays silent until it goes.
 - **Confirmation**: a detector box of a bag-like class (backpack, handbag, suitcase, bottle...) on the
   object raises the score; shapeless rubbish bags alarm without it.
 """
@@ -88,6 +94,14 @@ class _Object:
     alarmed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _AlarmedPlace:
+    """Where an object had alarmed when the picture broke: one found there again is the same object."""
+
+    box: tuple[float, float, float, float]
+    until_t_s: float
+
+
 @dataclass
 class LitteringRule:
     zones: list[ZoneSpec]
@@ -116,6 +130,29 @@ class LitteringRule:
         self._objects: dict[int, _Object] = {}
         self._looks: dict[int, NDArray[np.float32]] = {}  # this frame's people: their clothes' colours
         self._last_look: dict[int, NDArray[np.float32]] = {}
+        self._alarmed_places: list[_AlarmedPlace] = []
+        self._model_resets = 0
+        self.restarts = 0
+
+    def restart(self, t_s: float) -> RuleOutput:
+        """The picture may not continue the last frame: start the backgrounds, the evidence, the objects
+        and the track history afresh; open events end at ``t_s`` (the last frame before the break). Places
+        that had alarmed are remembered for ``dwell_s`` so that their object, found again, stays silent."""
+        self._model.restart()
+        self._history.clear()
+        self._first_seen.clear()
+        self._looks, self._last_look = {}, {}
+        self.restarts += 1
+        return self._drop_objects(t_s)
+
+    def _drop_objects(self, t_s: float) -> RuleOutput:
+        out = RuleOutput()
+        for blob_id, obj in list(self._objects.items()):
+            if obj.alarmed:
+                until = t_s + self._config(obj).dwell_s
+                self._alarmed_places.append(_AlarmedPlace(obj.box, until))
+            self._forget(blob_id, obj, out)
+        return out
 
     def update(self, obs: Observation) -> RuleOutput:
         out = RuleOutput()
@@ -130,6 +167,11 @@ class LitteringRule:
             self._last_look[track_id] = look
         frozen = [o.blob.box for o in self._objects.values() if o.confirmed_at_t_s is not None]
         blobs = self._model.update(obs.image, obs.t_s, frozen, [p.xyxy for p in people])
+        if self._model.resets != self._model_resets:
+            # Most of the picture changed at once (the model learnt it afresh): its objects go with it.
+            self._model_resets = self._model.resets
+            out.extend(self._drop_objects(obs.t_s))
+        self._alarmed_places = [p for p in self._alarmed_places if p.until_t_s >= obs.t_s]
         seen: set[int] = set()
         for blob in blobs:
             obj = self._objects.get(blob.blob_id) or self._same_place(blob, seen)
@@ -191,6 +233,7 @@ class LitteringRule:
             obj.box = obj.confirmed_box = obj.blob.box
             obj.appeared_t_s = self._model.appeared_t_s(obj.blob)
             self._attribute(obj)
+            obj.alarmed = self._alarmed_before(obj.box)
         if not obj.alarmed:
             # Still filling in (parts were hidden under the owner): the object is what had changed by the
             # time it was confirmed; what changed later and touches it is something else.
@@ -210,6 +253,14 @@ class LitteringRule:
             return
         if static_for >= config.dwell_s and away_for >= config.owner_away_s:
             self._alarm(obj, obs, out)
+
+    def _alarmed_before(self, box: tuple[float, float, float, float]) -> bool:
+        """Did an object at this place alarm before the picture broke? (Then this is that object.)"""
+        for place in self._alarmed_places:
+            if _covered(box, place.box) >= 0.5 or _iou(box, place.box) >= 0.3:
+                self._alarmed_places.remove(place)
+                return True
+        return False
 
     def _attended(self, obj: _Object, people: list[Track], t_s: float, config: LitteringConfig) -> bool:
         """Is the owner with their object? Only the owner counts: someone else standing by it does not make

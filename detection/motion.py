@@ -63,6 +63,10 @@ class MotionDetector:
     _quiet_frames: int = 0
     recalibrations: int = 0
 
+    def restart(self) -> None:
+        """Calibrate again from the next frame (a stream discontinuity: the last picture is no reference)."""
+        self._average = None
+
     def detect(self, image: Image) -> Motion:
         height, width = image.shape[:2]
         work_h = min(self.config.height_px, height)

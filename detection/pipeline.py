@@ -24,7 +24,7 @@ from detection.motion_rule import GATE_PARAMS, MotionRule
 from detection.param import apply_params
 from detection.presence_rule import PresenceRule
 from detection.region import Region, merge_regions, plan_regions, zone_region
-from detection.rule import Episode, Observation, Rule, RuleOutput
+from detection.rule import Episode, Observation, RestartableRule, Rule, RuleOutput
 from detection.smoking_rule import SmokingModels, SmokingRule
 from detection.track import Track
 from detection.tracker import ObjectTracker, TrackerConfig
@@ -119,14 +119,19 @@ class CameraPipeline:
         self.last_opened: list[Episode] = []  # episodes the last processed frame opened
         self.last_t_s: float | None = None
         self.last_detections = Detections.empty()  # every class the detector found in the last frame
+        self.restarts = 0  # stream discontinuities this pipeline started afresh on
 
     @property
     def detects_people(self) -> bool:
         return self._detector is not None
 
     def process(self, frame: Frame) -> list[DetectionEvent]:
-        """Analyse one frame; returns the events that ended with it."""
+        """Analyse one frame; returns the events that ended with it. A frame marked as a discontinuity
+        first starts afresh what assumes a continuous picture (:meth:`restart`)."""
         t_s = frame.t_s
+        output = RuleOutput()
+        if frame.discontinuity is not None and self.last_t_s is not None:
+            output.extend(self.restart(self.last_t_s))
         self.last_t_s = t_s
         clock = time.perf_counter
         t0 = clock()
@@ -144,7 +149,6 @@ class CameraPipeline:
             detections=self.last_detections,
             class_names=self._detector.info.class_names if self._detector is not None else (),
         )
-        output = RuleOutput()
         for rule in self._rules:
             output.extend(rule.update(observation))
         events = self._collect(output, frame.image)
@@ -153,6 +157,21 @@ class CameraPipeline:
         self.times.seconds["motion"] += t1 - t0
         self.times.seconds["rules"] += t3 - t2
         return events
+
+    def restart(self, last_t_s: float) -> RuleOutput:
+        """The next frame may not continue the last one (``last_t_s``): the motion gate calibrates again,
+        tracks end (new ones get new ids) and rules with continuity state start afresh."""
+        self.restarts += 1
+        self._motion.restart()
+        if self._tracker is not None:
+            self._tracker.restart()
+        self.tracks = []
+        self._last_check_t_s = -1e18
+        output = RuleOutput()
+        for rule in self._rules:
+            if isinstance(rule, RestartableRule):
+                output.extend(rule.restart(last_t_s))
+        return output
 
     def finish(self, t_s: float) -> list[DetectionEvent]:
         """End of input: close every open event."""

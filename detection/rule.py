@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from detection.box import Detections
 from detection.frame import Image
@@ -71,4 +71,14 @@ class Rule(Protocol):
 
     def finish(self, t_s: float) -> RuleOutput:
         """Close every open episode (end of a file, a camera stopped)."""
+        ...
+
+
+@runtime_checkable
+class RestartableRule(Protocol):
+    """A rule with state that assumes a continuous picture (backgrounds, remembered tracks)."""
+
+    def restart(self, t_s: float) -> RuleOutput:
+        """The picture may not continue the last frame (a reconnect, a jump of the stream's clock, a new
+        size): forget what assumed continuity. Episodes that can no longer be followed close here."""
         ...

@@ -95,6 +95,13 @@ class StaticObjectModel:
         self._polygons = polygons
         self._exclude = None
 
+    def restart(self) -> None:
+        """Learn the scene afresh from the next frame: both backgrounds, the noise, the static evidence and
+        the blobs (a stream discontinuity: the picture may not continue the last one). Blob ids go on."""
+        self._size = (0, 0)
+        self._masks = {}
+        self._frame = None
+
     def update(
         self,
         image: Image,
@@ -266,6 +273,10 @@ class StaticObjectModel:
                 blob.ghost = True
                 self._absorb(frame, mask)
             seen.append(blob)
+        # An absorbed ghost is forgotten: were it kept, whatever becomes static where it was (a thing put down
+        # there later) would be matched to it by overlap, inherit "ghost" and never be looked at.
+        for ghost in [b for b in seen if b.ghost]:
+            self._blobs.pop(ghost.blob_id, None)
         for blob_id in [b for b, blob in self._blobs.items() if blob.last_seen_t_s < t_s - 3.0]:
             del self._blobs[blob_id]
         return [b for b in seen if not b.ghost]
@@ -285,6 +296,7 @@ class StaticObjectModel:
         if ratio < self.config.object_edge_ratio:
             blob.ghost = True
             self._absorb(frame, mask)
+            self._blobs.pop(blob.blob_id, None)  # forgotten, as in _track_blobs
         return blob.ghost
 
     def edge_ratio(self, frame: FloatImage, mask: Mask) -> float:

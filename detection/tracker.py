@@ -53,9 +53,22 @@ class ObjectTracker:
     _byte: ByteTrackTracker | None = None
     _still: dict[int, _Still] = field(default_factory=dict)
     _last: list[Track] = field(default_factory=list)
+    _id_offset: int = 0  # ids of tracks begun after a restart go on from the last id given before it
+    _max_id: int = -1  # the highest id given so far
 
     def __post_init__(self) -> None:
-        self._byte = ByteTrackTracker(
+        self._byte = self._new_byte()
+
+    def restart(self) -> None:
+        """Drop every track (the picture may not continue the last frame: a stream discontinuity). New
+        tracks get ids never given before, so rules that remember ids cannot take a new person for an old."""
+        self._byte = self._new_byte()
+        self._id_offset = self._max_id + 1
+        self._still.clear()
+        self._last = []
+
+    def _new_byte(self) -> ByteTrackTracker:
+        return ByteTrackTracker(
             lost_track_buffer=max(1, round(self.config.lost_s * 30)),
             frame_rate=self.fps,
             track_activation_threshold=self.config.activation_score,
@@ -83,6 +96,8 @@ class ObjectTracker:
         for index, track_id in enumerate(ids):
             if track_id < 0:
                 continue
+            track_id = int(track_id) + self._id_offset
+            self._max_id = max(self._max_id, track_id)
             box = as_xyxy(out.xyxy[index])
             score = float(out.confidence[index]) if out.confidence is not None else 1.0
             class_id = int(out.class_id[index]) if out.class_id is not None else 0
@@ -90,7 +105,9 @@ class ObjectTracker:
             state.score = score
             name = self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
             tracks.append(Track(int(track_id), box, score, name, state.first_t_s, state.stationary))
-        alive = {t.track_id for t in tracks} | {int(t.tracker_id) for t in self._byte.tracks}
+        alive = {t.track_id for t in tracks} | {
+            int(t.tracker_id) + self._id_offset for t in self._byte.tracks
+        }
         self._still = {k: v for k, v in self._still.items() if k in alive}
         self._last = tracks
         return tracks

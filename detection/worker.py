@@ -29,7 +29,7 @@ import numpy as np
 
 from detection.error import DetectionError
 from detection.event import DetectionEvent
-from detection.frame import Frame, Image
+from detection.frame import Frame, Image, keep_mark
 from detection.pipeline import CameraPipeline
 from detection.rule import Episode
 from detection.smoking_rule import MeasurableShare
@@ -144,8 +144,12 @@ class DetectionWorker:
         with self._cond:
             camera.frames_in += 1
             if len(camera.queue) >= self._max_queued:
-                camera.queue.popleft()
+                dropped = camera.queue.popleft()
                 camera.dropped += 1
+                if camera.queue:
+                    camera.queue[0] = keep_mark(dropped, camera.queue[0])
+                else:
+                    frame = keep_mark(dropped, frame)
             camera.queue.append(frame)
             self._cond.notify()
 

@@ -127,8 +127,10 @@ def make_case(
     dwell_s: float = 30.0,
     owner_away_s: float = 15.0,
     owner_distance_h: float = 1.5,
+    frames: int | None = None,
 ) -> tuple[Path, LitterTruth]:
-    """Write ``out_dir/<name>.mp4`` and ``<name>.json``; returns both (reused when already there)."""
+    """Write ``out_dir/<name>.mp4`` and ``<name>.json``; returns both (reused when already there).
+    ``frames``: only the clip's first frames (a short clip for a live test that loops it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     video, label = out_dir / f"{case.name}.mp4", out_dir / f"{case.name}.json"
     ground = load_mot_ground_truth(truth)
@@ -136,9 +138,13 @@ def make_case(
     x1, y1, x2, y2 = owner_boxes[case.drop_frame]
     height = y2 - y1
     with av.open(str(clip)) as container:
-        frames = [np.asarray(f.to_ndarray(format="bgr24"), np.uint8) for f in container.decode(video=0)]
+        pictures: list[NDArray[np.uint8]] = []
+        for picture in container.decode(video=0):
+            if frames is not None and len(pictures) >= frames:
+                break
+            pictures.append(np.asarray(picture.to_ndarray(format="bgr24"), np.uint8))
     image, alpha = _sprite(
-        case.sprite, max(10, round(case.width_h * height)), case.colour, frames[0], seed=case.owner
+        case.sprite, max(10, round(case.width_h * height)), case.colour, pictures[0], seed=case.owner
     )
     h_obj, w_obj = alpha.shape
     feet_x = (x1 + x2) / 2
@@ -163,7 +169,7 @@ def make_case(
     )
     if video.exists() and label.exists() and json.loads(label.read_text()) == asdict(result):
         return video, result
-    _write(frames, video, case, ground, box, image, alpha)
+    _write(pictures, video, case, ground, box, image, alpha)
     label.write_text(json.dumps(asdict(result), indent=1))
     return video, result
 
