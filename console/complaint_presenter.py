@@ -7,29 +7,50 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console import complaint as rules
+from console.complaint import Category, Channel
 from console.complaint_schema import (
     ComplaintDetail,
+    ComplaintOptions,
     ComplaintPublic,
     EvidencePublic,
     HistoryPublic,
     StillPublic,
 )
 from console.deps import Principal
+from console.permission import Permission, permissions_for
 from storage.complaint import Attached, complaint_history, is_overdue, list_evidence
-from storage.model import Complaint, ComplaintHistory, ComplaintStatus, ComplaintStill, User, utcnow
+from storage.model import Complaint, ComplaintHistory, ComplaintStatus, ComplaintStill, utcnow
+from storage.place import known_places
 from storage.still import list_stills
+from storage.user import display_names, list_active_users
 
 
 def user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(wanted)))
-    return {uid: display or name for uid, display, name in rows}
+    return display_names(session, ids)
+
+
+def options_of(session: Session) -> ComplaintOptions:
+    """What the complaint forms offer: channels, categories, statuses, outcomes, the workflow, the places
+    known from cameras and complaints, and the active users who handle complaints (as assignees)."""
+    places = known_places(session)
+    return ComplaintOptions.model_validate(
+        {
+            "channels": [c.value for c in Channel],
+            "categories": [c.value for c in Category],
+            "statuses": [s.value for s in ComplaintStatus],
+            "outcomes": {s.value: sorted(o.value for o in outs) for s, outs in rules.OUTCOMES.items()},
+            "transitions": {s.value: sorted(t.value for t in to) for s, to in rules.TRANSITIONS.items()},
+            "places": {key: sorted(values) for key, values in places.items()},
+            "assignees": [
+                {"id": user.id, "name": user.display_name or user.username}
+                for user in list_active_users(session)
+                if Permission.COMPLAINTS_EDIT in permissions_for(user.role)
+            ],
+        }
+    )
 
 
 def place_of(complaint: Complaint) -> str:

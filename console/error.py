@@ -18,13 +18,16 @@ one handler turns them into the :class:`ApiError` of their entry (a subclass use
 
     UnknownSessionError: ErrorMapping(404, "unknown_session", own_message),
 
-Plain ``HTTPException`` and validation errors are translated to the same shape.
+Plain ``HTTPException`` and validation errors are translated to the same shape. A write that failed for want
+of space (ENOSPC/EDQUOT), raised by a route or behind FastAPI's form-parsing 400, answers 507
+``insufficient_storage`` with ``Retry-After``, logged without a traceback.
 Browser pages (paths outside ``/api``) get a rendered error page in the same language instead, and an
 anonymous browser is redirected to the login page by :class:`LoginRequiredError`.
 """
 
 from __future__ import annotations
 
+import errno
 import gettext
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,9 +41,16 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from console.complaint import ComplaintRuleError
+from console.export_error import NothingToExportError
 from console.i18n import Message, request_language
-from console.live import UnknownCameraError, UnknownSessionError
+from console.live import OfferError, UnknownCameraError, UnknownSessionError, ViewerLimitError
 from console.station import Station
+from console.verify_worker import VerifyBusyError, VerifyCrashError, VerifyTimeoutError
+from storage.complaint import ComplaintNotFoundError, EvidenceNotFoundError
+from storage.control_char import escape_control_chars
+from storage.event import EventNotFoundError, EventReviewError
+from storage.evidence.error import PackageUnreadableError
+from storage.user import UserNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +67,7 @@ DEFAULT_CODES = {
     429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
+    507: "insufficient_storage",
 }
 
 # English msgids of the messages of plain HTTPExceptions (raised by FastAPI/Starlette themselves).
@@ -78,6 +89,9 @@ OTHER_STATUS_MESSAGE: Final = "request failed (HTTP {status})"
 INVALID_FIELD_MESSAGE: Final = "invalid value in field {field}: {problem}"
 INVALID_REQUEST_MESSAGE: Final = "invalid request: {problem}"
 INTERNAL_ERROR_MESSAGE: Final = "internal error; see the station log"
+#: a write failed for want of space (the upload spool in $TMPDIR, an export...): 507, not a client error
+DISK_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+INSUFFICIENT_STORAGE_RETRY_AFTER_S: Final = 60
 
 
 class ApiError(HTTPException):
@@ -133,29 +147,88 @@ class ErrorMapping:
 
     ``message``: an English msgid whose placeholders ``params(exc)`` fills, or a function giving the
     exception's own :class:`Message`. ``status`` and ``code`` may also be functions of the exception.
+    ``headers``: sent with the answer; ``cause(exc)``: the English detail worth keeping (``cause``).
     """
 
     status: int | Callable[[Any], int]
     code: str | Callable[[Any], str]
     message: str | Callable[[Any], Message]
     params: Callable[[Any], Mapping[str, object]] = _no_params
+    headers: Mapping[str, str] | None = None
+    cause: Callable[[Any], str | None] | None = None
 
     def api_error(self, exc: Exception) -> ApiError:
         status = self.status if isinstance(self.status, int) else self.status(exc)
         code = self.code if isinstance(self.code, str) else self.code(exc)
+        headers = dict(self.headers) if self.headers is not None else None
+        cause = self.cause(exc) if self.cause is not None else None
         if isinstance(self.message, str):
-            return ApiError(status, code, self.message, params=self.params(exc))
-        return ApiError(status, code, self.message(exc))
+            return ApiError(status, code, self.message, params=self.params(exc), headers=headers, cause=cause)
+        return ApiError(status, code, self.message(exc), headers=headers, cause=cause)
+
+
+def _package_name(exc: Any) -> dict[str, object]:
+    """The checked package's name (from the uploader: escaped)."""
+    return {"name": escape_control_chars(exc.package)}
+
+
+def _escaped_text(exc: Exception) -> str:
+    return escape_control_chars(str(exc))
 
 
 def _complaint_rule_status(exc: Any) -> int:
     return 409 if own_code(exc) == "transition_not_allowed" else 422
 
 
+VERIFY_BUSY_RETRY_AFTER_S: Final = 60  # as the message says: "try again in a minute"
+
+
 DOMAIN_ERRORS: Final[Mapping[type[Exception], ErrorMapping]] = {
     ComplaintRuleError: ErrorMapping(_complaint_rule_status, own_code, own_message),
     UnknownCameraError: ErrorMapping(404, "unknown_camera", own_message),
     UnknownSessionError: ErrorMapping(404, "unknown_session", own_message),
+    # a user's own limit (UserViewerLimitError) answers 409 with the limit, in console.routes.live
+    ViewerLimitError: ErrorMapping(503, "too_many_viewers", own_message, headers={"Retry-After": "10"}),
+    OfferError: ErrorMapping(400, "bad_offer", own_message, cause=lambda e: e.cause),
+    ComplaintNotFoundError: ErrorMapping(
+        404, "complaint_not_found", "no complaint {complaint_id}", lambda e: {"complaint_id": e.complaint_id}
+    ),
+    EvidenceNotFoundError: ErrorMapping(
+        404,
+        "evidence_not_found",
+        "no footage {evidence_id} attached to complaint {complaint}",
+        lambda e: {"evidence_id": e.evidence_id, "complaint": e.complaint_number},
+    ),
+    NothingToExportError: ErrorMapping(
+        409,
+        "nothing_to_export",
+        "complaint {complaint} has no attached footage",
+        lambda e: {"complaint": e.complaint_number},
+    ),
+    EventNotFoundError: ErrorMapping(404, "event_not_found", "no event {id}", lambda e: {"id": e.event_id}),
+    EventReviewError: ErrorMapping(422, "review_reason_required", "a false alarm needs a reason"),
+    UserNotFoundError: ErrorMapping(
+        404, "user_not_found", "no user {user_id}", lambda e: {"user_id": e.user}
+    ),
+    VerifyBusyError: ErrorMapping(
+        429,
+        "verify_busy",
+        "{count} package checks are running already; try again in a minute",
+        lambda e: {"count": e.max_concurrent},
+        headers={"Retry-After": str(VERIFY_BUSY_RETRY_AFTER_S)},
+    ),
+    VerifyTimeoutError: ErrorMapping(
+        422,
+        "verify_timeout",
+        "checking {name} took longer than {seconds} s and was stopped",
+        lambda e: {**_package_name(e), "seconds": round(e.limit_s)},
+    ),
+    VerifyCrashError: ErrorMapping(
+        422, "verify_failed", "{name} could not be checked to the end", _package_name, cause=_escaped_text
+    ),
+    PackageUnreadableError: ErrorMapping(
+        422, "not_a_package", "{name} is not a readable evidence package", _package_name, cause=_escaped_text
+    ),
 }
 
 
@@ -202,6 +275,31 @@ def _format_loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def disk_full_cause(exc: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT error that ``exc`` is or was raised from (FastAPI turns a failed form parse, such
+    as an upload spool that hit a full disk, into a 400 ``from`` the error), if any; pure."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def insufficient_storage_error(exc: OSError) -> ApiError:
+    """507: the station cannot store what the request needs right now (RFC 4918 §11.5). Not 413: the
+    request is not too large for the station, and the same request succeeds once space returns."""
+    return ApiError(
+        507,
+        "insufficient_storage",
+        "the station has no free space left for this request; try again later",
+        cause=exc.strerror or str(exc),
+        headers={"Retry-After": str(INSUFFICIENT_STORAGE_RETRY_AFTER_S)},
+    )
+
+
 def message_of(exc: HTTPException) -> tuple[Message, str | None]:
     """The translatable message of any HTTPException, and the English cause worth keeping (if any)."""
     if isinstance(exc, ApiError):
@@ -221,6 +319,9 @@ def _http_error_handler(
     async def handle(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, HTTPException):
             raise TypeError("handler registered for HTTPException")
+        if not isinstance(exc, ApiError) and (disk_full := disk_full_cause(exc)) is not None:
+            logger.warning("%s %s: %s", request.method, request.url.path, disk_full)
+            exc = insufficient_storage_error(disk_full)
         code = exc.code if isinstance(exc, ApiError) else DEFAULT_CODES.get(exc.status_code, "error")
         message, cause = message_of(exc)
         if render_page_error is not None and _wants_page(request):
@@ -272,6 +373,18 @@ def _domain_error_handler(
     return handle
 
 
+async def _os_error(request: Request, exc: Exception) -> Response:
+    """A disk-full error no route caught answers 507 (logged without a traceback); any other OSError goes
+    on to the catch-all, unchanged."""
+    disk_full = disk_full_cause(exc)
+    if disk_full is None:
+        raise exc
+    logger.warning("%s %s: %s", request.method, request.url.path, disk_full)
+    answer: Callable[[Request, Exception], Awaitable[Response]]
+    answer = request.app.exception_handlers[HTTPException]  # the current one: wrappers installed later too
+    return await answer(request, insufficient_storage_error(disk_full))
+
+
 async def _login_required(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, LoginRequiredError):
         raise TypeError("handler registered for LoginRequiredError")
@@ -305,5 +418,6 @@ def install_error_handlers(
     for error_class in DOMAIN_ERRORS:
         app.add_exception_handler(error_class, handle_domain_error)
     app.add_exception_handler(LoginRequiredError, _login_required)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)
     return handle_http_error

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from console.deps import Principal
 from console.error import ApiError
+from console.export_error import NothingToExportError as NothingToExportError  # re-exported
 from console.export_retention import check_package_quota
 from console.export_retention import exports_dir as exports_dir  # re-exported for routes
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
@@ -37,10 +38,6 @@ from streams.export_job import ExportOutcome, ExportRequest, export_evidence, fi
 
 logger = logging.getLogger(__name__)
 MAX_EXPORT_CAMERAS = 16
-
-
-class NothingToExportError(LookupError):
-    """The complaint has no attached footage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +71,7 @@ def plan_complaint_export(
     """Check access for every attached camera and return what to export (raises ApiError when refused)."""
     attached = [item.evidence for item in list_evidence(session, complaint_id=complaint.id)]
     if not attached:
-        raise NothingToExportError(f"complaint {complaint.number} has no attached footage")
+        raise NothingToExportError(complaint.number)
     start = min(e.start_utc for e in attached)
     end = max(e.end_utc for e in attached)
     cameras = tuple(sorted({e.camera_id for e in attached}))

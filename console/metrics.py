@@ -84,6 +84,11 @@ def render_metrics(
     recorder_alarm = _Family(
         "station_recorder_alarm", "gauge", "1 while the camera's recorder raises this alarm (by code)."
     )
+    index_dropped = _Family(
+        "station_recording_index_writes_dropped_total",
+        "counter",
+        "Index writes dropped (queue full, or the database down too long) since the recorder started.",
+    )
     for camera_id, snap in sorted(snapshots.items()):
         main = snap.main
         up.add(
@@ -112,6 +117,7 @@ def render_metrics(
         )
         if snap.recorder is not None:
             backlog.add(snap.recorder.write_backlog_bytes, camera=camera_id)
+            index_dropped.add(snap.recorder.db_dropped_ops, camera=camera_id)
             if snap.recorder.alarm is not None:
                 recorder_alarm.add(1.0, camera=camera_id, code=snap.recorder.alarm)
     disk_free = _Family("station_disk_free_bytes", "gauge", "Free bytes on the recordings file system.")
@@ -135,7 +141,7 @@ def render_metrics(
     for code, count in sorted(codes.items()):
         alarms.add(count, code=code)
     families = [up, state, fps, bitrate, keyint, reconnects, gap_hour, gap_day, age, on_disk, recording]
-    families += [backlog, recorder_alarm]
+    families += [backlog, recorder_alarm, index_dropped]
     families += [disk_free, disk_total, days_left, cam_days, deleted, stopped, alarms]
     if status is not None:
         level = _Family("station_status", "gauge", "Overall status (one-hot): ok, warning or degraded.")

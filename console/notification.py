@@ -67,6 +67,7 @@ RECORDING_ALARMS: Final[Mapping[str, str]] = MappingProxyType(
         "evidence_only_left": "The disk holds only footage kept as evidence: recording will stop.",
         "disk_full": "The recordings disk is full.",
         "disk_too_slow": "The recordings disk is too slow.",
+        "disk_io_error": "The recordings disk fails to write: footage is being lost.",
         "recorder_error": "The recording cannot be written.",
         "unsupported_stream": "The camera's video format is not supported.",
         "retention_error": "Old footage could not be deleted: the disk may fill up.",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from console.i18n import Message
 from storage.control_char import escape_control_chars
-from storage.evidence.finding import FindingLevel
+from storage.evidence.finding import PHRASE_PARAMS, FindingLevel
 from storage.evidence.report import VerificationReport
 
 MAX_TEXT_CHARS: Final = 200
@@ -64,9 +64,17 @@ def present_findings(
             name: escape_control_chars(value) if isinstance(value, str) else value
             for name, value in finding.params.items()
         }
-        text = Message(finding.template, **params).translate(translations)
+        phrases = PHRASE_PARAMS.get(finding.code, ())
+        values = {name: _phrase(value) if name in phrases else value for name, value in params.items()}
+        text = Message(finding.template, **values).translate(translations)
         shown.append(FindingPublic(level=finding.level, code=finding.code, params=params, text=text))
     return shown
+
+
+def _phrase(value: str | int) -> object:
+    """A value that is an English phrase of ours (:data:`storage.evidence.finding.PHRASE_PARAMS`; each is in
+    the catalogs, see :data:`storage.evidence.verifier.FIELD_TYPE_PHRASES`), as a message to translate."""
+    return Message(value) if isinstance(value, str) else value
 
 
 def summarize_package(

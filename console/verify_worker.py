@@ -7,6 +7,8 @@ a base plus the file's size at a slow hashing rate; the verifier reads each byte
 package is done well before), limits its own CPU time and address space on start, and answers with the
 report as JSON on stdout. At most :attr:`VerifyWorker.max_concurrent` checks run at once; a request that
 finds no free slot within :attr:`VerifyWorker.queue_wait_s` is refused (:class:`VerifyBusyError`).
+``station verify`` checks in the same worker (:mod:`console.cli.verify_cmd`; ``--time-limit`` sets
+:attr:`VerifyWorker.fixed_time_limit_s`), so a hostile package cannot hang the CLI either.
 
 Errors (each a built-in's subclass too)::
 
@@ -51,7 +53,12 @@ _STDERR_TAIL_CHARS: Final = 2000
 
 
 class VerifyWorkerError(RuntimeError):
-    """The package could not be checked (see the subclasses)."""
+    """The package could not be checked (see the subclasses); ``package``: the name of the package checked
+    (untrusted text: escape it before showing it), empty when no check had started."""
+
+    def __init__(self, message: str, *, package: str = "") -> None:
+        super().__init__(message)
+        self.package = package
 
 
 class VerifyBusyError(VerifyWorkerError):
@@ -65,8 +72,8 @@ class VerifyBusyError(VerifyWorkerError):
 class VerifyTimeoutError(VerifyWorkerError, TimeoutError):
     """The check took longer than its time limit and was stopped."""
 
-    def __init__(self, limit_s: float) -> None:
-        super().__init__(f"the check took longer than {limit_s:.0f} s and was stopped")
+    def __init__(self, limit_s: float, *, package: str) -> None:
+        super().__init__(f"the check took longer than {limit_s:.0f} s and was stopped", package=package)
         self.limit_s = limit_s
 
 
@@ -77,18 +84,22 @@ class VerifyCrashError(VerifyWorkerError):
 @dataclass
 class VerifyWorker:
     """Runs package checks in child processes: at most ``max_concurrent`` at once, each under its time
-    limit (``base_time_limit_s`` plus the file's size at ``slowest_bytes_per_s``)."""
+    limit (``base_time_limit_s`` plus the file's size at ``slowest_bytes_per_s``, or ``fixed_time_limit_s``
+    when given: ``station verify --time-limit``)."""
 
     max_concurrent: int = MAX_CONCURRENT
     base_time_limit_s: float = BASE_TIME_LIMIT_S
     slowest_bytes_per_s: int = SLOWEST_BYTES_PER_S
     queue_wait_s: float = QUEUE_WAIT_S
+    fixed_time_limit_s: float | None = None
     _slots: threading.BoundedSemaphore = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.max_concurrent)
 
     def time_limit_s(self, size_bytes: int) -> float:
+        if self.fixed_time_limit_s is not None:
+            return self.fixed_time_limit_s
         return self.base_time_limit_s + size_bytes / self.slowest_bytes_per_s
 
     @contextlib.contextmanager
@@ -131,7 +142,7 @@ def _run_child(fd: int, request: dict[str, Any], limit_s: float) -> subprocess.C
         )
     except subprocess.TimeoutExpired as exc:  # subprocess.run has killed the child
         logger.warning("verifying %s: stopped after %.0f s", request["name"], limit_s)
-        raise VerifyTimeoutError(limit_s) from exc
+        raise VerifyTimeoutError(limit_s, package=Path(request["name"]).name) from exc
 
 
 def _answer(name: Path, done: subprocess.CompletedProcess[bytes]) -> VerificationReport:
@@ -142,14 +153,18 @@ def _answer(name: Path, done: subprocess.CompletedProcess[bytes]) -> Verificatio
     if not isinstance(answer, dict):
         stderr = done.stderr.decode("utf-8", "replace")[-_STDERR_TAIL_CHARS:]
         logger.warning("verifying %s: the worker ended with status %d: %s", name, done.returncode, stderr)
-        raise VerifyCrashError(f"the check ended without a report (exit status {done.returncode})")
+        raise VerifyCrashError(
+            f"the check ended without a report (exit status {done.returncode})", package=name.name
+        )
     if "unreadable" in answer:
-        raise PackageUnreadableError(str(answer["unreadable"]))
+        raise PackageUnreadableError(str(answer["unreadable"]), package=name.name)
     try:
         return report_from_wire(answer["report"])
     except (KeyError, TypeError, ValueError) as exc:
         logger.warning("verifying %s: the worker's report cannot be read: %s", name, exc)
-        raise VerifyCrashError("the check ended with a report that cannot be read") from exc
+        raise VerifyCrashError(
+            "the check ended with a report that cannot be read", package=name.name
+        ) from exc
 
 
 def report_to_wire(report: VerificationReport) -> dict[str, Any]:

@@ -68,11 +68,20 @@ EDITABLE_FIELDS = frozenset(
 
 
 class ComplaintNotFoundError(LookupError):
-    """No complaint with this id or number."""
+    """No complaint with this id."""
+
+    def __init__(self, complaint_id: int) -> None:
+        super().__init__(f"no complaint with id {complaint_id}")
+        self.complaint_id = complaint_id
 
 
 class EvidenceNotFoundError(LookupError):
-    """No attached footage with this id on this complaint."""
+    """No attached footage with this id on this complaint (``complaint_number``)."""
+
+    def __init__(self, evidence_id: int, complaint_number: str) -> None:
+        super().__init__(f"no footage {evidence_id} attached to complaint {complaint_number}")
+        self.evidence_id = evidence_id
+        self.complaint_number = complaint_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +284,7 @@ def create_complaint(
 def get_complaint(session: Session, *, complaint_id: int) -> Complaint:
     complaint = session.get(Complaint, complaint_id)
     if complaint is None:
-        raise ComplaintNotFoundError(f"no complaint with id {complaint_id}")
+        raise ComplaintNotFoundError(complaint_id)
     return complaint
 
 
@@ -548,7 +557,7 @@ def _range_detail(camera_id: str, start_utc: datetime, end_utc: datetime) -> dic
 def get_evidence(session: Session, *, complaint: Complaint, evidence_id: int) -> ComplaintEvidence:
     evidence = session.get(ComplaintEvidence, evidence_id)
     if evidence is None or evidence.complaint_id != complaint.id:
-        raise EvidenceNotFoundError(f"no footage {evidence_id} attached to complaint {complaint.number}")
+        raise EvidenceNotFoundError(evidence_id, complaint.number)
     return evidence
 
 

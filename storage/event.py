@@ -26,6 +26,10 @@ REVIEW_STATES = ("pending", "confirmed", "dismissed")
 class EventNotFoundError(LookupError):
     """No event with this id."""
 
+    def __init__(self, event_id: int) -> None:
+        super().__init__(f"no event {event_id}")
+        self.event_id = event_id
+
 
 class EventReviewError(ValueError):
     """A review that cannot be taken (unknown decision, dismissal without a reason)."""
@@ -129,7 +133,7 @@ def set_event_clip(session: Session, *, event_id: int, clip: Clip) -> None:
 def get_event(session: Session, *, event_id: int) -> Event:
     event = session.get(Event, event_id)
     if event is None:
-        raise EventNotFoundError(f"no event {event_id}")
+        raise EventNotFoundError(event_id)
     return event
 
 

@@ -85,6 +85,7 @@ class GapReason(StrEnum):
     EVIDENCE_ONLY_LEFT = "evidence_only_left"
     RECORDER_ERROR = "recorder_error"
     CAMERA_DISABLED = "camera_disabled"
+    DISK_IO_ERROR = "disk_io_error"  # the recordings disk failed a write (EIO, EROFS...): streams.disk_error
 
 
 class SegmentStatus(StrEnum):

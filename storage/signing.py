@@ -30,7 +30,20 @@ class KeyFileError(PermissionError):
 
 
 class PublicKeyError(ValueError):
-    """A public key that cannot be parsed or is not Ed25519."""
+    """A public key that cannot be parsed or is not Ed25519; ``kind``: the algorithm of a key that is not
+    Ed25519 (``RSA``, ``EC``, ``Ed448``, ...), None when no key could be parsed at all."""
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def key_kind(key: object) -> str:
+    """The algorithm of a ``cryptography`` key object, from its class name (``RSAPublicKey`` -> ``RSA``)."""
+    name = type(key).__name__.lstrip("_")
+    for suffix in ("PublicKey", "PrivateKey"):
+        name = name.removesuffix(suffix)
+    return {"EllipticCurve": "EC"}.get(name, name) or "?"
 
 
 def key_path(data_dir: Path) -> Path:
@@ -63,10 +76,12 @@ def load_public_key_pem(data: bytes) -> Ed25519PublicKey:
         except (ValueError, TypeError) as exc:
             raise PublicKeyError("not a PEM public key") from exc
         if not isinstance(private, Ed25519PrivateKey):
-            raise PublicKeyError(f"not an Ed25519 key ({type(private).__name__})") from None
+            raise PublicKeyError(
+                f"not an Ed25519 key ({type(private).__name__})", kind=key_kind(private)
+            ) from None
         return private.public_key()
     if not isinstance(key, Ed25519PublicKey):
-        raise PublicKeyError(f"not an Ed25519 public key ({type(key).__name__})")
+        raise PublicKeyError(f"not an Ed25519 public key ({type(key).__name__})", kind=key_kind(key))
     return key
 
 

@@ -24,7 +24,11 @@ class UserExistsError(ValueError):
 
 
 class UserNotFoundError(LookupError):
-    """No user with this name or id."""
+    """No user with this name or id; ``user`` is the one asked for (the id, or the name)."""
+
+    def __init__(self, message: str, *, user: int | str) -> None:
+        super().__init__(message)
+        self.user = user
 
 
 def parse_username(value: str) -> str:
@@ -80,19 +84,34 @@ def find_user(session: Session, *, username: str) -> User | None:
 def get_user(session: Session, *, username: str) -> User:
     user = find_user(session, username=username)
     if user is None:
-        raise UserNotFoundError(f"no user {username.strip().lower()!r}")
+        name = username.strip().lower()
+        raise UserNotFoundError(f"no user {name!r}", user=name)
     return user
 
 
 def get_user_by_id(session: Session, *, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise UserNotFoundError(f"no user with id {user_id}")
+        raise UserNotFoundError(f"no user with id {user_id}", user=user_id)
     return user
 
 
 def list_users(session: Session) -> Sequence[User]:
     return session.execute(select(User).order_by(User.username)).scalars().all()
+
+
+def list_active_users(session: Session) -> Sequence[User]:
+    """The users who may sign in (not disabled), by id."""
+    return session.execute(select(User).where(User.disabled.is_(False)).order_by(User.id)).scalars().all()
+
+
+def display_names(session: Session, user_ids: set[int | None]) -> dict[int, str]:
+    """Each user's name as shown (the display name, else the user name), by id; unknown ids are left out."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(wanted)))
+    return {uid: display or name for uid, display, name in rows}
 
 
 def count_users(session: Session) -> int:

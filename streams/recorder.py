@@ -10,8 +10,8 @@
   ``stream_stalled``...), packets lost inside a connection (``recorder_error``), frames the camera or the
   network lost inside a connection (``stream_error``: a timestamp hole longer than ``hole_threshold_s``; the
   file goes on over the hole, playable, and a closed gap row covers exactly the hole), disk errors
-  (``disk_full`` / ``recorder_error``), retention stopping the camera (``evidence_only_left`` /
-  ``disk_full``), station stop;
+  (``disk_full`` / ``disk_io_error`` / ``recorder_error``: :mod:`streams.disk_error`), retention stopping
+  the camera (``evidence_only_left`` / ``disk_full``), station stop;
 - index writes go through an ordered, bounded outbox (:class:`streams.index_queue.IndexQueue`): while the
   database is unreachable the files are still written and the rows follow once it is back (start-up
   reconcile indexes whatever was lost beyond that); the housekeeping thread that writes them for every
@@ -26,7 +26,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import threading
 import time
@@ -51,6 +50,7 @@ from storage.segment import (
     open_segment_row,
     update_segment_progress,
 )
+from streams.disk_error import disk_error_reason
 from streams.disk_writer import INLINE, DiskBacklogError, FileJobs
 from streams.fanout import Fanout, PacketsDropped, StreamStarted, StreamStopped, SubscriptionClosedError
 from streams.housekeeper import HOUSEKEEPING_S, Housekeeper
@@ -73,9 +73,8 @@ from streams.thread_name import name_current_thread
 logger = logging.getLogger(__name__)
 
 RecorderItem = MediaPacket | StreamStarted | StreamStopped | PacketsDropped
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 #: alarms of a disk error; a database write failing meanwhile (SQLite's, on the same full disk) keeps them
-DISK_ALARMS = frozenset({"disk_full", "disk_too_slow", "recorder_error"})
+DISK_ALARMS = frozenset({"disk_full", "disk_io_error", "disk_too_slow", "recorder_error"})
 BATCH_ITEMS = 64  # items the recorder thread takes from its subscription at once
 DRAIN_MAX_ITEMS = 4096  # what stop() still writes from the subscription (the recorder queue is 2048)
 # files kept readable until their close reaches the index: the open one and a few closing (more only while
@@ -803,7 +802,7 @@ class SegmentRecorder:
         """A file that failed to finish (its last fragments never reached the disk): a closed gap row for
         what it lost, the alarm, and the camera thread told to back off as for any disk error. Runs on the
         file jobs' thread."""
-        reason = GapReason.DISK_FULL if exc.errno in DISK_FULL_ERRNOS else GapReason.RECORDER_ERROR
+        reason = disk_error_reason(exc.errno)
         lost_from = saved_end if saved_end is not None else seg.start_utc
         if end > lost_from:
             self._queue_db(
@@ -869,7 +868,7 @@ class SegmentRecorder:
         )
 
     def _on_disk_error(self, exc: SegmentWriteError, *, at: datetime) -> None:
-        reason = GapReason.DISK_FULL if exc.errno in DISK_FULL_ERRNOS else GapReason.RECORDER_ERROR
+        reason = disk_error_reason(exc.errno)
         alarm = "disk_too_slow" if exc.errno == DiskBacklogError.ERRNO else reason.value
         seg = self._seg
         # the gap opens where the muxed footage ends; the file's recovery (on the file jobs, after the

@@ -5,8 +5,9 @@ Reading needs ``complaints.view``, ``recordings.view`` or ``audit.view`` (audito
 name or contact, nor search by them); changing needs ``complaints.edit``. Every change writes a history row
 (with the actor's name as it is now) and an audit row; rules are in :mod:`console.complaint`, models in
 :mod:`console.complaint_schema`, presenters in :mod:`console.complaint_presenter`, proposals in
-:mod:`console.complaint_proposal`, pages in :mod:`console.routes.complaint_page`. Times are aware ISO 8601
-(the pages convert station time to UTC).
+:mod:`console.complaint_proposal`, who may read and change them and their audit rows in
+:mod:`console.complaint_access`, pages in :mod:`console.routes.complaint_page`; place matching is
+:mod:`storage.place`. Times are aware ISO 8601 (the pages convert station time to UTC).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import select
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from console import complaint as rules
-from console.complaint import Category, Channel
-from console.complaint_presenter import detail_of, present, user_names
+from console.complaint import Category
+from console.complaint_access import Editor, Reader, audit_complaint, audit_lock, refuse_change
+from console.complaint_presenter import detail_of, options_of, present, user_names
 from console.complaint_proposal import propose_footage
 from console.complaint_schema import (
     PLACE_MAX,
@@ -37,25 +38,14 @@ from console.complaint_schema import (
     NoteCreate,
     StatusChange,
 )
-from console.deps import (
-    CurrentUser,
-    Principal,
-    SessionDep,
-    StationDep,
-    audit_as,
-    audit_route_denied,
-    role_name,
-)
+from console.deps import Principal, SessionDep, StationDep
 from console.error import ApiError
-from console.i18n import Message
 from console.media_access import MediaPolicy
 from console.permission import Permission, permissions_for
 from console.request_types import DbId, DbOffset, UtcDatetime
 from storage.complaint import (
     ComplaintFields,
     ComplaintFilter,
-    ComplaintNotFoundError,
-    EvidenceNotFoundError,
     add_note,
     assign_complaint,
     attach_evidence,
@@ -76,113 +66,12 @@ from streams.live_segment import LiveLookup
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
 
 
-# --- access ---------------------------------------------------------------------------------------
-
-
-def _deny(session: Session, request: Request, user: Principal, message: Message) -> ApiError:
-    audit_route_denied(session, request, user, str(message))
-    return ApiError(403, "forbidden", message)
-
-
-def complaint_reader(request: Request, user: CurrentUser, session: SessionDep) -> Principal:
-    if not rules.may_read(user.permissions):
-        raise _deny(
-            session,
-            request,
-            user,
-            Message("the {role} role may not read complaints", role=role_name(user.role)),
-        )
-    return user
-
-
-def complaint_editor(request: Request, user: CurrentUser, session: SessionDep) -> Principal:
-    if not rules.may_edit(user.permissions):
-        raise _deny(
-            session,
-            request,
-            user,
-            Message("the {role} role may not change complaints", role=role_name(user.role)),
-        )
-    return user
-
-
-Reader = Annotated[Principal, Depends(complaint_reader)]
-Editor = Annotated[Principal, Depends(complaint_editor)]
-
-
-def _audit(
-    session: Session, user: Principal, action: str, complaint: Complaint, allowed: bool = True, **detail: Any
-) -> None:
-    audit_as(
-        session,
-        user,
-        action=action,
-        allowed=allowed,
-        resource_type="complaint",
-        resource_id=complaint.number,
-        detail=detail or None,
-    )
-
-
-def _refuse(
-    session: Session, user: Principal, action: str, complaint: Complaint, error: ApiError, **detail: Any
-) -> ApiError:
-    """Audit a refused change (``allowed=False``, with the refusal's code) and commit it: the error that
-    follows rolls the request's session back, and the attempt must stay on record."""
-    _audit(session, user, action, complaint, allowed=False, code=error.code, **detail)
-    session.commit()
-    return error
-
-
-def _audit_lock(
-    session: Session, user: Principal, action: str, complaint: Complaint, lock_id: int, **detail: Any
-) -> None:
-    """The lock's own audit row (``evidence.lock``, ``evidence.unlock``, ``evidence.lock_expiry``), next to
-    the complaint's: an auditor can follow a lock by its id from creation to release."""
-    audit_as(
-        session,
-        user,
-        action=action,
-        resource_type="evidence_lock",
-        resource_id=str(lock_id),
-        reason=f"complaint {complaint.number}",
-        detail={"complaint": complaint.number, **detail},
-    )
-
-
-def _complaint(session: Session, complaint_id: int) -> Complaint:
-    try:
-        return get_complaint(session, complaint_id=complaint_id)
-    except ComplaintNotFoundError as exc:
-        raise ApiError(
-            404, "complaint_not_found", "no complaint {complaint_id}", params={"complaint_id": complaint_id}
-        ) from exc
-
-
 # --- reading --------------------------------------------------------------------------------------
 
 
 @router.get("/options", summary="Channels, categories, outcomes, workflow and places known from cameras")
 def get_options(session: SessionDep, _user: Reader) -> ComplaintOptions:
-    places = known_places(session)
-    assignees = session.execute(
-        select(User.id, User.display_name, User.username, User.role).where(User.disabled.is_(False))
-    )
-    return ComplaintOptions.model_validate(
-        {
-            "channels": [c.value for c in Channel],
-            "categories": [c.value for c in Category],
-            "statuses": [s.value for s in ComplaintStatus],
-            "outcomes": {s.value: sorted(o.value for o in outs) for s, outs in rules.OUTCOMES.items()},
-            "transitions": {s.value: sorted(t.value for t in to) for s, to in rules.TRANSITIONS.items()},
-            "places": {key: sorted(values) for key, values in places.items()},
-            "assignees": [
-                {"id": uid, "name": display or name}
-                for uid, display, name, role in assignees
-                if Permission.COMPLAINTS_EDIT in permissions_for(role)
-            ],
-        }
-    )
+    return options_of(session)
 
 
 @router.get("", summary="List complaints (newest first): filters, free-text search, paging")
@@ -241,9 +130,9 @@ def get_complaints(
 
 @router.get("/{complaint_id}", summary="A complaint with its history and attached footage")
 def get_one(complaint_id: DbId, session: SessionDep, user: Reader) -> ComplaintDetail:
-    complaint = _complaint(session, complaint_id)
+    complaint = get_complaint(session, complaint_id=complaint_id)
     if rules.may_see_personal_data(user.role) and (complaint.reporter_name or complaint.reporter_contact):
-        _audit(session, user, "complaint.view_personal", complaint)
+        audit_complaint(session, user, "complaint.view_personal", complaint)
     return detail_of(session, complaint, user)
 
 
@@ -260,7 +149,7 @@ def get_proposals(
     ``footage_hidden`` with the refusal's code."""
     return propose_footage(
         session,
-        _complaint(session, complaint_id),
+        get_complaint(session, complaint_id=complaint_id),
         user,
         policy=MediaPolicy.of(station.settings.config.console),
         now=utcnow(),
@@ -310,7 +199,7 @@ def post_complaint(
         due_at=rules.due_at(body.received_at, config.console.complaint_due_hours),
         actor_name=user.label,
     )
-    _audit(
+    audit_complaint(
         session, user, "complaint.create", complaint, category=complaint.category, channel=complaint.channel
     )
     return detail_of(session, complaint, user)
@@ -350,7 +239,7 @@ def _assign(session: Session, complaint: Complaint, assignee_id: int | None, use
         actor_name=user.label,
         assignee_name=(target.display_name or target.username) if target is not None else None,
     ):
-        _audit(session, user, "complaint.assign", complaint, assignee_id=assignee_id)
+        audit_complaint(session, user, "complaint.assign", complaint, assignee_id=assignee_id)
 
 
 @router.patch("/{complaint_id}", summary="Change registered fields or the assignee")
@@ -358,7 +247,7 @@ def patch_complaint(
     complaint_id: DbId, body: ComplaintUpdate, session: SessionDep, user: Editor
 ) -> ComplaintDetail:
     now = utcnow()
-    complaint = _complaint(session, complaint_id)
+    complaint = get_complaint(session, complaint_id=complaint_id)
     values = _field_changes(session, body)
     if {"received_at", "incident_start", "incident_end"} & values.keys():
         rules.check_incident_window(
@@ -377,7 +266,7 @@ def patch_complaint(
         actor_name=user.label,
     )
     if changed.fields:
-        _audit(session, user, "complaint.update", complaint, fields=sorted(changed.fields))
+        audit_complaint(session, user, "complaint.update", complaint, fields=sorted(changed.fields))
     if "assignee_id" in body.model_fields_set:
         _assign(session, complaint, body.assignee_id or None, user)
     return detail_of(session, complaint, user)
@@ -388,7 +277,7 @@ def post_status(
     complaint_id: DbId, body: StatusChange, session: SessionDep, station: StationDep, user: Editor
 ) -> ComplaintDetail:
     now = utcnow()
-    complaint = _complaint(session, complaint_id)
+    complaint = get_complaint(session, complaint_id=complaint_id)
     plan = rules.plan_transition(
         complaint.status,
         body.status,
@@ -416,7 +305,7 @@ def post_status(
         closed_case_retention_days=station.settings.config.storage.closed_case_retention_days,
         actor_name=user.label,
     )
-    _audit(
+    audit_complaint(
         session,
         user,
         "complaint.status",
@@ -427,7 +316,7 @@ def post_status(
     )
     if rules.is_closed(plan.from_status) != rules.is_closed(plan.to_status):
         for lock in complaint_locks(session, complaint_id=complaint.id):
-            _audit_lock(
+            audit_lock(
                 session,
                 user,
                 "evidence.lock_expiry",
@@ -442,7 +331,7 @@ def post_status(
 
 @router.post("/{complaint_id}/notes", status_code=201, summary="Add a note to the history")
 def post_note(complaint_id: DbId, body: NoteCreate, session: SessionDep, user: Editor) -> ComplaintDetail:
-    complaint = _complaint(session, complaint_id)
+    complaint = get_complaint(session, complaint_id=complaint_id)
     try:
         add_note(
             session,
@@ -454,7 +343,7 @@ def post_note(complaint_id: DbId, body: NoteCreate, session: SessionDep, user: E
         )
     except ValueError as exc:
         raise ApiError(422, "empty_note", "a note cannot be empty", cause=str(exc)) from exc
-    _audit(session, user, "complaint.note", complaint)
+    audit_complaint(session, user, "complaint.note", complaint)
     return detail_of(session, complaint, user)
 
 
@@ -495,7 +384,7 @@ def _check_attach(
             "ask an investigator otherwise",
             params={"hours": int(rules.ATTACH_MARGIN.total_seconds() // 3600)},
         )
-        raise _refuse(session, user, "complaint.evidence_attach", complaint, error, **attempt)
+        raise refuse_change(session, user, "complaint.evidence_attach", complaint, error, **attempt)
     if rules.attach_needs_supervisor(
         user.permissions, start_utc=body.start, now=now, horizon_days=horizon_days
     ):
@@ -506,7 +395,7 @@ def _check_attach(
             "your own access to recordings",
             params={"days": horizon_days},
         )
-        raise _refuse(session, user, "complaint.evidence_attach", complaint, error, **attempt)
+        raise refuse_change(session, user, "complaint.evidence_attach", complaint, error, **attempt)
     if body.event_id is not None:
         event = session.get(Event, body.event_id)
         if event is None:
@@ -539,7 +428,7 @@ def post_evidence(
 ) -> ComplaintDetail:
     """Officers attach footage around the reported incident and inside their own playback horizon; older
     footage is attached by a supervisor (issue 26, finding 4). Refusals of the user's right are audited."""
-    complaint = _complaint(session, complaint_id)
+    complaint = get_complaint(session, complaint_id=complaint_id)
     horizon_days = station.settings.config.console.officer_recording_days
     camera = _check_attach(session, complaint, body, user, horizon_days, station.recording.live_footage)
     attached = attach_evidence(
@@ -554,7 +443,7 @@ def post_evidence(
         event_id=body.event_id,
         actor_name=user.label,
     )
-    _audit(
+    audit_complaint(
         session,
         user,
         "complaint.evidence_attach",
@@ -565,7 +454,7 @@ def post_evidence(
         lock_id=attached.lock.id if attached.lock else None,
     )
     if attached.lock is not None:
-        _audit_lock(
+        audit_lock(
             session,
             user,
             "evidence.lock",
@@ -582,15 +471,7 @@ def _release_reason(
     session: Session, complaint: Complaint, evidence_id: int, user: Principal, body: EvidenceRelease | None
 ) -> str | None:
     """Who may release this attachment (its author, or a supervisor with a reason); returns the reason."""
-    try:
-        evidence = get_evidence(session, complaint=complaint, evidence_id=evidence_id)
-    except EvidenceNotFoundError as exc:
-        raise ApiError(
-            404,
-            "evidence_not_found",
-            "no footage {evidence_id} attached to complaint {complaint}",
-            params={"evidence_id": evidence_id, "complaint": complaint.number},
-        ) from exc
+    evidence = get_evidence(session, complaint=complaint, evidence_id=evidence_id)
     reason = clean_text(body.reason if body else None)
     attempt = {"evidence_id": evidence_id, "camera": evidence.camera_id, "added_by": evidence.added_by}
     if not rules.may_release_evidence(user.permissions, user_id=user.user_id, added_by=evidence.added_by):
@@ -599,7 +480,7 @@ def _release_reason(
             "release_needs_supervisor",
             "this footage was attached by someone else: only a supervisor may release it, with a reason",
         )
-        raise _refuse(session, user, "complaint.evidence_detach", complaint, error, **attempt)
+        raise refuse_change(session, user, "complaint.evidence_detach", complaint, error, **attempt)
     needs_reason = rules.release_needs_reason(user_id=user.user_id, added_by=evidence.added_by)
     if needs_reason and len(reason or "") < rules.RELEASE_REASON_MIN_CHARS:
         raise ApiError(
@@ -621,7 +502,7 @@ def delete_evidence(
 ) -> ComplaintDetail:
     """Whoever attached footage may detach it; footage someone else attached only a supervisor, with a
     reason (issue 26, finding 5). Refusals are audited; the reason goes to the history and the audit log."""
-    complaint = _complaint(session, complaint_id)
+    complaint = get_complaint(session, complaint_id=complaint_id)
     if rules.is_closed(complaint.status):
         raise ApiError(409, "complaint_closed", "reopen the complaint before changing its footage")
     reason = _release_reason(session, complaint, evidence_id, user, body)
@@ -634,7 +515,7 @@ def delete_evidence(
         actor_name=user.label,
         reason=reason,
     )
-    _audit(
+    audit_complaint(
         session,
         user,
         "complaint.evidence_detach",
@@ -645,7 +526,7 @@ def delete_evidence(
         reason=reason,
     )
     if removed.lock_id is not None:
-        _audit_lock(
+        audit_lock(
             session,
             user,
             "evidence.unlock",

@@ -17,7 +17,7 @@ from console.error import ApiError
 from console.page import render_page
 from console.permission import may_open_page
 from console.request_types import DbId
-from storage.complaint import ComplaintNotFoundError, get_complaint
+from storage.complaint import get_complaint
 from storage.model import utcnow
 
 pages = APIRouter(include_in_schema=False)
@@ -36,12 +36,7 @@ def complaint_card_page(
         raise ApiError(
             403, "forbidden", "the {role} role may not read complaints", params={"role": role_name(user.role)}
         )
-    try:
-        complaint = get_complaint(session, complaint_id=complaint_id)
-    except ComplaintNotFoundError as exc:
-        raise ApiError(
-            404, "complaint_not_found", "no complaint {complaint_id}", params={"complaint_id": complaint_id}
-        ) from exc
+    complaint = get_complaint(session, complaint_id=complaint_id)
     card = build_card(session, complaint, user, key_fingerprint=station.key.fingerprint)
     if card.shows_personal_data:
         audit_as(

@@ -22,15 +22,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from console import complaint as rules
+from console.complaint_access import Editor, Reader, audit_complaint, refuse_change
 from console.complaint_presenter import present_still, user_names
 from console.complaint_schema import StillPublic
 from console.deps import Principal, SessionDep, StationDep
 from console.error import ApiError
 from console.permission import Permission
 from console.request_types import DbId, UtcDatetime
-from console.routes.complaint import Editor, Reader, _audit, _complaint, _refuse
 from console.station import Station
 from console.still_frame import DecodedStill, StillError, decode_still, decode_still_bytes
+from storage.complaint import get_complaint
 from storage.layout import SegmentPathError, resolve_relative
 from storage.model import Camera, Complaint, Segment, SegmentStatus, utcnow
 from storage.segment import FINISHED_STATUSES, find_segment, segments_overlapping
@@ -92,7 +93,7 @@ def _check_right(
             "ask an investigator otherwise",
             params={"hours": int(rules.ATTACH_MARGIN.total_seconds() // 3600)},
         )
-        raise _refuse(session, user, "complaint.still_attach", complaint, error, **attempt)
+        raise refuse_change(session, user, "complaint.still_attach", complaint, error, **attempt)
     horizon_days = station.settings.config.console.officer_recording_days
     if rules.attach_needs_supervisor(user.permissions, start_utc=body.at, now=now, horizon_days=horizon_days):
         error = ApiError(
@@ -102,7 +103,7 @@ def _check_right(
             "your own access to recordings",
             params={"days": horizon_days},
         )
-        raise _refuse(session, user, "complaint.still_attach", complaint, error, **attempt)
+        raise refuse_change(session, user, "complaint.still_attach", complaint, error, **attempt)
     return camera
 
 
@@ -188,7 +189,7 @@ def _extract(session: Session, station: Station, camera_id: str, at: datetime) -
 def post_still(
     complaint_id: DbId, body: StillCreate, session: SessionDep, station: StationDep, user: Editor
 ) -> StillPublic:
-    complaint = _complaint(session, complaint_id)
+    complaint = get_complaint(session, complaint_id=complaint_id)
     camera = _check_right(session, complaint, body, user, station)
     frame = _extract(session, station, camera.id, body.at)
     relative = still_relative_path(complaint.number, frame.sha256)
@@ -202,7 +203,7 @@ def post_still(
         now=utcnow(),
         actor_name=user.label,
     )
-    _audit(
+    audit_complaint(
         session,
         user,
         "complaint.still_attach",
@@ -225,7 +226,7 @@ def post_still(
 def get_still_image(
     complaint_id: DbId, still_id: DbId, session: SessionDep, station: StationDep, user: Reader
 ) -> Response:
-    complaint = _complaint(session, complaint_id)
+    complaint = get_complaint(session, complaint_id=complaint_id)
     if not ({Permission.COMPLAINTS_EDIT, Permission.RECORDINGS_VIEW} & frozenset(user.permissions)):
         raise ApiError(403, "forbidden", "your role may not see footage attached to complaints")
     try:
@@ -235,7 +236,7 @@ def get_still_image(
         raise ApiError(
             404, "still_not_found", "no still {still_id} on this complaint", params={"still_id": still_id}
         ) from exc
-    _audit(session, user, "complaint.still_view", complaint, still_id=still.id, sha256=still.sha256)
+    audit_complaint(session, user, "complaint.still_view", complaint, still_id=still.id, sha256=still.sha256)
     return Response(
         data,
         media_type="image/jpeg",

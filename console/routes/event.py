@@ -28,8 +28,6 @@ from console.permission import Permission
 from console.request_types import DbId, UtcDatetime
 from storage.event import (
     EventFilter,
-    EventNotFoundError,
-    EventReviewError,
     event_detail,
     get_event,
     list_events,
@@ -117,10 +115,7 @@ def _names(session: SessionDep) -> dict[str, str]:
 def _event(session: SessionDep, event_id: int) -> Event:
     if not 0 < event_id < 2**31:
         raise ApiError(404, "event_not_found", "no event {id}", params={"id": event_id})
-    try:
-        return get_event(session, event_id=event_id)
-    except EventNotFoundError:
-        raise ApiError(404, "event_not_found", "no event {id}", params={"id": event_id}) from None
+    return get_event(session, event_id=event_id)
 
 
 @router.get("", summary="Detection events, newest first")
@@ -209,17 +204,14 @@ def post_review(event_id: DbId, body: ReviewBody, session: SessionDep, user: Rev
     event = _event(session, event_id)
     if event.end_utc is None and body.decision != "pending":
         raise ApiError(409, "event_ongoing", "the event is still going on; review it when it has ended")
-    try:
-        review_event(
-            session,
-            event_id=event.id,
-            decision=body.decision,
-            user_id=user.user_id,
-            at=utcnow(),
-            reason=body.reason,
-        )
-    except EventReviewError as exc:
-        raise ApiError(422, "review_reason_required", "a false alarm needs a reason") from exc
+    review_event(
+        session,
+        event_id=event.id,
+        decision=body.decision,
+        user_id=user.user_id,
+        at=utcnow(),
+        reason=body.reason,
+    )
     audit_as(
         session,
         user,

@@ -13,7 +13,10 @@ capped by ``console.max_upload_mb`` before any of it is read (:mod:`console.body
 
 The check runs in a worker process (:class:`console.verify_worker.VerifyWorker`): a few at a time (else 429
 ``verify_busy``), each under a time limit (else 422 ``verify_timeout``). A hostile package is answered with
-what is wrong with it (``invalid``, or 422 ``not_a_package``), never with a server error.
+what is wrong with it (``invalid``, or 422 ``not_a_package``), never with a server error. A spool that hits a
+full disk (while the form is parsed, or when an upload held in memory is written out for the worker) answers
+507 ``insufficient_storage`` with ``Retry-After`` (:func:`console.error.insufficient_storage_error`); the
+spool is an unnamed temporary file, so nothing of it stays on the disk.
 """
 
 from __future__ import annotations
@@ -27,19 +30,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from console.deps import CurrentUser, LanguageDep, PageUser, SessionDep, StationDep, audit_as
-from console.error import ApiError
 from console.package_summary import FindingPublic, PackageSummaryPublic, present_findings, summarize_package
 from console.page import render_page
 from console.station import Station
-from console.verify_worker import VerifyBusyError, VerifyCrashError, VerifyTimeoutError
 from storage.control_char import escape_control_chars
-from storage.evidence.error import PackageUnreadableError
 from storage.evidence.report import Verdict, VerificationReport
 
 router = APIRouter(tags=["evidence"])
 
 VERIFY_PATH: Final = "/api/evidence/verify"  # an upload: its body cap is console.max_upload_mb
-BUSY_RETRY_AFTER_S: Final = 60  # as the message says: "try again in a minute"
 
 
 class StationKeyPublic(BaseModel):
@@ -145,41 +144,9 @@ def post_verify(
 
 
 def _check(station: Station, name: str, package: UploadFile) -> VerificationReport:
-    """The report on the uploaded package, from the station's verify worker; its refusals as API errors."""
-    shown = escape_control_chars(name)
-    try:
-        return station.verifier.verify(Path(name), package.file, trusted_keys=[station.key.public_key])
-    except PackageUnreadableError as exc:
-        raise ApiError(
-            422,
-            "not_a_package",
-            "{name} is not a readable evidence package",
-            params={"name": shown},
-            cause=escape_control_chars(str(exc)),
-        ) from exc
-    except VerifyBusyError as exc:
-        raise ApiError(
-            429,
-            "verify_busy",
-            "{count} package checks are running already; try again in a minute",
-            params={"count": exc.max_concurrent},
-            headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
-        ) from exc
-    except VerifyTimeoutError as exc:
-        raise ApiError(
-            422,
-            "verify_timeout",
-            "checking {name} took longer than {seconds} s and was stopped",
-            params={"name": shown, "seconds": round(exc.limit_s)},
-        ) from exc
-    except VerifyCrashError as exc:
-        raise ApiError(
-            422,
-            "verify_failed",
-            "{name} could not be checked to the end",
-            params={"name": shown},
-            cause=escape_control_chars(str(exc)),
-        ) from exc
+    """The report on the uploaded package, from the station's verify worker. Its refusals (busy, too slow,
+    crashed, not a package) answer as mapped in :data:`console.error.DOMAIN_ERRORS`."""
+    return station.verifier.verify(Path(name), package.file, trusted_keys=[station.key.public_key])
 
 
 @router.get("/verify", include_in_schema=False)

@@ -39,7 +39,6 @@ from console.error import ApiError
 from console.export import (
     MAX_EXPORT_CAMERAS,
     ExportPlan,
-    NothingToExportError,
     exports_dir,
     fingerprint_export,
     plan_complaint_export,
@@ -49,7 +48,7 @@ from console.export import (
 from console.i18n import Message
 from console.permission import EXPORT_LIST_ALL_PERMISSIONS, EXPORT_LIST_PERMISSIONS, Permission
 from console.request_types import NUL_FREE, DbId, DbOffset, UtcDatetime
-from storage.complaint import ComplaintNotFoundError, get_complaint
+from storage.complaint import get_complaint
 from storage.export import (
     ExportError,
     ExportRangeError,
@@ -106,24 +105,8 @@ async def post_complaint_export(
 ) -> dict[str, Any]:
     def plan() -> Any:
         with station.database.session() as session:
-            try:
-                complaint = get_complaint(session, complaint_id=complaint_id)
-            except ComplaintNotFoundError as exc:
-                raise ApiError(
-                    404,
-                    "complaint_not_found",
-                    "no complaint {complaint_id}",
-                    params={"complaint_id": complaint_id},
-                ) from exc
-            try:
-                return plan_complaint_export(session, station, user, complaint, body.reason)
-            except NothingToExportError as exc:
-                raise ApiError(
-                    409,
-                    "nothing_to_export",
-                    "complaint {complaint} has no attached footage",
-                    params={"complaint": complaint.number},
-                ) from exc
+            complaint = get_complaint(session, complaint_id=complaint_id)
+            return plan_complaint_export(session, station, user, complaint, body.reason)
 
     export_plan = await to_thread.run_sync(plan)
     return await _build(station, user, export_plan, NO_FOOTAGE_ATTACHED, background)

@@ -41,10 +41,8 @@ from console.live import (
     LiveAnswer,
     LiveRegistry,
     LiveStats,
-    OfferError,
     UnknownCameraError,
     UserViewerLimitError,
-    ViewerLimitError,
 )
 from console.media_access import MediaPolicy, MediaPurpose, MediaRequest, check_media_access
 from console.page import render_page
@@ -241,11 +239,7 @@ async def post_offer(body: OfferCreate, station: StationDep, user: Viewer, live:
     except UserViewerLimitError as exc:
         limit = station.settings.config.console.live_views_per_user
         raise ApiError(409, "too_many_own_viewers", exc.message, extra={"limit": limit}) from exc
-    except ViewerLimitError as exc:
-        raise ApiError(503, "too_many_viewers", exc.message, headers={"Retry-After": "10"}) from exc
-    except OfferError as exc:
-        raise ApiError(400, "bad_offer", exc.message, cause=exc.cause) from exc
-    except LookupError as exc:  # choose_stream: the camera has no stream at all
+    except LookupError as exc:  # choose_stream: the camera has no stream at all (the others: console.error)
         raise ApiError(
             400, "bad_offer", "camera {camera} has no stream to show", params={"camera": body.camera_id}
         ) from exc

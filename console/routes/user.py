@@ -38,7 +38,7 @@ from console.routes.token import TokenPublic
 from storage.api_token import ApiTokenNotFoundError, list_api_tokens
 from storage.login_session import list_active_sessions
 from storage.model import LoginSession, Role, User, utcnow
-from storage.user import UserExistsError, UserNotFoundError, get_user_by_id, list_users
+from storage.user import UserExistsError, get_user_by_id, list_users
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 UserAdmin = Annotated[Principal, require(Permission.USERS_MANAGE)]
@@ -123,10 +123,7 @@ def password_problem(password: str, *, username: str | None) -> Message:
 
 
 def _user(session: SessionDep, user_id: int) -> User:
-    try:
-        return get_user_by_id(session, user_id=user_id)
-    except UserNotFoundError as exc:
-        raise ApiError(404, "user_not_found", "no user {user_id}", params={"user_id": user_id}) from exc
+    return get_user_by_id(session, user_id=user_id)
 
 
 @router.get("", summary="List users")

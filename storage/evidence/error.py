@@ -17,4 +17,9 @@ class PackageBuildError(EvidenceError, OSError):
 
 
 class PackageUnreadableError(EvidenceError, ValueError):
-    """The file is not a readable evidence package (not a ZIP, or no manifest at all)."""
+    """The file is not a readable evidence package (not a ZIP, or no manifest at all); ``package``: the
+    file's name as given to the verifier (untrusted text: escape it before showing it)."""
+
+    def __init__(self, message: str, *, package: str) -> None:
+        super().__init__(message)
+        self.package = package

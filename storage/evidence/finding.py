@@ -38,7 +38,8 @@ FINDING_TEMPLATES: Final[Mapping[str, str]] = {
     "member_unsafe_name": "{name}: unsafe file name in the ZIP",
     # the signature and the signer
     "key_missing": "{file}: missing from the package",
-    "key_unreadable": "{file}: cannot be read: {detail}",
+    "key_unreadable": "{file}: cannot be read: not a public key in PEM form",
+    "key_not_ed25519": "{file}: not an Ed25519 public key but a key of type {kind}",
     "signature_missing": "{file}: missing: the manifest is not signed",
     "signature_valid": "{file}: valid Ed25519 signature over {manifest} by key {key}",
     "signature_mismatch": (
@@ -58,7 +59,11 @@ FINDING_TEMPLATES: Final[Mapping[str, str]] = {
     "fingerprint_match": "{file}: fingerprint matches the manifest ({declared})",
     # the manifest
     "manifest_nested_too_deeply": "{file}: nested too deeply; cannot check the files",
-    "manifest_not_json": "{file}: not valid JSON ({detail}); cannot check the files",
+    "manifest_not_json": "{file}: not valid JSON (line {line}, column {column}); cannot check the files",
+    "manifest_not_utf8": "{file}: not valid JSON: byte {position} is not UTF-8 text; cannot check the files",
+    "manifest_number_too_long": (
+        "{file}: not valid JSON: a number has more than {limit} digits; cannot check the files"
+    ),
     "manifest_too_deep": "{file}: nested more than {limit} levels deep; cannot check the files",
     "manifest_unknown_format": "{file}: unknown format {found} (expected {expected})",
     "manifest_unknown_field": "{file}: unknown field {field} (not in {format})",
@@ -71,7 +76,11 @@ FINDING_TEMPLATES: Final[Mapping[str, str]] = {
     "file_listed_twice": "{name}: listed more than once in the manifest",
     "file_missing": "{name}: listed in the manifest but missing from the package",
     "file_added": "{name}: in the package but not listed in the signed manifest (added file)",
-    "file_unreadable": "{name}: cannot be read: {detail}",
+    "file_unreadable": "{name}: its bytes cannot be read from the package file",
+    "file_read_twice": (
+        "{name}: reading its {size} bytes would read more than the {total} bytes of the package file: "
+        "the ZIP names some bytes twice"
+    ),
     "file_altered_size": "{name}: altered: size expected {expected} bytes, actual {actual}",
     "file_altered_hash": "{name}: altered: SHA-256 expected {expected}, actual {actual}",
     "file_altered_size_and_hash": (
@@ -80,6 +89,12 @@ FINDING_TEMPLATES: Final[Mapping[str, str]] = {
     ),
     "file_ok": "{name}: {size} bytes, SHA-256 {sha256}",
 }
+
+
+#: The values of these findings' params that are English phrases of ours from a fixed set (a JSON type:
+#: ``a number``, ``an object or null``; :data:`storage.evidence.verifier.FIELD_TYPE_PHRASES`), not values
+#: from the package: a reader's language translates them like the template.
+PHRASE_PARAMS: Final[Mapping[str, tuple[str, ...]]] = {"manifest_field_type": ("actual", "expected")}
 
 
 @dataclass(frozen=True)

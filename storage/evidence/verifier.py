@@ -28,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import struct
+import sys
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -36,6 +38,7 @@ from typing import Any, BinaryIO, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from storage.control_char import escape_control_chars
 from storage.evidence.error import PackageUnreadableError
 from storage.evidence.finding import Finding, FindingLevel
 from storage.evidence.manifest import (
@@ -48,6 +51,8 @@ from storage.evidence.manifest import (
 from storage.evidence.report import VerificationReport
 from storage.evidence.zip_layout import MAX_MEMBERS, MemberSpan, check_directory, file_size, locate_members
 from storage.signing import PublicKeyError, fingerprint, load_public_key_pem, verify_signature
+
+logger = logging.getLogger(__name__)
 
 CHUNK_BYTES: Final = 1 << 20
 MAX_SMALL_MEMBER_BYTES: Final = 16 << 20  # manifest, signature, key: anything larger is not ours
@@ -84,10 +89,29 @@ _JSON_TYPE_NAMES: Final[Mapping[type, str]] = {
     dict: "an object",
     type(None): "null",
 }
+_OTHER_TYPE: Final = "a value"
+
+
+def _type_phrase(kinds: Sequence[type]) -> str:
+    return " or ".join(_JSON_TYPE_NAMES[kind] for kind in kinds)
+
+
+#: Every value the ``actual`` and ``expected`` of a ``manifest_field_type`` finding can take: English
+#: phrases of ours, never text from the package, so a reader's language can have them too.
+FIELD_TYPE_PHRASES: Final[frozenset[str]] = frozenset(
+    {*_JSON_TYPE_NAMES.values(), _OTHER_TYPE, *(_type_phrase(kinds) for kinds in MANIFEST_FIELDS.values())}
+)
 
 
 class HashBudgetError(zipfile.BadZipFile):
     """Reading the members would take more bytes than the file has: the ZIP names some bytes twice."""
+
+    def __init__(self, size: int, spent: int, total: int) -> None:
+        super().__init__(
+            f"reading {size} more bytes would make {spent + size}, more than the {total} bytes of the file"
+        )
+        self.size = size
+        self.total = total
 
 
 class HashBudget:
@@ -99,10 +123,7 @@ class HashBudget:
 
     def spend(self, size: int) -> None:
         if self.spent_bytes + size > self.total_bytes:
-            raise HashBudgetError(
-                f"reading {size} more bytes would make {self.spent_bytes + size}, more than the "
-                f"{self.total_bytes} bytes of the file"
-            )
+            raise HashBudgetError(size, self.spent_bytes, self.total_bytes)
         self.spent_bytes += size
 
 
@@ -208,7 +229,9 @@ def verify_package(
                 raise zipfile.BadZipFile(f"more than {MAX_MEMBERS} members")
             members = _Members(handle, archive, budget)
         except _ZIP_ERRORS as exc:
-            raise PackageUnreadableError(f"{path}: not a readable ZIP file: {exc}") from exc
+            raise PackageUnreadableError(
+                f"{path}: not a readable ZIP file: {exc}", package=path.name
+            ) from exc
         return _verify_archive(VerificationReport(path=path), members, trusted_keys)
 
 
@@ -223,7 +246,9 @@ def _verify_archive(
             report.error("member_unsafe_name", name=repr(name))
     report.findings.extend(members.problems.values())
     if MANIFEST_NAME not in members.by_name:
-        raise PackageUnreadableError(f"{path}: no {MANIFEST_NAME}: not an evidence package")
+        raise PackageUnreadableError(
+            f"{path}: no {MANIFEST_NAME}: not an evidence package", package=path.name
+        )
     if ENVELOPE_NAMES & members.problems.keys():
         return report  # the manifest, signature or key cannot be read: said above, nothing more to check
     try:
@@ -231,7 +256,7 @@ def _verify_archive(
         signature = _read_optional(members, SIGNATURE_NAME)
         key_pem = _read_optional(members, PUBLIC_KEY_NAME)
     except _ZIP_ERRORS as exc:
-        raise PackageUnreadableError(f"{path}: damaged ZIP: {exc}") from exc
+        raise PackageUnreadableError(f"{path}: damaged ZIP: {exc}", package=path.name) from exc
     public_key = _check_signature(report, manifest_data, signature, key_pem)
     if public_key is not None:
         _check_signer(report, trusted_keys)
@@ -262,7 +287,10 @@ def _check_signature(
         try:
             public_key = load_public_key_pem(key_pem)
         except PublicKeyError as exc:
-            report.error("key_unreadable", file=PUBLIC_KEY_NAME, detail=str(exc))
+            if exc.kind is None:
+                report.error("key_unreadable", file=PUBLIC_KEY_NAME)
+            else:
+                report.error("key_not_ed25519", file=PUBLIC_KEY_NAME, kind=exc.kind)
     if public_key is not None:
         report.key_fingerprint = fingerprint(public_key)
     if signature is None:
@@ -297,8 +325,14 @@ def _parse_manifest(report: VerificationReport, data: bytes) -> dict[str, Any] |
     except RecursionError:
         report.error("manifest_nested_too_deeply", file=MANIFEST_NAME)
         return None
-    except ValueError as exc:  # not UTF-8, not JSON, or a number of more digits than Python converts
-        report.error("manifest_not_json", file=MANIFEST_NAME, detail=str(exc))
+    except UnicodeDecodeError as exc:
+        report.error("manifest_not_utf8", file=MANIFEST_NAME, position=exc.start)
+        return None
+    except json.JSONDecodeError as exc:
+        report.error("manifest_not_json", file=MANIFEST_NAME, line=exc.lineno, column=exc.colno)
+        return None
+    except ValueError:  # a number of more digits than Python converts
+        report.error("manifest_number_too_long", file=MANIFEST_NAME, limit=sys.get_int_max_str_digits())
         return None
     if _depth(manifest) > MAX_MANIFEST_DEPTH:
         report.error("manifest_too_deep", file=MANIFEST_NAME, limit=MAX_MANIFEST_DEPTH)
@@ -348,7 +382,7 @@ def _check_shape(report: VerificationReport, manifest: dict[str, Any]) -> None:
                 "manifest_unknown_field", file=MANIFEST_NAME, field=_excerpt(key), format=MANIFEST_FORMAT
             )
         elif not isinstance(value, wanted) or isinstance(value, bool):
-            expected = " or ".join(_JSON_TYPE_NAMES[kind] for kind in wanted)
+            expected = _type_phrase(wanted)
             report.error(
                 "manifest_field_type",
                 file=MANIFEST_NAME,
@@ -366,7 +400,7 @@ def _check_shape(report: VerificationReport, manifest: dict[str, Any]) -> None:
 
 
 def _json_type(value: object) -> str:
-    return next((name for kind, name in _JSON_TYPE_NAMES.items() if isinstance(value, kind)), "a value")
+    return next((name for kind, name in _JSON_TYPE_NAMES.items() if isinstance(value, kind)), _OTHER_TYPE)
 
 
 def _check_fingerprint(
@@ -414,8 +448,12 @@ def _check_files(report: VerificationReport, members: _Members, manifest: dict[s
 def _check_one_file(report: VerificationReport, members: _Members, name: str, entry: dict[str, Any]) -> None:
     try:
         size, digest = members.hash(name)
+    except HashBudgetError as exc:
+        report.error("file_read_twice", name=name, size=exc.size, total=exc.total)
+        return
     except _ZIP_ERRORS as exc:
-        report.error("file_unreadable", name=name, detail=str(exc))
+        logger.warning("%s: %s cannot be read: %s", report.path, escape_control_chars(name), exc)
+        report.error("file_unreadable", name=name)
         return
     expected_size = _excerpt(entry.get("size"), quote=False)
     expected_sha256 = _excerpt(entry.get("sha256"), quote=False)

@@ -6,7 +6,8 @@ that trusts them hash 1 GiB out of an 8 MiB upload. So, before a member is hashe
 
 - :func:`check_directory` reads the end-of-central-directory record (ZIP64 too) and refuses a directory of
   more than :data:`MAX_MEMBERS` entries or :data:`MAX_DIRECTORY_BYTES` bytes *before* ``zipfile`` parses it
-  (it would build an object for every entry);
+  (it would build an object for every entry), one that does not lie where the end records say, and one
+  whose entries disagree with the count they declare;
 - :func:`locate_members` reads each member's local header and gives its :class:`MemberSpan`: where its data
   starts and ends. A member whose bytes run past the members' area (into the central directory or past the
   end of the file), whose local header is missing or names another file, or whose bytes overlap another
@@ -38,6 +39,8 @@ _ZIP64_LOCATOR_MAGIC: Final = b"PK\x06\x07"
 _ZIP64_END: Final = struct.Struct("<4sQ2H2L4Q")
 _ZIP64_END_MAGIC: Final = b"PK\x06\x06"
 _MAX_COMMENT_BYTES: Final = 0xFFFF
+_CENTRAL: Final = struct.Struct("<4s6H3L5H2L")  # a central directory entry's fixed part
+_CENTRAL_MAGIC: Final = b"PK\x01\x02"
 
 
 class ZipLayoutError(zipfile.BadZipFile):
@@ -67,6 +70,11 @@ def file_size(handle: BinaryIO) -> int:
 def check_directory(handle: BinaryIO) -> None:
     """Refuse a central directory with too many entries or bytes, before ``zipfile`` parses it.
 
+    The figures are taken where ``zipfile`` takes them: from the ZIP64 end record whenever its locator
+    precedes the end record (not only when the end record's fields say so), so that the two cannot read
+    different directories. The directory must lie exactly where the end records say, just before them,
+    and hold the number of entries they declare (walked header by header, at most :data:`MAX_MEMBERS`).
+
     Raises :class:`ZipLayoutError`; a file with no end record at all is left to ``zipfile`` to refuse.
     """
     size = file_size(handle)
@@ -76,21 +84,53 @@ def check_directory(handle: BinaryIO) -> None:
     at = tail.rfind(_END_MAGIC)
     if at < 0 or len(tail) - at < _END.size:
         return
-    _magic, _disk, _dir_disk, _disk_entries, entries, directory_bytes, _offset, _comment = _END.unpack_from(
+    end_at = tail_start + at
+    _magic, _disk, _dir_disk, _disk_entries, entries, directory_bytes, offset, _comment = _END.unpack_from(
         tail, at
     )
-    if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
-        entries, directory_bytes = _zip64_directory(handle, tail_start + at) or (entries, directory_bytes)
+    directory_end = end_at
+    zip64 = _zip64_directory(handle, end_at)
+    if zip64 is not None:
+        entries, directory_bytes, offset = zip64
+        directory_end = end_at - _ZIP64_LOCATOR.size - _ZIP64_END.size
+    elif entries == 0xFFFF or directory_bytes == 0xFFFFFFFF or offset == 0xFFFFFFFF:
+        raise ZipLayoutError("the ZIP's end record asks for a ZIP64 end record that is not there")
     if entries > MAX_MEMBERS:
         raise ZipLayoutError(f"the ZIP directory has {entries} entries; a package has at most {MAX_MEMBERS}")
     if directory_bytes > MAX_DIRECTORY_BYTES:
         raise ZipLayoutError(
             f"the ZIP directory is {directory_bytes} bytes; a package's is at most {MAX_DIRECTORY_BYTES}"
         )
+    if offset + directory_bytes != directory_end:
+        raise ZipLayoutError(
+            f"the ZIP directory is said to lie at bytes {offset}..{offset + directory_bytes}, "
+            f"but it ends at byte {directory_end}"
+        )
+    handle.seek(offset)
+    found = _count_entries(handle.read(directory_bytes))
+    if found != entries:
+        raise ZipLayoutError(f"the ZIP directory holds {found} entries where its end record says {entries}")
 
 
-def _zip64_directory(handle: BinaryIO, end_offset: int) -> tuple[int, int] | None:
-    """(entries, directory bytes) from the ZIP64 end record just before the end record, if there is one."""
+def _count_entries(directory: bytes) -> int:
+    """The entries in a central directory, walked header by header (stops past :data:`MAX_MEMBERS`)."""
+    count, at = 0, 0
+    while at < len(directory):
+        if count > MAX_MEMBERS:
+            raise ZipLayoutError(f"the ZIP directory has more than {MAX_MEMBERS} entries")
+        if len(directory) - at < _CENTRAL.size or directory[at : at + 4] != _CENTRAL_MAGIC:
+            raise ZipLayoutError(f"the ZIP directory's entry {count + 1} is not a directory entry")
+        fields = _CENTRAL.unpack_from(directory, at)
+        at += _CENTRAL.size + fields[10] + fields[11] + fields[12]  # name, extra, comment
+        count += 1
+    if at != len(directory):
+        raise ZipLayoutError("the ZIP directory's last entry runs past its end")
+    return count
+
+
+def _zip64_directory(handle: BinaryIO, end_offset: int) -> tuple[int, int, int] | None:
+    """(entries, directory bytes, directory offset) from the ZIP64 end record just before the end record,
+    if there is one."""
     locator_at = end_offset - _ZIP64_LOCATOR.size
     record_at = locator_at - _ZIP64_END.size
     if record_at < 0:
@@ -103,8 +143,10 @@ def _zip64_directory(handle: BinaryIO, end_offset: int) -> tuple[int, int] | Non
         return None
     fields = _ZIP64_END.unpack_from(data)
     if fields[0] != _ZIP64_END_MAGIC:
-        return None
-    return int(fields[7]), int(fields[8])
+        raise ZipLayoutError("the ZIP64 end record is missing where its locator says")
+    if fields[6] != fields[7]:
+        raise ZipLayoutError(f"the ZIP64 end record counts {fields[6]} and {fields[7]} entries")
+    return int(fields[7]), int(fields[8]), int(fields[9])
 
 
 def locate_members(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -95,6 +96,49 @@ def test_render_reports_a_recorder_held_up_by_a_slow_disk() -> None:
     assert 'station_recording_write_backlog_bytes{camera="cam-1"} 123456' in text
     assert 'station_recorder_alarm{camera="cam-1",code="disk_too_slow"} 1' in text
     assert 'station_recording_active{camera="cam-1"} 0' in text
+
+
+def test_render_counts_index_writes_dropped_per_camera() -> None:
+    """``db_dropped_ops`` (index writes dropped while the database was down too long) is a counter per
+    camera, 0 included, so an alert can fire on any increase."""
+    base = RecorderStatus(
+        camera_id="cam-1",
+        stream="main",
+        state=RecorderState.RECORDING,
+        current_segment=None,
+        current_segment_start_utc=None,
+        newest_footage_utc=NOW,
+        newest_footage_age_s=0.0,
+        last_packet_utc=NOW,
+        bytes_written=0,
+        segments_closed=0,
+        packets_written=0,
+        packets_skipped_before_keyframe=0,
+        packets_dropped_not_recording=0,
+        packets_lost_upstream=0,
+        packets_malformed=0,
+        timestamp_fixes=0,
+        timestamp_holes=0,
+        db_pending_ops=12,
+        write_backlog_bytes=0,
+        gap_reason=None,
+        stop_reason=None,
+        alarm=None,
+        last_error=None,
+        last_error_utc=None,
+    )
+    snapshots = {
+        camera: CameraSnapshot(
+            camera_id=camera,
+            streams=(),
+            recorder=replace(base, camera_id=camera, db_dropped_ops=dropped),
+        )
+        for camera, dropped in (("cam-1", 0), ("cam-2", 37))
+    }
+    text = render_metrics(snapshots, RetentionStatus(), IndexFigures(), now=NOW)
+    assert "# TYPE station_recording_index_writes_dropped_total counter" in text
+    assert 'station_recording_index_writes_dropped_total{camera="cam-1"} 0' in text
+    assert 'station_recording_index_writes_dropped_total{camera="cam-2"} 37' in text
 
 
 def test_metrics_route_lists_configured_cameras(console_client: TestClient) -> None:
