@@ -48,6 +48,7 @@ from console.export import (
 from console.i18n import Message
 from console.permission import EXPORT_LIST_ALL_PERMISSIONS, EXPORT_LIST_PERMISSIONS, Permission
 from console.request_types import NUL_FREE, DbId, DbOffset, UtcDatetime
+from console.response_types import IsoDatetime
 from storage.complaint import get_complaint
 from storage.export import (
     ExportError,
@@ -68,6 +69,32 @@ NO_FOOTAGE_ATTACHED = "camera {camera} recorded nothing in the attached time ran
 NO_FOOTAGE_IN_RANGE = "camera {camera} recorded nothing in the requested time range"
 MAX_PAGE = 200
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class ExportCreated(BaseModel):
+    """A package that was built."""
+
+    export_id: int
+    sha256: str | None = Field(
+        description="SHA-256 of the package file: null in this answer; GET url shows it a moment later"
+    )
+    bytes: int
+    url: str = Field(description="this package's state: GET it")
+    download_url: str
+    gaps: dict[str, list[str]] = Field(description="per camera, the spans of the range with no recording")
+
+
+class ExportState(BaseModel):
+    """A package's state and fingerprint."""
+
+    export_id: int
+    status: str = Field(description="pending, ready, failed or expired")
+    created_at: IsoDatetime
+    complaint_id: int | None
+    reason: str
+    bytes: int | None
+    sha256: str | None = Field(description="SHA-256 of the package file once it is known")
+    download_url: str | None = Field(description="set while the package is ready")
 
 
 class ExportCreate(BaseModel):
@@ -102,7 +129,7 @@ def export_failure(exc: ExportError) -> Message:
 @router.post("/api/complaints/{complaint_id}/export", status_code=201, summary="Build the evidence package")
 async def post_complaint_export(
     complaint_id: DbId, body: ExportCreate, station: StationDep, user: Exporter, background: BackgroundTasks
-) -> dict[str, Any]:
+) -> ExportCreated:
     def plan() -> Any:
         with station.database.session() as session:
             complaint = get_complaint(session, complaint_id=complaint_id)
@@ -115,7 +142,7 @@ async def post_complaint_export(
 @router.post("/api/exports", status_code=201, summary="Build an evidence package of cameras and a range")
 async def post_range_export(
     body: RangeExportCreate, station: StationDep, user: Exporter, background: BackgroundTasks
-) -> dict[str, Any]:
+) -> ExportCreated:
     cameras = tuple(body.cameras)
     if len(set(cameras)) != len(cameras):
         raise ApiError(422, "camera_twice", "a camera is listed twice")
@@ -155,7 +182,7 @@ async def _build(
     export_plan: ExportPlan,
     no_footage: str,
     background: BackgroundTasks,
-) -> dict[str, Any]:
+) -> ExportCreated:
     """Build the package and answer; its file's SHA-256 follows as a background task (``sha256`` is null in
     the answer and appears on ``GET /api/exports/{id}`` and in the audit log a moment later)."""
     try:
@@ -172,33 +199,33 @@ async def _build(
     except ExportError as exc:  # range, camera or changed-segment errors
         raise ApiError(422, "export_failed", export_failure(exc), cause=str(exc)) from exc
     background.add_task(fingerprint_export, station, user, outcome.export_id, outcome.package.path)
-    return {
-        "export_id": outcome.export_id,
-        "sha256": outcome.package.sha256,
-        "bytes": outcome.package.size,
-        "url": f"/api/exports/{outcome.export_id}",
-        "download_url": f"/api/exports/{outcome.export_id}/download",
-        "gaps": {camera: [g.describe() for g in gaps] for camera, gaps in outcome.gaps.items()},
-    }
+    return ExportCreated(
+        export_id=outcome.export_id,
+        sha256=outcome.package.sha256,
+        bytes=outcome.package.size,
+        url=f"/api/exports/{outcome.export_id}",
+        download_url=f"/api/exports/{outcome.export_id}/download",
+        gaps={camera: [g.describe() for g in gaps] for camera, gaps in outcome.gaps.items()},
+    )
 
 
 @router.get("/api/exports/{export_id}", summary="An evidence package's state and fingerprint")
-def get_export(export_id: DbId, session: SessionDep, user: Exporter) -> dict[str, Any]:
+def get_export(export_id: DbId, session: SessionDep, user: Exporter) -> ExportState:
     export = session.get(Export, export_id)
     if export is None:
         raise ApiError(
             404, "export_not_found", "no evidence package {export_id}", params={"export_id": export_id}
         )
-    return {
-        "export_id": export.id,
-        "status": export.status,
-        "created_at": export.created_at,
-        "complaint_id": export.complaint_id,
-        "reason": export.reason,
-        "bytes": export.bytes,
-        "sha256": export.sha256 or None,
-        "download_url": f"/api/exports/{export.id}/download" if export.status == "ready" else None,
-    }
+    return ExportState(
+        export_id=export.id,
+        status=export.status,
+        created_at=export.created_at,
+        complaint_id=export.complaint_id,
+        reason=export.reason,
+        bytes=export.bytes,
+        sha256=export.sha256 or None,
+        download_url=f"/api/exports/{export.id}/download" if export.status == "ready" else None,
+    )
 
 
 @router.get("/api/exports/{export_id}/download", summary="Download a ready evidence package (ZIP)")

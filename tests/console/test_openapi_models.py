@@ -13,12 +13,6 @@ from fastapi import FastAPI
 
 # (method, path) → why its 2xx JSON response has no described schema.
 UNDESCRIBED: Final[dict[tuple[str, str], str]] = {
-    (
-        "post",
-        "/api/complaints/{complaint_id}/export",
-    ): "console/routes/export.py: returns a dict (being reworked)",
-    ("post", "/api/exports"): "console/routes/export.py: returns a dict (being reworked)",
-    ("get", "/api/exports/{export_id}"): "console/routes/export.py: returns a dict (being reworked)",
     ("get", "/api/exports/{export_id}/download"): "console/routes/export.py: streams a ZIP",
     ("get", "/api/events/stream"): "server-sent events (text/event-stream)",
     ("get", "/api/events/{event_id}/snapshot"): "streams a JPEG file",
