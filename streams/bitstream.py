@@ -99,6 +99,24 @@ def nal_types(data: bytes, codec: str) -> set[int]:
     return types
 
 
+def starts_picture(data: bytes, codec: str) -> bool | None:
+    """Whether the first slice of an Annex B packet is the first of its picture; None without a slice.
+
+    H.264: ``first_mb_in_slice`` is 0 (its ue(v) code is the single bit 1); HEVC:
+    ``first_slice_segment_in_pic_flag``. Both are the first bit after the NAL header, the rule FFmpeg's own
+    parsers use to find where a picture starts. Pure.
+    """
+    header_size = 1 if codec == "h264" else 2
+    pos = data.find(b"\x00\x00\x01")
+    while 0 <= pos < len(data) - 3 - header_size:
+        header = data[pos + 3]
+        is_slice = header & 0x1F in (1, 2, 5) if codec == "h264" else (header >> 1) & 0x3F <= 31  # VCL
+        if is_slice:
+            return bool(data[pos + 3 + header_size] & 0x80)
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return None
+
+
 def to_annexb(data: bytes, config: ByteStreamConfig, *, first_keyframe: bool) -> bytes:
     """One packet as Annex B; the first keyframe of a file gets the parameter sets when it lacks them."""
     if config.codec not in ANNEXB_CODECS:

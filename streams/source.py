@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +21,7 @@ import av
 import av.error
 
 from config.secret import redact_text, redact_url
+from streams.bitstream import ANNEXB_CODECS, starts_picture
 from streams.error import (
     StreamEndedError,
     StreamError,
@@ -179,9 +180,7 @@ class RtspConnection:
         held: list[DemuxedPacket] = []
         ticks = frame_ticks(self.format)
         try:
-            for packet in self._container.demux(self._video):
-                if packet.size == 0:
-                    continue  # the demuxer's flush packet at the end
+            for packet in whole_pictures(self._container.demux(self._video), self.format.codec):
                 if held:
                     if packet.dts is None and len(held) < MAX_HELD_PACKETS:
                         held.append(packet)
@@ -203,6 +202,61 @@ class RtspConnection:
             self._container.close()
         except (av.error.FFmpegError, OSError) as exc:
             log.debug("%s/%s: error closing: %s", self.spec.camera_id, self.spec.stream, _message(exc))
+
+
+def whole_pictures(packets: Iterable[DemuxedPacket], codec: str) -> Iterator[DemuxedPacket]:
+    """``packets`` without the demuxer's flush packet, a keyframe's slices joined into one packet.
+
+    FFmpeg's H.264/HEVC parser starts a new packet at every parameter set, so a camera that repeats them
+    before each slice of a keyframe (and GStreamer's ``h264parse config-interval=-1``) has each slice handed
+    on as a packet of its own, all with the picture's timestamp. Recorded as they came, each became an MP4
+    sample of its own (the second nudged a tick later to keep the dts increasing), decoded as a picture with
+    the rest concealed -- and so was every picture that refers to it, up to the next keyframe. So a
+    keyframe is held until the next packet, and the packets whose first slice continues its picture
+    (:func:`streams.bitstream.starts_picture`) are appended to it; other pictures pass at once (only a
+    keyframe is delayed, by one packet). Its timestamps are the first of its parts that has them (the
+    session's first keyframe comes untimed; its second slice has the time).
+    """
+    if codec not in ANNEXB_CODECS:
+        yield from (packet for packet in packets if packet.size)
+        return
+    parts: list[DemuxedPacket] = []  # the keyframe being gathered: its first packet, then its other slices
+    try:
+        for packet in packets:
+            if packet.size == 0:
+                continue  # the demuxer's flush packet at the end
+            if parts:
+                if starts_picture(bytes(packet), codec) is False:
+                    parts.append(packet)
+                    continue
+                yield _joined(parts)
+                parts = []
+            if packet.is_keyframe:
+                parts.append(packet)
+            else:
+                yield packet
+    except (av.error.FFmpegError, OSError):
+        if parts:
+            yield _joined(parts)  # what came before the error is footage
+        raise
+    if parts:
+        yield _joined(parts)
+
+
+def _joined(parts: Sequence[DemuxedPacket]) -> DemuxedPacket:
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    joined: DemuxedPacket = av.Packet(b"".join(bytes(part) for part in parts))
+    joined.pts = next((part.pts for part in parts if part.pts is not None), None)
+    joined.dts = next((part.dts for part in parts if part.dts is not None), None)
+    if first.duration:
+        joined.duration = first.duration
+    if first.time_base is not None:
+        joined.time_base = first.time_base
+    joined.is_keyframe = True
+    joined.is_corrupt = any(part.is_corrupt for part in parts)
+    return joined
 
 
 def frame_ticks(fmt: StreamFormat) -> int:
