@@ -120,6 +120,11 @@ class DetectionWorker:
     def thread_count(self) -> int:
         return len(self._threads)
 
+    @property
+    def native_ids(self) -> list[int]:
+        """The kernel's ids of the worker threads that have started (for placement checks)."""
+        return [t.native_id for t in self._threads if t.native_id is not None]
+
     def start(self) -> None:
         for thread in self._threads:
             thread.start()

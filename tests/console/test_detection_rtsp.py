@@ -81,19 +81,6 @@ def detecting_station(
         yield media
 
 
-def _threads_named(prefix: str) -> list[int]:
-    """Native ids of this process's threads named ``prefix`` or ``prefix-N``."""
-    found = []
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            comm = (task / "comm").read_text().strip()
-        except OSError:
-            continue
-        if comm == prefix or comm.startswith(f"{prefix}-"):
-            found.append(int(task.name))
-    return found
-
-
 def _wait(predicate: object, timeout_s: float, what: str) -> object:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -168,7 +155,8 @@ def test_a_person_in_the_zone_becomes_a_reviewed_event_with_picture_and_clip(
     health = station.detection.health()
     assert health[0].worker.analysed > 50 and not health[0].stalled
     # detection.cpus all, workers auto, nice 10: a worker per CPU, each on every CPU at the lower priority
-    workers = _threads_named("detect")
+    assert station.detection.worker is not None
+    workers = station.detection.worker.native_ids
     assert len(workers) == len(available_cpus())
     assert all(allowed_cpus(tid) == set(available_cpus()) for tid in workers)
     assert all(os.getpriority(os.PRIO_PROCESS, tid) == 10 for tid in workers)
