@@ -18,7 +18,6 @@ import errno
 import hashlib
 import itertools
 import logging
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from streams.recorder import RecorderState
 from tests.support.media import clip_cache, small_clip  # noqa: F401
 from tests.support.rtsp_server import RtspServer, rtsp_server, rtsp_server_factory  # noqa: F401
 from tests.support.rtsp_station import wait_for_footage
+from tests.support.small_disk import fill, mount_tmpfs
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(90)]
 
@@ -52,7 +52,6 @@ CAMERA = "cam1"
 SEGMENT_S = 2
 FLOOR_BYTES = 2 << 20  # the free-space floor retention keeps
 RETENTION_INTERVAL_S = 1.0
-FILL_CHUNK = 64 << 10
 #: station status codes that say recording stopped for want of space
 STOP_CODES = frozenset(
     {
@@ -65,25 +64,6 @@ STOP_CODES = frozenset(
 )
 
 
-def mount_tmpfs(target: Path, size: str) -> Callable[[], None]:
-    """Mount a tmpfs of ``size`` on ``target``; returns the unmount. Skips the test where mounting is
-    refused (not root, no CAP_SYS_ADMIN, a container without mount rights)."""
-    target.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a size-limited tmpfs here (needs root): {done.stderr.strip()}")
-
-    def unmount() -> None:
-        subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
-
-    return unmount
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 24 MiB tmpfs: the station's whole data directory (database, recordings, exports)."""
@@ -93,22 +73,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         unmount()
-
-
-def fill(path: Path) -> int:
-    """Write ``path`` until the file system is full (ENOSPC); returns the bytes written."""
-    written = 0
-    chunk = b"\0" * FILL_CHUNK
-    with path.open("wb", buffering=0) as handle:
-        while True:
-            try:
-                written += handle.write(chunk)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                chunk = chunk[: len(chunk) // 2]  # top off the last pages
-                if len(chunk) < 512:
-                    return written
 
 
 @dataclass
